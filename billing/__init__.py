@@ -1,0 +1,1 @@
+"""Billing: charging rules, month close, statements and the statement workbook."""

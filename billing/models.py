@@ -1,0 +1,66 @@
+"""Statements and their lines: drafts rebuilt at each close, issued ones never changed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from opsplatform.db import Base, Money, Quantity, UTCDateTime, utcnow
+from opsplatform.models import Client, Service
+
+LINE_KINDS = ("charge", "prior_period", "adjustment", "service_credit", "true_up", "carried_forward")
+
+
+class Statement(Base):
+    """A client's monthly statement, numbered `{prefix}-{YYYYMM}-{CLIENT}`."""
+
+    __tablename__ = "statements"
+    __table_args__ = (UniqueConstraint("client_id", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(40), unique=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="draft")
+    net: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    vat: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_date: Mapped[date | None] = mapped_column(Date)
+    client: Mapped[Client] = relationship()
+    lines: Mapped[list[StatementLine]] = relationship(
+        back_populates="statement",
+        order_by="StatementLine.position",
+        cascade="all, delete-orphan",
+    )
+
+
+class StatementLine(Base):
+    """One line: a charge for the month, or a correction naming what it corrects.
+
+    `period` is the month the line is about (earlier than the statement's month for a
+    prior-period line); `basis` explains in one sentence how the amount was reached.
+    """
+
+    __tablename__ = "statement_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(7))
+    description: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str] = mapped_column(Text, default="")
+    quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    rate: Mapped[Decimal | None] = mapped_column(Quantity)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    vat_rate: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    vat: Mapped[Decimal] = mapped_column(Money, default=Decimal("0.00"))
+    tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariffs.id"))
+    tariff_version: Mapped[int | None] = mapped_column(Integer)
+    corrects: Mapped[str | None] = mapped_column(String(40))
+    statement: Mapped[Statement] = relationship(back_populates="lines")
+    service: Mapped[Service | None] = relationship()

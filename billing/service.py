@@ -1,0 +1,343 @@
+"""Month close and issue: ideal lines from the engine, compared with what was issued.
+
+Closing a month rebuilds its draft statements from scratch. Each draft holds the
+month's own lines and, for every earlier month whose statement is issued, the
+difference between what that month should now cost and what has been billed for it
+on any other statement (a `prior_period` line naming what it corrects). Issued
+statements are never touched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.engine import Ideal, Period, Terms, YearInputs, rate_year
+from billing.models import Statement, StatementLine
+from billing.rules import parse_bands
+from opsplatform.db import utcnow
+from opsplatform.errors import Refused
+from opsplatform.models import Client, Driver, Estimate, Service, Subscription, Tariff, UsageEvent
+from opsplatform.money import ZERO, format_gbp, round_money
+from opsplatform.periods import FinancialYear, Month
+from opsplatform.settings import centre_settings
+
+
+@dataclass
+class _Draft:
+    service: str | None
+    kind: str
+    period: Month
+    description: str
+    basis: str
+    quantity: Decimal
+    rate: Decimal | None
+    amount: Decimal
+    tariff: Terms | None = None
+    corrects: str | None = None
+
+
+def month_label(month: Month) -> str:
+    return month.first_day.strftime("%B %Y")
+
+
+def year_inputs(session: Session, year: FinancialYear, upto: Month, de_minimis: Decimal) -> YearInputs:
+    """Load what the engine needs for a financial year, aggregating usage in SQL."""
+    client_code = dict(session.execute(select(Client.id, Client.code)).all())
+    service_code = dict(session.execute(select(Service.id, Service.code)).all())
+    units = dict(session.execute(select(Service.code, Service.unit)).all())
+    subscriptions = [
+        Period(client_code[s.client_id], service_code[s.service_id], s.start, s.end, s.tier)
+        for s in session.scalars(
+            select(Subscription).where(
+                Subscription.start <= year.last_day,
+                (Subscription.end.is_(None)) | (Subscription.end >= year.first_day),
+            )
+        )
+    ]
+    tariffs = [
+        Terms(
+            id=t.id,
+            version=t.version,
+            service=service_code[t.service_id],
+            scope=t.scope,
+            rule=t.rule,
+            rate=t.rate,
+            bands=tuple(parse_bands(t.bands, t.rule)) if t.bands else (),
+            annual_amount=t.annual_amount,
+            driver=t.driver,
+            minimum=t.minimum,
+            annual_cap=t.annual_cap,
+            billing=t.billing,
+            true_up_tolerance=t.true_up_tolerance,
+        )
+        for t in session.scalars(select(Tariff).where(Tariff.financial_year == str(year)))
+    ]
+    usage_rows = session.execute(
+        select(UsageEvent.client_id, UsageEvent.service_id, UsageEvent.month, func.sum(UsageEvent.quantity))
+        .where(UsageEvent.month >= str(year.first_month), UsageEvent.month <= str(upto))
+        .group_by(UsageEvent.client_id, UsageEvent.service_id, UsageEvent.month)
+    )
+    usage = {
+        (client_code[c], service_code[s], Month.parse(m)): q for c, s, m, q in usage_rows
+    }
+    drivers = {
+        (client_code[d.client_id], d.driver): d.value
+        for d in session.scalars(select(Driver).where(Driver.financial_year == str(year)))
+    }
+    estimates = {
+        (client_code[e.client_id], service_code[e.service_id]): e.quantity
+        for e in session.scalars(select(Estimate).where(Estimate.financial_year == str(year)))
+    }
+    return YearInputs(year, units, subscriptions, tariffs, usage, drivers, estimates, de_minimis)
+
+
+def close_month(session: Session, month: Month) -> list[Statement]:
+    """(Re)build the draft statements of `month`; issued statements stay as they are."""
+    settings = centre_settings(session)
+    clients = {c.code: c for c in session.scalars(select(Client))}
+    services = {s.code: s for s in session.scalars(select(Service))}
+    codes = {c.id: code for code, c in clients.items()}
+    issued = {
+        (codes[s.client_id], Month.parse(s.month)): s
+        for s in session.scalars(
+            select(Statement).where(Statement.month <= str(month), Statement.status == "issued")
+        )
+    }
+    years = {month.financial_year}
+    years |= {m.financial_year for _, m in issued if m.financial_year == month.financial_year.previous()}
+    ideal: dict[tuple[str, str, Month], list[Ideal]] = {}
+    for year in sorted(years):
+        upto = month if year == month.financial_year else year.last_month
+        ideal.update(rate_year(year_inputs(session, year, upto, settings.de_minimis), upto))
+    billed = _billed_elsewhere(session, month)
+
+    drafts: dict[str, list[_Draft]] = defaultdict(list)
+    for (client, service, m), lines in sorted(ideal.items(), key=lambda kv: (kv[0][2], kv[0][1])):
+        if m == month:
+            drafts[client] += [_from_ideal(line, services[service]) for line in lines]
+    ideal_totals: dict[tuple[str, str, Month], tuple[Decimal, Decimal]] = {}
+    for key, lines in ideal.items():
+        ideal_totals[key] = (sum((l.amount for l in lines), ZERO), _charged_quantity(lines))
+    for (client, service, period) in sorted(set(ideal_totals) | set(billed), key=lambda k: (k[2], k[1])):
+        if period >= month or (client, period) not in issued:
+            continue
+        should, quantity = ideal_totals.get((client, service, period), (ZERO, ZERO))
+        was, was_quantity = billed.get((client, service, period), (ZERO, ZERO))
+        if should != was:
+            drafts[client].append(
+                _prior_period(services[service], period, should, was, quantity - was_quantity, issued[(client, period)].number)
+            )
+
+    session.execute(
+        delete(Statement).where(Statement.month == str(month), Statement.status == "draft")
+    )
+    session.flush()
+    issued_now = {client for client, m in issued if m == month}
+    built = []
+    for code in sorted(drafts):
+        if code in issued_now:
+            continue
+        built.append(
+            _write_statement(session, settings.statement_prefix, clients[code], month, drafts[code], services)
+        )
+    session.flush()
+    return built
+
+
+def _charged_quantity(lines: list[Ideal]) -> Decimal:
+    return sum((l.quantity for l in lines if l.kind == "charge"), ZERO)
+
+
+def _billed_elsewhere(session: Session, month: Month) -> dict[tuple[str, str, Month], tuple[Decimal, Decimal]]:
+    """Amounts (and charged quantities) per (client, service, period) on every statement
+    except the drafts of `month`, which are about to be rebuilt."""
+    rows = session.execute(
+        select(
+            Client.code,
+            Service.code,
+            StatementLine.period,
+            func.sum(StatementLine.amount),
+            func.sum(StatementLine.quantity).filter(StatementLine.kind.in_(("charge", "prior_period"))),
+        )
+        .join(Statement, StatementLine.statement_id == Statement.id)
+        .join(Client, Statement.client_id == Client.id)
+        .join(Service, StatementLine.service_id == Service.id)
+        .where(~and_(Statement.month == str(month), Statement.status == "draft"))
+        .where(StatementLine.kind.in_(("charge", "prior_period", "true_up", "carried_forward")))
+        .group_by(Client.code, Service.code, StatementLine.period)
+    )
+    return {(c, s, Month.parse(p)): (amount, quantity or ZERO) for c, s, p, amount, quantity in rows}
+
+
+def _from_ideal(line: Ideal, service: Service) -> _Draft:
+    names = {"charge": "", "true_up": " year-end true-up", "carried_forward": " carried forward"}
+    return _Draft(
+        service=line.service,
+        kind=line.kind,
+        period=line.month,
+        description=f"{service.name}{names[line.kind]}, {month_label(line.month)}",
+        basis=line.basis,
+        quantity=line.quantity,
+        rate=line.rate,
+        amount=line.amount,
+        tariff=line.tariff,
+    )
+
+
+def _prior_period(
+    service: Service, period: Month, should: Decimal, was: Decimal, quantity: Decimal, corrects: str
+) -> _Draft:
+    return _Draft(
+        service=service.code,
+        kind="prior_period",
+        period=period,
+        description=f"{service.name}, {month_label(period)}: re-rated (corrects {corrects})",
+        basis=f"{month_label(period)} now comes to {format_gbp(should)}; {format_gbp(was)} was billed",
+        quantity=quantity,
+        rate=None,
+        amount=should - was,
+        corrects=corrects,
+    )
+
+
+def _write_statement(
+    session: Session,
+    prefix: str,
+    client: Client,
+    month: Month,
+    drafts: list[_Draft],
+    services: dict[str, Service],
+) -> Statement:
+    statement = Statement(
+        number=f"{prefix}-{month.compact}-{client.code}", client_id=client.id, month=str(month)
+    )
+    for position, d in enumerate(drafts, start=1):
+        service = services.get(d.service) if d.service else None
+        vat_rate = service.vat_rate if service else Decimal(0)
+        statement.lines.append(
+            StatementLine(
+                position=position,
+                service_id=service.id if service else None,
+                kind=d.kind,
+                period=str(d.period),
+                description=d.description,
+                basis=d.basis,
+                quantity=d.quantity,
+                rate=d.rate,
+                amount=d.amount,
+                vat_rate=vat_rate,
+                vat=round_money(d.amount * vat_rate / 100),
+                tariff_id=d.tariff.id if d.tariff else None,
+                tariff_version=d.tariff.version if d.tariff else None,
+                corrects=d.corrects,
+            )
+        )
+    statement.net = sum((l.amount for l in statement.lines), ZERO)
+    statement.vat = sum((l.vat for l in statement.lines), ZERO)
+    statement.total = statement.net + statement.vat
+    session.add(statement)
+    return statement
+
+
+def issued_months(session: Session, year: str) -> list[str]:
+    """The months of financial year `year` that have issued statements."""
+    fy = FinancialYear.parse(year)
+    return list(
+        session.scalars(
+            select(Statement.month)
+            .where(
+                Statement.status == "issued",
+                Statement.month >= str(fy.first_month),
+                Statement.month <= str(fy.last_month),
+            )
+            .distinct()
+            .order_by(Statement.month)
+        )
+    )
+
+
+def issue_month(session: Session, month: Month) -> list[Statement]:
+    """Issue every draft of `month`: from now on they never change."""
+    drafts = session.scalars(
+        select(Statement).where(Statement.month == str(month), Statement.status == "draft").order_by(Statement.number)
+    ).all()
+    if not drafts:
+        raise Refused(f"there are no draft statements for {month}: run `opsplatform billing close {month}` first")
+    terms = centre_settings(session).payment_terms_days
+    now = utcnow()
+    for statement in drafts:
+        statement.status = "issued"
+        statement.issued_at = now
+        statement.due_date = now.date() + timedelta(days=terms)
+    session.flush()
+    return list(drafts)
+
+
+def get_statement(session: Session, number: str) -> Statement:
+    statement = session.scalars(
+        select(Statement)
+        .where(Statement.number == number.strip().upper())
+        .options(selectinload(Statement.lines).selectinload(StatementLine.service), selectinload(Statement.client))
+    ).one_or_none()
+    if statement is None:
+        raise Refused(f"there is no statement {number}")
+    return statement
+
+
+def list_statements(session: Session, month: Month | None = None, client: str | None = None) -> list[Statement]:
+    query = select(Statement).options(selectinload(Statement.client)).order_by(Statement.month, Statement.number)
+    if month is not None:
+        query = query.where(Statement.month == str(month))
+    if client is not None:
+        found = session.scalars(select(Client).where(Client.code == client.strip().upper())).one_or_none()
+        if found is None:
+            raise Refused(f"unknown client '{client}'")
+        query = query.where(Statement.client_id == found.id)
+    return list(session.scalars(query))
+
+
+def money_text(amount: Decimal) -> str:
+    return f"{amount:.2f}"
+
+
+def statement_summary(statement: Statement) -> dict:
+    return {
+        "number": statement.number,
+        "client": statement.client.code,
+        "client_name": statement.client.name,
+        "month": statement.month,
+        "status": statement.status,
+        "net": money_text(statement.net),
+        "vat": money_text(statement.vat),
+        "total": money_text(statement.total),
+        "issued_at": statement.issued_at.isoformat() if statement.issued_at else None,
+        "due_date": statement.due_date.isoformat() if statement.due_date else None,
+    }
+
+
+def statement_document(statement: Statement) -> dict:
+    """The statement as CONTRACT.md section 5 gives it (money as strings)."""
+    return {
+        **statement_summary(statement),
+        "lines": [
+            {
+                "service": line.service.code if line.service else None,
+                "kind": line.kind,
+                "description": line.description,
+                "basis": line.basis,
+                "period": line.period,
+                "quantity": f"{line.quantity.normalize():f}",
+                "rate": f"{line.rate.normalize():f}" if line.rate is not None else None,
+                "amount": money_text(line.amount),
+                "vat": money_text(line.vat),
+                "corrects": line.corrects,
+            }
+            for line in statement.lines
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Importers: spreadsheets and files in, validated rows out, every problem reported."""

@@ -1,0 +1,328 @@
+"""Usage import: rows from a file (or the API) into the usage ledger, all or nothing.
+
+Rows are validated in a tight loop and written in chunks inside one transaction, so a
+file of any size streams through in bounded memory; any bad row anywhere means the
+caller rolls everything back. An `event_id` already stored with the same content is
+skipped and counted; with different content it is a bad row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from importers import tables as cell
+from importers.tables import blank, check_header, file_blocks, read_rows
+from opsplatform.db import utcnow
+from opsplatform.errors import Problem, Refused
+from opsplatform.models import Client, ImportBatch, Service, Subscription, UsageEvent
+from opsplatform.periods import LONDON, london_midnight_utc, to_utc
+
+COLUMNS = ["event_id", "client", "service", "date", "quantity", "reference", "started_at", "completed_at"]
+REQUIRED = {"client", "service", "date"}
+CHUNK = 5000
+
+
+@dataclass
+class UsageReport:
+    """What an import did, or would do on a dry run."""
+
+    filename: str
+    dry_run: bool
+    batch: int | None = None
+    rows: int = 0
+    inserted: int = 0
+    skipped: int = 0
+    quantity: Decimal = Decimal(0)
+    months: dict[str, int] = field(default_factory=dict)
+    errors: list[Problem] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "batch": self.batch,
+            "filename": self.filename,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "skipped": self.skipped,
+            "quantity": f"{self.quantity.normalize():f}",
+            "months": dict(sorted(self.months.items())),
+            "errors": [p.as_dict() for p in self.errors],
+        }
+
+
+class _References:
+    """Clients, services and subscription periods, loaded once per import."""
+
+    def __init__(self, session: Session) -> None:
+        self.clients = dict(session.execute(select(Client.code, Client.id)).all())
+        self.services = dict(session.execute(select(Service.code, Service.id)).all())
+        self.subscriptions: dict[tuple[int, int], list[tuple[date, date | None]]] = {}
+        rows = session.execute(
+            select(Subscription.client_id, Subscription.service_id, Subscription.start, Subscription.end)
+        )
+        for client_id, service_id, start, end in rows:
+            self.subscriptions.setdefault((client_id, service_id), []).append((start, end))
+
+    def subscribed(self, client_id: int, service_id: int, day: date) -> bool:
+        return any(
+            start <= day and (end is None or day <= end)
+            for start, end in self.subscriptions.get((client_id, service_id), ())
+        )
+
+
+def _local(value: datetime | date) -> tuple[datetime, date]:
+    """The UTC instant and the Europe/London date of a usage date or datetime."""
+    if isinstance(value, datetime):
+        instant = to_utc(value)
+        return instant, instant.astimezone(LONDON).date()
+    return london_midnight_utc(value), value
+
+
+def _instant(value: object) -> datetime:
+    parsed = cell.moment(value)
+    if not isinstance(parsed, datetime):
+        parsed = datetime(parsed.year, parsed.month, parsed.day)
+    return to_utc(parsed)
+
+
+class UsageValidator:
+    """Turns raw rows (a dict of cells) into ledger values, or into problems."""
+
+    def __init__(self, refs: _References, source: str) -> None:
+        self.refs = refs
+        self.source = source
+
+    def validate(self, number: int, raw: dict, problems: list[Problem]) -> dict | None:
+        bad = len(problems)
+
+        def problem(column: str, message: str) -> None:
+            problems.append(Problem(message, self.source, number, column))
+
+        values: dict = {}
+        for column in ("client", "service", "date"):
+            if blank(raw.get(column)):
+                problem(column, f"{column} is required")
+        client_id = service_id = None
+        if not blank(raw.get("client")):
+            code = cell.text(raw["client"]).upper()
+            client_id = self.refs.clients.get(code)
+            if client_id is None:
+                problem("client", f"unknown client '{cell.text(raw['client'])}'")
+        if not blank(raw.get("service")):
+            code = cell.text(raw["service"]).upper()
+            service_id = self.refs.services.get(code)
+            if service_id is None:
+                problem("service", f"unknown service '{cell.text(raw['service'])}'")
+        local_date = None
+        if not blank(raw.get("date")):
+            try:
+                values["occurred_at"], local_date = _local(cell.moment(raw["date"]))
+            except ValueError as error:
+                problem("date", str(error))
+        quantity = Decimal(1)
+        if not blank(raw.get("quantity")):
+            try:
+                quantity = cell.decimal(raw["quantity"])
+                if quantity <= 0:
+                    problem("quantity", f"quantity must be more than 0, not {cell.text(raw['quantity'])}")
+            except ValueError as error:
+                problem("quantity", str(error))
+        for column in ("started_at", "completed_at"):
+            values[column] = None
+            if not blank(raw.get(column)):
+                try:
+                    values[column] = _instant(raw[column])
+                except ValueError as error:
+                    problem(column, str(error))
+        if values["started_at"] and values["completed_at"] and values["completed_at"] < values["started_at"]:
+            problem("completed_at", "completed_at is before started_at")
+        event_id = None if blank(raw.get("event_id")) else cell.text(raw["event_id"])
+        if event_id is not None and len(event_id) > 100:
+            problem("event_id", "event_id is longer than 100 characters")
+        reference = None if blank(raw.get("reference")) else cell.text(raw["reference"])
+        if reference is not None and len(reference) > 200:
+            problem("reference", "reference is longer than 200 characters")
+        if client_id and service_id and local_date and not self.refs.subscribed(client_id, service_id, local_date):
+            problem(
+                "client",
+                f"{cell.text(raw['client']).upper()} is not subscribed to "
+                f"{cell.text(raw['service']).upper()} on {local_date.isoformat()}",
+            )
+        if len(problems) > bad:
+            return None
+        values.update(
+            event_id=event_id,
+            client_id=client_id,
+            service_id=service_id,
+            local_date=local_date,
+            month=f"{local_date.year:04d}-{local_date.month:02d}",
+            quantity=quantity,
+            reference=reference,
+        )
+        values["fingerprint"] = _fingerprint(values)
+        return values
+
+
+def _fingerprint(values: dict) -> str:
+    parts = [
+        values["client_id"],
+        values["service_id"],
+        values["occurred_at"].isoformat(),
+        f"{values['quantity'].normalize():f}",
+        values["reference"] or "",
+        values["started_at"].isoformat() if values["started_at"] else "",
+        values["completed_at"].isoformat() if values["completed_at"] else "",
+    ]
+    return hashlib.sha1("\x1f".join(map(str, parts)).encode()).hexdigest()
+
+
+class LedgerWriter:
+    """Writes validated rows to the ledger in chunks, skipping repeats, flagging conflicts."""
+
+    def __init__(self, session: Session, batch: ImportBatch, report: UsageReport, source: str) -> None:
+        self.session = session
+        self.batch = batch
+        self.report = report
+        self.source = source
+        self.pending: list[tuple[int, dict]] = []
+
+    def add(self, number: int, values: dict) -> None:
+        self.pending.append((number, values))
+        if len(self.pending) >= CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        ids = [v["event_id"] for _, v in self.pending if v["event_id"] is not None]
+        stored = dict(
+            self.session.execute(
+                select(UsageEvent.event_id, UsageEvent.fingerprint).where(UsageEvent.event_id.in_(ids))
+            ).all()
+        ) if ids else {}
+        fresh = []
+        for number, values in self.pending:
+            event_id = values["event_id"]
+            if event_id is not None and event_id in stored:
+                if stored[event_id] == values["fingerprint"]:
+                    self.report.skipped += 1
+                else:
+                    self.report.errors.append(
+                        Problem(
+                            f"event_id '{event_id}' is already stored with different content",
+                            self.source,
+                            number,
+                            "event_id",
+                        )
+                    )
+                continue
+            if event_id is not None:
+                stored[event_id] = values["fingerprint"]
+            values["batch_id"] = self.batch.id
+            fresh.append(values)
+            self.report.inserted += 1
+            self.report.quantity += values["quantity"]
+            self.report.months[values["month"]] = self.report.months.get(values["month"], 0) + 1
+        if fresh:
+            self.session.execute(insert(UsageEvent), fresh)
+        self.pending = []
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for block in file_blocks(path):
+        digest.update(block)
+    return digest.hexdigest()
+
+
+def _open_batch(session: Session, filename: str, sha256: str) -> ImportBatch:
+    earlier = session.scalars(select(ImportBatch).where(ImportBatch.live_sha256 == sha256)).first()
+    if earlier is not None:
+        raise Refused(
+            f"{filename}: the same content was already imported as batch {earlier.id} "
+            f"({earlier.filename}, {earlier.created_at:%d %b %Y %H:%M} UTC); revert that batch first "
+            "if it must be loaded again"
+        )
+    batch = ImportBatch(kind="usage", filename=filename, sha256=sha256, live_sha256=sha256)
+    session.add(batch)
+    session.flush()
+    return batch
+
+
+def import_rows(
+    session: Session, rows: Iterable[tuple[int, dict]], filename: str, sha256: str, dry_run: bool
+) -> UsageReport:
+    """Validate and store rows as one batch; raise Refused (listing every bad row) on any.
+
+    The caller owns the transaction: it commits on success and rolls back on a dry
+    run or a refusal.
+    """
+    report = UsageReport(filename=filename, dry_run=dry_run)
+    batch = _open_batch(session, filename, sha256)
+    validator = UsageValidator(_References(session), filename)
+    writer = LedgerWriter(session, batch, report, filename)
+    for number, raw in rows:
+        report.rows += 1
+        values = validator.validate(number, raw, report.errors)
+        if values is not None:
+            writer.add(number, values)
+    writer.flush()
+    if report.errors:
+        report.errors.sort(key=lambda p: (p.row or 0, COLUMNS.index(p.column) if p.column in COLUMNS else 99))
+        raise UsageRefused(report)
+    if report.rows == 0:
+        raise Refused(f"{filename}: the file holds no usage rows")
+    batch.rows, batch.inserted, batch.skipped = report.rows, report.inserted, report.skipped
+    batch.quantity = report.quantity
+    report.batch = None if dry_run else batch.id
+    return report
+
+
+class UsageRefused(Refused):
+    """A refused import, carrying the full report for `--errors` and `--json`."""
+
+    def __init__(self, report: UsageReport) -> None:
+        self.report = report
+        super().__init__(report.errors)
+
+
+def import_file(session: Session, path: Path, dry_run: bool = False) -> UsageReport:
+    """Import a usage CSV or XLSX file (see CONTRACT.md section 4)."""
+    if not path.is_file():
+        raise Refused(f"{path}: no such file")
+    header, rows = read_rows(path)
+    problems = check_header(header, set(COLUMNS), REQUIRED, path.name)
+    if problems:
+        raise Refused(problems)
+    return import_rows(session, rows, path.name, file_sha256(path), dry_run)
+
+
+def revert_batch(session: Session, batch_id: int) -> dict:
+    """Take a batch's usage out of the ledger; the batch row stays as the record of it."""
+    batch = session.get(ImportBatch, batch_id)
+    if batch is None:
+        raise Refused(f"there is no import batch {batch_id}")
+    if batch.status == "reverted":
+        raise Refused(f"batch {batch_id} was already reverted on {batch.reverted_at:%d %b %Y %H:%M} UTC")
+    months = dict(
+        session.execute(
+            select(UsageEvent.month, func.count())
+            .where(UsageEvent.batch_id == batch_id)
+            .group_by(UsageEvent.month)
+        ).all()
+    )
+    removed = session.execute(delete(UsageEvent).where(UsageEvent.batch_id == batch_id)).rowcount
+    session.execute(
+        update(ImportBatch)
+        .where(ImportBatch.id == batch_id)
+        .values(status="reverted", live_sha256=None, reverted_at=utcnow())
+    )
+    return {"batch": batch_id, "filename": batch.filename, "removed": removed, "months": months}

@@ -1,0 +1,315 @@
+"""initial schema
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-29 02:04:40.358808
+
+"""
+
+from typing import Sequence, Union
+
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision: str = "0001"
+down_revision: Union[str, Sequence[str], None] = None
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    """Upgrade schema."""
+    op.create_table(
+        "clients",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=12), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("nation", sa.String(length=20), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_clients")),
+        sa.UniqueConstraint("code", name=op.f("uq_clients_code")),
+    )
+    op.create_table(
+        "import_batches",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("live_sha256", sa.String(length=64), nullable=True),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("rows", sa.Integer(), nullable=False),
+        sa.Column("inserted", sa.Integer(), nullable=False),
+        sa.Column("skipped", sa.Integer(), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("reverted_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_import_batches")),
+        sa.UniqueConstraint("live_sha256", name=op.f("uq_import_batches_live_sha256")),
+    )
+    with op.batch_alter_table("import_batches", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_import_batches_sha256"), ["sha256"], unique=False)
+
+    op.create_table(
+        "services",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=12), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("unit", sa.String(length=40), nullable=False),
+        sa.Column("vat_rate", sa.BigInteger(), nullable=False),
+        sa.Column("cost_centre", sa.String(length=40), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_services")),
+        sa.UniqueConstraint("code", name=op.f("uq_services_code")),
+    )
+    op.create_table(
+        "settings",
+        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_settings")),
+    )
+    op.create_table(
+        "drivers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("financial_year", sa.String(length=7), nullable=False),
+        sa.Column("driver", sa.String(length=40), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_drivers_client_id_clients")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_drivers")),
+        sa.UniqueConstraint(
+            "client_id",
+            "financial_year",
+            "driver",
+            name=op.f("uq_drivers_client_id_financial_year_driver"),
+        ),
+    )
+    op.create_table(
+        "estimates",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("financial_year", sa.String(length=7), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_estimates_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name=op.f("fk_estimates_service_id_services")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_estimates")),
+        sa.UniqueConstraint(
+            "client_id",
+            "service_id",
+            "financial_year",
+            name=op.f("uq_estimates_client_id_service_id_financial_year"),
+        ),
+    )
+    op.create_table(
+        "kpis",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=20), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=True),
+        sa.Column("unit", sa.String(length=10), nullable=False),
+        sa.Column("direction", sa.String(length=6), nullable=False),
+        sa.Column("target", sa.BigInteger(), nullable=False),
+        sa.Column("amber", sa.BigInteger(), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=False),
+        sa.Column("limit", sa.BigInteger(), nullable=True),
+        sa.Column("calendar", sa.String(length=20), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name=op.f("fk_kpis_service_id_services")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpis")),
+        sa.UniqueConstraint("code", name=op.f("uq_kpis_code")),
+    )
+    op.create_table(
+        "statements",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("number", sa.String(length=40), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("net", sa.BigInteger(), nullable=False),
+        sa.Column("vat", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("issued_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("due_date", sa.Date(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_statements_client_id_clients")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_statements")),
+        sa.UniqueConstraint("client_id", "month", name=op.f("uq_statements_client_id_month")),
+        sa.UniqueConstraint("number", name=op.f("uq_statements_number")),
+    )
+    with op.batch_alter_table("statements", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_statements_month"), ["month"], unique=False)
+
+    op.create_table(
+        "subscriptions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("end", sa.Date(), nullable=True),
+        sa.Column("tier", sa.String(length=40), nullable=False),
+        sa.Column("po_number", sa.String(length=60), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_subscriptions_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name=op.f("fk_subscriptions_service_id_services")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_subscriptions")),
+        sa.UniqueConstraint(
+            "client_id",
+            "service_id",
+            "start",
+            name=op.f("uq_subscriptions_client_id_service_id_start"),
+        ),
+    )
+    op.create_table(
+        "tariffs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("financial_year", sa.String(length=7), nullable=False),
+        sa.Column("scope", sa.String(length=60), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=True),
+        sa.Column("tier", sa.String(length=40), nullable=True),
+        sa.Column("rule", sa.String(length=20), nullable=False),
+        sa.Column("rate", sa.BigInteger(), nullable=True),
+        sa.Column("bands", sa.Text(), nullable=True),
+        sa.Column("annual_amount", sa.BigInteger(), nullable=True),
+        sa.Column("driver", sa.String(length=40), nullable=True),
+        sa.Column("minimum", sa.BigInteger(), nullable=True),
+        sa.Column("annual_cap", sa.BigInteger(), nullable=True),
+        sa.Column("billing", sa.String(length=10), nullable=False),
+        sa.Column("true_up_tolerance", sa.BigInteger(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_tariffs_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name=op.f("fk_tariffs_service_id_services")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_tariffs")),
+        sa.UniqueConstraint(
+            "service_id",
+            "financial_year",
+            "scope",
+            name=op.f("uq_tariffs_service_id_financial_year_scope"),
+        ),
+    )
+    op.create_table(
+        "usage_events",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("event_id", sa.String(length=100), nullable=True),
+        sa.Column("fingerprint", sa.String(length=40), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("local_date", sa.Date(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("reference", sa.String(length=200), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["batch_id"],
+            ["import_batches.id"],
+            name=op.f("fk_usage_events_batch_id_import_batches"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_usage_events_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name=op.f("fk_usage_events_service_id_services")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_events")),
+        sa.UniqueConstraint("event_id", name=op.f("uq_usage_events_event_id")),
+    )
+    with op.batch_alter_table("usage_events", schema=None) as batch_op:
+        batch_op.create_index("ix_usage_batch", ["batch_id"], unique=False)
+        batch_op.create_index(
+            "ix_usage_month_service_client", ["month", "service_id", "client_id"], unique=False
+        )
+
+    op.create_table(
+        "slas",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("kpi_id", sa.Integer(), nullable=False),
+        sa.Column("target", sa.BigInteger(), nullable=True),
+        sa.Column("amber", sa.BigInteger(), nullable=True),
+        sa.Column("service_credit_percent", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_slas_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(["kpi_id"], ["kpis.id"], name=op.f("fk_slas_kpi_id_kpis")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_slas")),
+        sa.UniqueConstraint("client_id", "kpi_id", name=op.f("uq_slas_client_id_kpi_id")),
+    )
+    op.create_table(
+        "statement_lines",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("statement_id", sa.Integer(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("period", sa.String(length=7), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("basis", sa.Text(), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("rate", sa.BigInteger(), nullable=True),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("vat_rate", sa.BigInteger(), nullable=False),
+        sa.Column("vat", sa.BigInteger(), nullable=False),
+        sa.Column("tariff_id", sa.Integer(), nullable=True),
+        sa.Column("tariff_version", sa.Integer(), nullable=True),
+        sa.Column("corrects", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name=op.f("fk_statement_lines_service_id_services")
+        ),
+        sa.ForeignKeyConstraint(
+            ["statement_id"],
+            ["statements.id"],
+            name=op.f("fk_statement_lines_statement_id_statements"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tariff_id"], ["tariffs.id"], name=op.f("fk_statement_lines_tariff_id_tariffs")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_statement_lines")),
+    )
+
+
+def downgrade() -> None:
+    """Downgrade schema."""
+    op.drop_table("statement_lines")
+    op.drop_table("slas")
+    with op.batch_alter_table("usage_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_month_service_client")
+        batch_op.drop_index("ix_usage_batch")
+
+    op.drop_table("usage_events")
+    op.drop_table("tariffs")
+    op.drop_table("subscriptions")
+    with op.batch_alter_table("statements", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_statements_month"))
+
+    op.drop_table("statements")
+    op.drop_table("kpis")
+    op.drop_table("estimates")
+    op.drop_table("drivers")
+    op.drop_table("settings")
+    op.drop_table("services")
+    with op.batch_alter_table("import_batches", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_import_batches_sha256"))
+
+    op.drop_table("import_batches")
+    op.drop_table("clients")

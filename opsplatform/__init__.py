@@ -1,0 +1,1 @@
+"""opsplatform: recharging, statements and performance for a council shared-service centre."""

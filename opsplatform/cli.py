@@ -1,0 +1,341 @@
+"""The `opsplatform` command: a Flask CLI group over the service functions.
+
+Exit 0 = done; 1 = refused (every problem on stderr, nothing written); 2 = wrong usage.
+With `--json`, exactly one JSON document goes to stdout, refusals included.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from opsplatform.app import create_app
+from opsplatform.db import Database
+from opsplatform.errors import Refused
+from opsplatform.periods import Month, PeriodError
+
+
+class MonthType(click.ParamType):
+    name = "MONTH"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Month):
+            return value
+        try:
+            return Month.parse(value)
+        except PeriodError as error:
+            self.fail(str(error), param, ctx)
+
+
+MONTH = MonthType()
+
+
+def database() -> Database:
+    return current_app.extensions["opsplatform.db"]
+
+
+def emit(document: object) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+def refusals(command):
+    """Turn a refusal into messages on stderr (and a JSON document with --json) and exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except Refused as refused:
+            _refuse(refused, kwargs.get("as_json", False))
+        except (OperationalError, ProgrammingError) as error:
+            if "no such table" in str(error) or "does not exist" in str(error):
+                _refuse(Refused("the database has no tables yet: run `opsplatform db upgrade` first"),
+                        kwargs.get("as_json", False))
+            raise
+
+    return wrapper
+
+
+def _refuse(refused: Refused, as_json: bool) -> None:
+    if as_json:
+        emit({"errors": [p.as_dict() for p in refused.problems]})
+    for problem in refused.problems:
+        click.echo(f"error: {problem}", err=True)
+    sys.exit(1)
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+main = FlaskGroup(
+    name="opsplatform",
+    help="Recharging, statements and performance for a council shared-service centre.",
+    create_app=create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+# The app is always ours: drop FlaskGroup's --app, --env-file and --debug options.
+main.params = [p for p in main.params if p.name not in ("app", "env_file", "debug")]
+
+
+# -- database, demo, serve ---------------------------------------------------------
+
+
+@main.group()
+def db():
+    """Database schema."""
+
+
+@db.command("upgrade")
+@refusals
+def db_upgrade():
+    """Migrate the database to the newest schema."""
+    import migrations
+
+    migrations.upgrade(database().url)
+    click.echo("database is at the newest schema")
+
+
+@main.command()
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) if the database holds data.")
+@refusals
+def demo(if_empty: bool):
+    """Load a realistic demo centre into an empty database."""
+    from opsplatform.demo import DemoNotEmpty, load_demo
+
+    try:
+        summary = load_demo(database())
+    except DemoNotEmpty as not_empty:
+        if if_empty:
+            click.echo("the database already holds data; the demo was not loaded")
+            return
+        raise Refused(str(not_empty)) from None
+    click.echo(summary)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int):
+    """Run the web app and API (for production use `gunicorn wsgi:app`)."""
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, current_app._get_current_object(), threaded=True)
+
+
+# -- setup -------------------------------------------------------------------------
+
+
+@main.group()
+def setup():
+    """Reference data: clients, services, subscriptions, tariffs, KPIs."""
+
+
+@setup.command("template")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def setup_template(out: Path):
+    """Write the blank setup workbook, with headers and notes."""
+    from importers.templates import write_setup_template
+
+    write_setup_template(out)
+    click.echo(f"wrote {out}")
+
+
+@setup.command("load")
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
+@click.option("--rerate", is_flag=True, help="Allow tariff changes in years with issued statements.")
+@json_option
+@refusals
+def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool):
+    """Load reference data from a setup workbook, all or nothing."""
+    from billing.service import issued_months
+    from importers.setup import load_setup
+
+    with database().transaction(dry_run=dry_run) as session:
+        report = load_setup(session, book, dry_run, rerate, issued_months)
+    if as_json:
+        emit(report.as_dict())
+        return
+    verb = "would load" if dry_run else "loaded"
+    for sheet, counts in report.sheets.items():
+        click.echo(f"{verb} {sheet}: {counts['created']} new, {counts['updated']} changed, "
+                   f"{counts['unchanged']} unchanged")
+    if not report.sheets:
+        click.echo("the workbook holds no rows")
+
+
+# -- usage -------------------------------------------------------------------------
+
+
+@main.group()
+def usage():
+    """The usage ledger: imports and reverts."""
+
+
+@usage.command("template")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def usage_template(out: Path):
+    """Write the blank usage workbook."""
+    from importers.templates import write_usage_template
+
+    write_usage_template(out)
+    click.echo(f"wrote {out}")
+
+
+@usage.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
+@click.option("--errors", "errors_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the list of bad rows to this workbook.")
+@json_option
+@refusals
+def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bool):
+    """Import usage from a CSV or XLSX file, all or nothing."""
+    from importers.templates import write_error_report
+    from importers.usage import UsageRefused, import_file
+
+    try:
+        with database().transaction(dry_run=dry_run) as session:
+            report = import_file(session, file, dry_run=dry_run)
+    except UsageRefused as refused:
+        if errors_out:
+            write_error_report(errors_out, refused.problems)
+        if as_json:
+            emit(refused.report.as_dict())
+        click.echo(f"error: {file.name}: {len(refused.problems)} bad row(s); nothing was imported",
+                   err=True)
+        for problem in refused.problems:
+            click.echo(f"error: {problem}", err=True)
+        sys.exit(1)
+    if errors_out:
+        write_error_report(errors_out, [])
+    if as_json:
+        emit(report.as_dict())
+        return
+    prefix = "dry run: would import" if dry_run else f"batch {report.batch}: imported"
+    click.echo(f"{prefix} {report.inserted} of {report.rows} rows from {file.name}"
+               f" ({report.skipped} already stored, skipped)")
+
+
+@usage.command("revert")
+@click.argument("batch", type=int)
+@json_option
+@refusals
+def usage_revert(batch: int, as_json: bool):
+    """Reverse an import batch: its usage leaves the ledger; issued months are re-rated."""
+    from importers.usage import revert_batch
+
+    with database().transaction() as session:
+        result = revert_batch(session, batch)
+    if as_json:
+        emit(result)
+        return
+    click.echo(f"batch {batch} ({result['filename']}) reverted: {result['removed']} events removed")
+
+
+# -- billing -----------------------------------------------------------------------
+
+
+@main.group()
+def billing():
+    """Month close, statements and their workbooks."""
+
+
+@billing.command("close")
+@click.argument("month", type=MONTH)
+@json_option
+@refusals
+def billing_close(month: Month, as_json: bool):
+    """(Re)build the draft statements for MONTH; issued ones are never touched."""
+    from billing.service import close_month, statement_summary
+
+    with database().transaction() as session:
+        statements = close_month(session, month)
+        summaries = [statement_summary(s) for s in statements]
+    if as_json:
+        emit(summaries)
+        return
+    for s in summaries:
+        click.echo(f"{s['number']}  draft  net {s['net']}  VAT {s['vat']}  total {s['total']}")
+    click.echo(f"{len(summaries)} draft statement(s) for {month}")
+
+
+@billing.command("issue")
+@click.argument("month", type=MONTH)
+@json_option
+@refusals
+def billing_issue(month: Month, as_json: bool):
+    """Issue the drafts of MONTH: numbered and immutable from now on."""
+    from billing.service import issue_month, statement_summary
+
+    with database().transaction() as session:
+        summaries = [statement_summary(s) for s in issue_month(session, month)]
+    if as_json:
+        emit(summaries)
+        return
+    for s in summaries:
+        click.echo(f"{s['number']}  issued  total {s['total']}  due {s['due_date']}")
+    click.echo(f"{len(summaries)} statement(s) issued for {month}")
+
+
+@billing.command("show")
+@click.argument("number")
+@json_option
+@refusals
+def billing_show(number: str, as_json: bool):
+    """One statement and its lines."""
+    from billing.service import get_statement, statement_document
+
+    with database().transaction() as session:
+        document = statement_document(get_statement(session, number))
+    if as_json:
+        emit(document)
+        return
+    click.echo(f"{document['number']}  {document['client_name']}  {document['month']}  "
+               f"{document['status']}")
+    for line in document["lines"]:
+        click.echo(f"  {line['kind']:<15} {line['description']:<50} {line['amount']:>12}")
+        click.echo(f"  {'':<15} {line['basis']}")
+    click.echo(f"  net {document['net']}  VAT {document['vat']}  total {document['total']}")
+
+
+@billing.command("list")
+@click.option("--month", type=MONTH)
+@click.option("--client")
+@json_option
+@refusals
+def billing_list(month: Month | None, client: str | None, as_json: bool):
+    """Statements, optionally for one month or one client."""
+    from billing.service import list_statements, statement_summary
+
+    with database().transaction() as session:
+        summaries = [statement_summary(s) for s in list_statements(session, month, client)]
+    if as_json:
+        emit(summaries)
+        return
+    for s in summaries:
+        click.echo(f"{s['number']:<24} {s['month']}  {s['status']:<7} {s['total']:>12}")
+    click.echo(f"{len(summaries)} statement(s)")
+
+
+@billing.command("export")
+@click.argument("number")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@refusals
+def billing_export(number: str, out: Path):
+    """Write the statement workbook."""
+    from billing.export import write_statement_workbook
+    from billing.service import get_statement
+
+    with database().transaction() as session:
+        write_statement_workbook(session, get_statement(session, number), out)
+    click.echo(f"wrote {out}")

@@ -1,0 +1,128 @@
+"""The SQLAlchemy base, exact column types, engines and one-transaction sessions.
+
+Money and quantities are stored as scaled integers (pence, millionths) so that they
+round-trip exactly and add up exactly in SQL on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+
+class _Scaled(TypeDecorator):
+    """A Decimal stored as an integer count of 10**-places; refuses anything finer."""
+
+    impl = BigInteger
+    cache_ok = True
+    places = 0
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        scaled = Decimal(value).scaleb(self.places)
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {self.places} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return Decimal(int(value)).scaleb(-self.places).quantize(Decimal(1).scaleb(-self.places))
+
+
+class Money(_Scaled):
+    """GBP with exactly two decimal places, stored as whole pence."""
+
+    places = 2
+    cache_ok = True
+
+
+class Quantity(_Scaled):
+    """A quantity, rate, percentage or driver value with up to six decimal places."""
+
+    places = 6
+    cache_ok = True
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every database (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("datetimes are stored in UTC and must carry a timezone")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Base of every mapped table; constraints get stable names for later migrations."""
+
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets foreign keys, WAL and a busy timeout so concurrent writers wait."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """An engine and its session factory, for one process."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self, dry_run: bool = False) -> Iterator[Session]:
+        """One business action: commit on success (roll back on a dry run or any error)."""
+        with self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+            if dry_run:
+                session.rollback()
+            else:
+                session.commit()

@@ -1,0 +1,207 @@
+"""The shared entities: reference data from the setup workbook and the usage ledger."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from opsplatform.db import Base, Money, Quantity, UTCDateTime, utcnow
+
+
+class Setting(Base):
+    """One centre-wide setting (`centre_name`, `statement_prefix`, `de_minimis`...)."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Client(Base):
+    """A client council (or authority) that the centre serves and recharges."""
+
+    __tablename__ = "clients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    nation: Mapped[str] = mapped_column(String(20), default="england")
+    email: Mapped[str | None] = mapped_column(String(254))
+
+
+class Service(Base):
+    """A service on the centre's menu, counted in `unit`s."""
+
+    __tablename__ = "services"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(40))
+    vat_rate: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    cost_centre: Mapped[str | None] = mapped_column(String(40))
+
+
+class Subscription(Base):
+    """A client's opt-in to a service from `start` to `end` (inclusive; open when None)."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("client_id", "service_id", "start"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    start: Mapped[date] = mapped_column(Date)
+    end: Mapped[date | None] = mapped_column(Date)
+    tier: Mapped[str] = mapped_column(String(40), default="standard")
+    po_number: Mapped[str | None] = mapped_column(String(60))
+    client: Mapped[Client] = relationship()
+    service: Mapped[Service] = relationship()
+
+    def active_on(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    def overlaps(self, first: date, last: date) -> bool:
+        return self.start <= last and (self.end is None or self.end >= first)
+
+
+class Driver(Base):
+    """A client's value of an apportionment driver (population, headcount...) for a year."""
+
+    __tablename__ = "drivers"
+    __table_args__ = (UniqueConstraint("client_id", "financial_year", "driver"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    financial_year: Mapped[str] = mapped_column(String(7))
+    driver: Mapped[str] = mapped_column(String(40))
+    value: Mapped[Decimal] = mapped_column(Quantity)
+    client: Mapped[Client] = relationship()
+
+
+class Tariff(Base):
+    """How a service is charged in a financial year, for everyone, a tier or one client.
+
+    `scope` is `all`, `tier:NAME` or `client:CODE`, so that the natural key is unique
+    on every database. `version` counts changes, and each charge line records it.
+    """
+
+    __tablename__ = "tariffs"
+    __table_args__ = (UniqueConstraint("service_id", "financial_year", "scope"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    financial_year: Mapped[str] = mapped_column(String(7))
+    scope: Mapped[str] = mapped_column(String(60))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    tier: Mapped[str | None] = mapped_column(String(40))
+    rule: Mapped[str] = mapped_column(String(20))
+    rate: Mapped[Decimal | None] = mapped_column(Quantity)
+    bands: Mapped[str | None] = mapped_column(Text)
+    annual_amount: Mapped[Decimal | None] = mapped_column(Money)
+    driver: Mapped[str | None] = mapped_column(String(40))
+    minimum: Mapped[Decimal | None] = mapped_column(Money)
+    annual_cap: Mapped[Decimal | None] = mapped_column(Money)
+    billing: Mapped[str] = mapped_column(String(10), default="actual")
+    true_up_tolerance: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    service: Mapped[Service] = relationship()
+    client: Mapped[Client | None] = relationship()
+
+
+class Estimate(Base):
+    """A client's estimated annual quantity of a service, for estimate billing."""
+
+    __tablename__ = "estimates"
+    __table_args__ = (UniqueConstraint("client_id", "service_id", "financial_year"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    financial_year: Mapped[str] = mapped_column(String(7))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class Kpi(Base):
+    """A key performance indicator the centre measures and publishes."""
+
+    __tablename__ = "kpis"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    unit: Mapped[str] = mapped_column(String(10))
+    direction: Mapped[str] = mapped_column(String(6))
+    target: Mapped[Decimal] = mapped_column(Quantity)
+    amber: Mapped[Decimal] = mapped_column(Quantity)
+    method: Mapped[str] = mapped_column(String(20))
+    limit: Mapped[Decimal | None] = mapped_column(Quantity)
+    calendar: Mapped[str] = mapped_column(String(20), default="working_days")
+    service: Mapped[Service | None] = relationship()
+
+
+class Sla(Base):
+    """A client's own target for a KPI, and the service credit it earns when missed."""
+
+    __tablename__ = "slas"
+    __table_args__ = (UniqueConstraint("client_id", "kpi_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id"))
+    target: Mapped[Decimal | None] = mapped_column(Quantity)
+    amber: Mapped[Decimal | None] = mapped_column(Quantity)
+    service_credit_percent: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+
+
+class ImportBatch(Base):
+    """One imported file (or API call): what it held, what was stored, whether reverted.
+
+    `live_sha256` holds the content hash while the batch stands, so that the same
+    content cannot be imported twice; a reverted batch gives it up.
+    """
+
+    __tablename__ = "import_batches"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="usage")
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    live_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(10), default="imported")
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    inserted: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    quantity: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UsageEvent(Base):
+    """One line of the usage ledger: a quantity of a service used by a client on a date.
+
+    `month` is the Europe/London month of `occurred_at`, kept for set-based grouping;
+    `fingerprint` is a hash of the content, to tell a repeat from a conflict.
+    """
+
+    __tablename__ = "usage_events"
+    __table_args__ = (
+        Index("ix_usage_month_service_client", "month", "service_id", "client_id"),
+        Index("ix_usage_batch", "batch_id"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"))
+    event_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    local_date: Mapped[date] = mapped_column(Date)
+    month: Mapped[str] = mapped_column(String(7))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    reference: Mapped[str | None] = mapped_column(String(200))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Service levels: KPI measurement, quarterly assessment, service credits, publication."""
