@@ -104,9 +104,10 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
                 continue
             charges = _charges(inputs, service, month, active)
             for client, (charge, terms) in sorted(charges.items()):
-                key = (client, service)
                 quantity = inputs.usage.get((client, service, month), ZERO)
-                lines = _modify(inputs, month, client, service, quantity, charge, terms, year_to_date, carried)
+                lines = _modify(
+                    inputs, month, client, service, quantity, charge, terms, year_to_date, carried
+                )
                 result[(client, service, month)] = lines
     return result
 
@@ -115,9 +116,9 @@ def _active(subscriptions: list[Period], service: str, month: Month) -> dict[str
     """Clients subscribed to `service` on any day of `month`, with their tier (latest start wins)."""
     tiers: dict[str, tuple[date, str]] = {}
     for p in subscriptions:
-        if p.service == service and p.overlaps(month):
-            if p.client not in tiers or p.start > tiers[p.client][0]:
-                tiers[p.client] = (p.start, p.tier)
+        latest = tiers.get(p.client)
+        if p.service == service and p.overlaps(month) and (latest is None or p.start > latest[0]):
+            tiers[p.client] = (p.start, p.tier)
     return {client: tier for client, (_, tier) in tiers.items()}
 
 
@@ -248,15 +249,26 @@ def _modify(
             f"; {format_gbp(due)} is below the de minimis of {format_gbp(inputs.de_minimis)}, "
             "so it is carried forward"
         )
-        lines.append(Ideal(client, service, month, "charge", quantity, ZERO, basis, charge.rate, terms))
+        lines.append(
+            Ideal(client, service, month, "charge", quantity, ZERO, basis, charge.rate, terms)
+        )
     else:
         carried[key] = ZERO
-        lines.append(Ideal(client, service, month, "charge", quantity, amount, basis, charge.rate, terms))
+        lines.append(
+            Ideal(client, service, month, "charge", quantity, amount, basis, charge.rate, terms)
+        )
         if carried_in:
             lines.append(
                 Ideal(
-                    client, service, month, "carried_forward", ZERO, carried_in,
-                    "amounts below the de minimis carried from earlier months", None, terms,
+                    client,
+                    service,
+                    month,
+                    "carried_forward",
+                    ZERO,
+                    carried_in,
+                    "amounts below the de minimis carried from earlier months",
+                    None,
+                    terms,
                 )
             )
     if true_up is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import pairwise
 
 from opsplatform.money import format_gbp, instalments, round_money, split
 
@@ -60,7 +61,7 @@ def parse_bands(text: str, rule: str) -> list[Band]:
     limits = [b.upto for b in bands[:-1]]
     if rule == "graduated" and any(u <= 0 for u in limits):
         raise ValueError("each graduated band must hold more than 0 units")
-    if rule == "banded" and any(b <= a for a, b in zip(limits, limits[1:], strict=False)):
+    if rule == "banded" and any(b <= a for a, b in pairwise(limits)):
         raise ValueError("banded limits must rise from band to band")
     return bands
 
@@ -136,4 +137,3 @@ def format_gbp_rate(rate: Decimal) -> str:
     """A unit rate with at least two and at most its own decimal places: `£4.75`, `£0.1234`."""
     places = max(2, -rate.normalize().as_tuple().exponent)
     return f"£{rate:,.{places}f}"
-

@@ -46,7 +46,9 @@ def month_label(month: Month) -> str:
     return month.first_day.strftime("%B %Y")
 
 
-def year_inputs(session: Session, year: FinancialYear, upto: Month, de_minimis: Decimal) -> YearInputs:
+def year_inputs(
+    session: Session, year: FinancialYear, upto: Month, de_minimis: Decimal
+) -> YearInputs:
     """Load what the engine needs for a financial year, aggregating usage in SQL."""
     client_code = dict(session.execute(select(Client.id, Client.code)).all())
     service_code = dict(session.execute(select(Service.id, Service.code)).all())
@@ -79,13 +81,16 @@ def year_inputs(session: Session, year: FinancialYear, upto: Month, de_minimis: 
         for t in session.scalars(select(Tariff).where(Tariff.financial_year == str(year)))
     ]
     usage_rows = session.execute(
-        select(UsageEvent.client_id, UsageEvent.service_id, UsageEvent.month, func.sum(UsageEvent.quantity))
+        select(
+            UsageEvent.client_id,
+            UsageEvent.service_id,
+            UsageEvent.month,
+            func.sum(UsageEvent.quantity),
+        )
         .where(UsageEvent.month >= str(year.first_month), UsageEvent.month <= str(upto))
         .group_by(UsageEvent.client_id, UsageEvent.service_id, UsageEvent.month)
     )
-    usage = {
-        (client_code[c], service_code[s], Month.parse(m)): q for c, s, m, q in usage_rows
-    }
+    usage = {(client_code[c], service_code[s], Month.parse(m)): q for c, s, m, q in usage_rows}
     drivers = {
         (client_code[d.client_id], d.driver): d.value
         for d in session.scalars(select(Driver).where(Driver.financial_year == str(year)))
@@ -110,7 +115,9 @@ def close_month(session: Session, month: Month) -> list[Statement]:
         )
     }
     years = {month.financial_year}
-    years |= {m.financial_year for _, m in issued if m.financial_year == month.financial_year.previous()}
+    years |= {
+        m.financial_year for _, m in issued if m.financial_year == month.financial_year.previous()
+    }
     ideal: dict[tuple[str, str, Month], list[Ideal]] = {}
     for year in sorted(years):
         upto = month if year == month.financial_year else year.last_month
@@ -123,15 +130,24 @@ def close_month(session: Session, month: Month) -> list[Statement]:
             drafts[client] += [_from_ideal(line, services[service]) for line in lines]
     ideal_totals: dict[tuple[str, str, Month], tuple[Decimal, Decimal]] = {}
     for key, lines in ideal.items():
-        ideal_totals[key] = (sum((l.amount for l in lines), ZERO), _charged_quantity(lines))
-    for (client, service, period) in sorted(set(ideal_totals) | set(billed), key=lambda k: (k[2], k[1])):
+        ideal_totals[key] = (sum((line.amount for line in lines), ZERO), _charged_quantity(lines))
+    for client, service, period in sorted(
+        set(ideal_totals) | set(billed), key=lambda k: (k[2], k[1])
+    ):
         if period >= month or (client, period) not in issued:
             continue
         should, quantity = ideal_totals.get((client, service, period), (ZERO, ZERO))
         was, was_quantity = billed.get((client, service, period), (ZERO, ZERO))
         if should != was:
             drafts[client].append(
-                _prior_period(services[service], period, should, was, quantity - was_quantity, issued[(client, period)].number)
+                _prior_period(
+                    services[service],
+                    period,
+                    should,
+                    was,
+                    quantity - was_quantity,
+                    issued[(client, period)].number,
+                )
             )
 
     session.execute(
@@ -144,17 +160,21 @@ def close_month(session: Session, month: Month) -> list[Statement]:
         if code in issued_now:
             continue
         built.append(
-            _write_statement(session, settings.statement_prefix, clients[code], month, drafts[code], services)
+            _write_statement(
+                session, settings.statement_prefix, clients[code], month, drafts[code], services
+            )
         )
     session.flush()
     return built
 
 
 def _charged_quantity(lines: list[Ideal]) -> Decimal:
-    return sum((l.quantity for l in lines if l.kind == "charge"), ZERO)
+    return sum((line.quantity for line in lines if line.kind == "charge"), ZERO)
 
 
-def _billed_elsewhere(session: Session, month: Month) -> dict[tuple[str, str, Month], tuple[Decimal, Decimal]]:
+def _billed_elsewhere(
+    session: Session, month: Month
+) -> dict[tuple[str, str, Month], tuple[Decimal, Decimal]]:
     """Amounts (and charged quantities) per (client, service, period) on every statement
     except the drafts of `month`, which are about to be rebuilt."""
     rows = session.execute(
@@ -163,7 +183,9 @@ def _billed_elsewhere(session: Session, month: Month) -> dict[tuple[str, str, Mo
             Service.code,
             StatementLine.period,
             func.sum(StatementLine.amount),
-            func.sum(StatementLine.quantity).filter(StatementLine.kind.in_(("charge", "prior_period"))),
+            func.sum(StatementLine.quantity).filter(
+                StatementLine.kind.in_(("charge", "prior_period"))
+            ),
         )
         .join(Statement, StatementLine.statement_id == Statement.id)
         .join(Client, Statement.client_id == Client.id)
@@ -172,7 +194,9 @@ def _billed_elsewhere(session: Session, month: Month) -> dict[tuple[str, str, Mo
         .where(StatementLine.kind.in_(("charge", "prior_period", "true_up", "carried_forward")))
         .group_by(Client.code, Service.code, StatementLine.period)
     )
-    return {(c, s, Month.parse(p)): (amount, quantity or ZERO) for c, s, p, amount, quantity in rows}
+    return {
+        (c, s, Month.parse(p)): (amount, quantity or ZERO) for c, s, p, amount, quantity in rows
+    }
 
 
 def _from_ideal(line: Ideal, service: Service) -> _Draft:
@@ -238,8 +262,8 @@ def _write_statement(
                 corrects=d.corrects,
             )
         )
-    statement.net = sum((l.amount for l in statement.lines), ZERO)
-    statement.vat = sum((l.vat for l in statement.lines), ZERO)
+    statement.net = sum((line.amount for line in statement.lines), ZERO)
+    statement.vat = sum((line.vat for line in statement.lines), ZERO)
     statement.total = statement.net + statement.vat
     session.add(statement)
     return statement
@@ -265,10 +289,14 @@ def issued_months(session: Session, year: str) -> list[str]:
 def issue_month(session: Session, month: Month) -> list[Statement]:
     """Issue every draft of `month`: from now on they never change."""
     drafts = session.scalars(
-        select(Statement).where(Statement.month == str(month), Statement.status == "draft").order_by(Statement.number)
+        select(Statement)
+        .where(Statement.month == str(month), Statement.status == "draft")
+        .order_by(Statement.number)
     ).all()
     if not drafts:
-        raise Refused(f"there are no draft statements for {month}: run `opsplatform billing close {month}` first")
+        raise Refused(
+            f"there are no draft statements for {month}: run `opsplatform billing close {month}` first"
+        )
     terms = centre_settings(session).payment_terms_days
     now = utcnow()
     for statement in drafts:
@@ -283,19 +311,30 @@ def get_statement(session: Session, number: str) -> Statement:
     statement = session.scalars(
         select(Statement)
         .where(Statement.number == number.strip().upper())
-        .options(selectinload(Statement.lines).selectinload(StatementLine.service), selectinload(Statement.client))
+        .options(
+            selectinload(Statement.lines).selectinload(StatementLine.service),
+            selectinload(Statement.client),
+        )
     ).one_or_none()
     if statement is None:
         raise Refused(f"there is no statement {number}")
     return statement
 
 
-def list_statements(session: Session, month: Month | None = None, client: str | None = None) -> list[Statement]:
-    query = select(Statement).options(selectinload(Statement.client)).order_by(Statement.month, Statement.number)
+def list_statements(
+    session: Session, month: Month | None = None, client: str | None = None
+) -> list[Statement]:
+    query = (
+        select(Statement)
+        .options(selectinload(Statement.client))
+        .order_by(Statement.month, Statement.number)
+    )
     if month is not None:
         query = query.where(Statement.month == str(month))
     if client is not None:
-        found = session.scalars(select(Client).where(Client.code == client.strip().upper())).one_or_none()
+        found = session.scalars(
+            select(Client).where(Client.code == client.strip().upper())
+        ).one_or_none()
         if found is None:
             raise Refused(f"unknown client '{client}'")
         query = query.where(Statement.client_id == found.id)

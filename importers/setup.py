@@ -178,7 +178,12 @@ SHEETS = [
             Column("client", cell.code, False, note="for one client only"),
             Column("tier", _name, False, note="for one tier only"),
             Column("rate", _not_negative(lambda v: cell.decimal(v, 4)), False, note="unit_rate"),
-            Column("bands", cell.text, False, note="graduated 1000@3.00; *@2.00 / banded 5000=4000; *=9000"),
+            Column(
+                "bands",
+                cell.text,
+                False,
+                note="graduated 1000@3.00; *@2.00 / banded 5000=4000; *=9000",
+            ),
             Column("annual_amount", _not_negative(cell.money), False, note="fixed_fee, apportion"),
             Column("driver", _name, False, note="apportion: equal, usage or a Drivers name"),
             Column("minimum", _not_negative(cell.money), False, note="monthly floor"),
@@ -212,10 +217,25 @@ SHEETS = [
             Column("amber", cell.decimal),
             Column("method", _one_of("within", "average_elapsed", "submitted")),
             Column("limit", _not_negative(cell.decimal), False),
-            Column("calendar", _one_of("working_days", "calendar_days", "seconds"), False, "working_days"),
+            Column(
+                "calendar",
+                _one_of("working_days", "calendar_days", "seconds"),
+                False,
+                "working_days",
+            ),
         ],
         "Key performance indicators",
-        ["PAY-5D", "Payroll queries closed in 5 working days", "PAY", "percent", "higher", 95, 90, "within", 5],
+        [
+            "PAY-5D",
+            "Payroll queries closed in 5 working days",
+            "PAY",
+            "percent",
+            "higher",
+            95,
+            90,
+            "within",
+            5,
+        ],
     ),
     Sheet(
         "SLAs",
@@ -358,11 +378,18 @@ class _Loader:
             except ValueError as error:
                 self.problem(str(error), sheet, n, "bands")
         if rule == "apportion" and r["driver"] is None:
-            self.problem("an apportion tariff needs a driver: equal, usage or a Drivers name", sheet, n, "driver")
+            self.problem(
+                "an apportion tariff needs a driver: equal, usage or a Drivers name",
+                sheet,
+                n,
+                "driver",
+            )
         if rule != "apportion" and r["driver"] is not None:
             self.problem(f"a {rule} tariff takes no driver", sheet, n, "driver")
         if rule == "apportion" and (r["client"] or r["tier"]):
-            self.problem("an apportion tariff pools the whole service: no client or tier", sheet, n, "client")
+            self.problem(
+                "an apportion tariff pools the whole service: no client or tier", sheet, n, "client"
+            )
         if r["billing"] == "estimate" and rule != "unit_rate":
             self.problem("estimate billing is for unit_rate tariffs only", sheet, n, "billing")
         if service is None or self.problems_in(sheet, n) or (r["client"] and client is None):
@@ -394,7 +421,11 @@ class _Loader:
         service = self.ref(Service, r["service"], "Estimates", n, "service")
         if client is None or service is None:
             return
-        key = {"client_id": client.id, "service_id": service.id, "financial_year": r["financial_year"]}
+        key = {
+            "client_id": client.id,
+            "service_id": service.id,
+            "financial_year": r["financial_year"],
+        }
         self.upsert("Estimates", Estimate, key, {"quantity": r["quantity"]})
 
     def kpis(self, n: int, r: dict) -> None:
@@ -402,7 +433,12 @@ class _Loader:
         if r["method"] == "within" and r["limit"] is None:
             self.problem("a within KPI needs a limit", "KPIs", n, "limit")
         if r["method"] in ("within", "average_elapsed") and service is None and not r["service"]:
-            self.problem(f"a {r['method']} KPI is measured on a service's usage: name it", "KPIs", n, "service")
+            self.problem(
+                f"a {r['method']} KPI is measured on a service's usage: name it",
+                "KPIs",
+                n,
+                "service",
+            )
         _check_thresholds(self, "KPIs", n, r["direction"], r["target"], r["amber"])
         if self.problems_in("KPIs", n) or (r["service"] and service is None):
             return
@@ -445,7 +481,9 @@ def _parse_row(sheet: Sheet, number: int, raw: dict, problems: list[Problem]) ->
         value = raw.get(column.name)
         if blank(value):
             if column.required:
-                problems.append(Problem(f"{column.name} is required", sheet.name, number, column.name))
+                problems.append(
+                    Problem(f"{column.name} is required", sheet.name, number, column.name)
+                )
                 ok = False
             parsed[column.name] = column.default
             continue
@@ -471,7 +509,9 @@ def read_workbook(path: Path) -> dict[str, list[tuple[int, dict]]]:
             if sheet is None:
                 if ws.title.strip().lower() != "notes":
                     problems.append(
-                        Problem(f"unknown sheet; expected {', '.join(s.name for s in SHEETS)}", ws.title)
+                        Problem(
+                            f"unknown sheet; expected {', '.join(s.name for s in SHEETS)}", ws.title
+                        )
                     )
                 continue
             rows = ws.iter_rows(values_only=True)
@@ -486,7 +526,9 @@ def read_workbook(path: Path) -> dict[str, list[tuple[int, dict]]]:
                     continue
                 extra = [v for v in values[len(header) :] if not blank(v)]
                 if extra:
-                    problems.append(Problem("a value stands in a column with no header", sheet.name, number))
+                    problems.append(
+                        Problem("a value stands in a column with no header", sheet.name, number)
+                    )
                 body.append((number, dict(zip(header, values, strict=False))))
             result[sheet.name] = body
     finally:

@@ -97,14 +97,21 @@ def _calamine_cell(value: object) -> object:
     return value
 
 
-def check_header(header: list[str], allowed: set[str], required: set[str], sheet: str) -> list[Problem]:
+def check_header(
+    header: list[str], allowed: set[str], required: set[str], sheet: str
+) -> list[Problem]:
     problems = []
     for index, name in enumerate(header, start=1):
         if not name:
             problems.append(Problem(f"column {index} has no header", sheet, 1))
         elif name not in allowed:
             problems.append(
-                Problem(f"unknown column '{name}'; expected {', '.join(sorted(allowed))}", sheet, 1, name)
+                Problem(
+                    f"unknown column '{name}'; expected {', '.join(sorted(allowed))}",
+                    sheet,
+                    1,
+                    name,
+                )
             )
     seen = set()
     for name in header:
@@ -217,4 +224,3 @@ def file_blocks(path: Path) -> Iterator[bytes]:
     """The file's bytes in blocks, for hashing without loading it."""
     with open(path, "rb") as handle:
         yield from iter(lambda: handle.read(1 << 20), b"")
-

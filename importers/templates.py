@@ -43,10 +43,17 @@ def write_setup_template(path: Path) -> None:
         "Every sheet is optional. Row 1 is the header. Rows are matched on their key and "
         "updated, so the same workbook can be loaded again. Nothing is loaded if any row is wrong.",
     )
-    write_table(notes, ["sheet", "column", "required", "notes"], rows, start_row=4, widths=[16, 28, 10, 90])
+    write_table(
+        notes, ["sheet", "column", "required", "notes"], rows, start_row=4, widths=[16, 28, 10, 90]
+    )
     for sheet in SHEETS:
         ws = book.create_sheet(sheet.name)
-        write_table(ws, [c.name for c in sheet.columns], [], widths=[max(14, len(c.name) + 4) for c in sheet.columns])
+        write_table(
+            ws,
+            [c.name for c in sheet.columns],
+            [],
+            widths=[max(14, len(c.name) + 4) for c in sheet.columns],
+        )
     book.save(path)
 
 

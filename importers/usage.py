@@ -25,7 +25,16 @@ from opsplatform.errors import Problem, Refused
 from opsplatform.models import Client, ImportBatch, Service, Subscription, UsageEvent
 from opsplatform.periods import LONDON, london_midnight_utc, to_utc
 
-COLUMNS = ["event_id", "client", "service", "date", "quantity", "reference", "started_at", "completed_at"]
+COLUMNS = [
+    "event_id",
+    "client",
+    "service",
+    "date",
+    "quantity",
+    "reference",
+    "started_at",
+    "completed_at",
+]
 REQUIRED = {"client", "service", "date"}
 CHUNK = 5000
 
@@ -66,7 +75,12 @@ class _References:
         self.services = dict(session.execute(select(Service.code, Service.id)).all())
         self.subscriptions: dict[tuple[int, int], list[tuple[date, date | None]]] = {}
         rows = session.execute(
-            select(Subscription.client_id, Subscription.service_id, Subscription.start, Subscription.end)
+            select(
+                Subscription.client_id,
+                Subscription.service_id,
+                Subscription.start,
+                Subscription.end,
+            )
         )
         for client_id, service_id, start, end in rows:
             self.subscriptions.setdefault((client_id, service_id), []).append((start, end))
@@ -132,7 +146,10 @@ class UsageValidator:
             try:
                 quantity = cell.decimal(raw["quantity"])
                 if quantity <= 0:
-                    problem("quantity", f"quantity must be more than 0, not {cell.text(raw['quantity'])}")
+                    problem(
+                        "quantity",
+                        f"quantity must be more than 0, not {cell.text(raw['quantity'])}",
+                    )
             except ValueError as error:
                 problem("quantity", str(error))
         for column in ("started_at", "completed_at"):
@@ -142,7 +159,11 @@ class UsageValidator:
                     values[column] = _instant(raw[column])
                 except ValueError as error:
                     problem(column, str(error))
-        if values["started_at"] and values["completed_at"] and values["completed_at"] < values["started_at"]:
+        if (
+            values["started_at"]
+            and values["completed_at"]
+            and values["completed_at"] < values["started_at"]
+        ):
             problem("completed_at", "completed_at is before started_at")
         event_id = None if blank(raw.get("event_id")) else cell.text(raw["event_id"])
         if event_id is not None and len(event_id) > 100:
@@ -150,7 +171,12 @@ class UsageValidator:
         reference = None if blank(raw.get("reference")) else cell.text(raw["reference"])
         if reference is not None and len(reference) > 200:
             problem("reference", "reference is longer than 200 characters")
-        if client_id and service_id and local_date and not self.refs.subscribed(client_id, service_id, local_date):
+        if (
+            client_id
+            and service_id
+            and local_date
+            and not self.refs.subscribed(client_id, service_id, local_date)
+        ):
             problem(
                 "client",
                 f"{cell.text(raw['client']).upper()} is not subscribed to "
@@ -187,7 +213,9 @@ def _fingerprint(values: dict) -> str:
 class LedgerWriter:
     """Writes validated rows to the ledger in chunks, skipping repeats, flagging conflicts."""
 
-    def __init__(self, session: Session, batch: ImportBatch, report: UsageReport, source: str) -> None:
+    def __init__(
+        self, session: Session, batch: ImportBatch, report: UsageReport, source: str
+    ) -> None:
         self.session = session
         self.batch = batch
         self.report = report
@@ -203,11 +231,17 @@ class LedgerWriter:
         if not self.pending:
             return
         ids = [v["event_id"] for _, v in self.pending if v["event_id"] is not None]
-        stored = dict(
-            self.session.execute(
-                select(UsageEvent.event_id, UsageEvent.fingerprint).where(UsageEvent.event_id.in_(ids))
-            ).all()
-        ) if ids else {}
+        stored = (
+            dict(
+                self.session.execute(
+                    select(UsageEvent.event_id, UsageEvent.fingerprint).where(
+                        UsageEvent.event_id.in_(ids)
+                    )
+                ).all()
+            )
+            if ids
+            else {}
+        )
         fresh = []
         for number, values in self.pending:
             event_id = values["event_id"]
@@ -276,7 +310,9 @@ def import_rows(
             writer.add(number, values)
     writer.flush()
     if report.errors:
-        report.errors.sort(key=lambda p: (p.row or 0, COLUMNS.index(p.column) if p.column in COLUMNS else 99))
+        report.errors.sort(
+            key=lambda p: (p.row or 0, COLUMNS.index(p.column) if p.column in COLUMNS else 99)
+        )
         raise UsageRefused(report)
     if report.rows == 0:
         raise Refused(f"{filename}: the file holds no usage rows")
@@ -311,7 +347,9 @@ def revert_batch(session: Session, batch_id: int) -> dict:
     if batch is None:
         raise Refused(f"there is no import batch {batch_id}")
     if batch.status == "reverted":
-        raise Refused(f"batch {batch_id} was already reverted on {batch.reverted_at:%d %b %Y %H:%M} UTC")
+        raise Refused(
+            f"batch {batch_id} was already reverted on {batch.reverted_at:%d %b %Y %H:%M} UTC"
+        )
     months = dict(
         session.execute(
             select(UsageEvent.month, func.count())

@@ -56,8 +56,10 @@ def refusals(command):
             _refuse(refused, kwargs.get("as_json", False))
         except (OperationalError, ProgrammingError) as error:
             if "no such table" in str(error) or "does not exist" in str(error):
-                _refuse(Refused("the database has no tables yet: run `opsplatform db upgrade` first"),
-                        kwargs.get("as_json", False))
+                _refuse(
+                    Refused("the database has no tables yet: run `opsplatform db upgrade` first"),
+                    kwargs.get("as_json", False),
+                )
             raise
 
     return wrapper
@@ -71,7 +73,9 @@ def _refuse(refused: Refused, as_json: bool) -> None:
     sys.exit(1)
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+)
 
 main = FlaskGroup(
     name="opsplatform",
@@ -105,7 +109,9 @@ def db_upgrade():
 
 
 @main.command()
-@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) if the database holds data.")
+@click.option(
+    "--if-empty", is_flag=True, help="Do nothing (and succeed) if the database holds data."
+)
 @refusals
 def demo(if_empty: bool):
     """Load a realistic demo centre into an empty database."""
@@ -152,7 +158,9 @@ def setup_template(out: Path):
 @setup.command("load")
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option("--rerate", is_flag=True, help="Allow tariff changes in years with issued statements.")
+@click.option(
+    "--rerate", is_flag=True, help="Allow tariff changes in years with issued statements."
+)
 @json_option
 @refusals
 def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool):
@@ -167,8 +175,10 @@ def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool):
         return
     verb = "would load" if dry_run else "loaded"
     for sheet, counts in report.sheets.items():
-        click.echo(f"{verb} {sheet}: {counts['created']} new, {counts['updated']} changed, "
-                   f"{counts['unchanged']} unchanged")
+        click.echo(
+            f"{verb} {sheet}: {counts['created']} new, {counts['updated']} changed, "
+            f"{counts['unchanged']} unchanged"
+        )
     if not report.sheets:
         click.echo("the workbook holds no rows")
 
@@ -194,8 +204,12 @@ def usage_template(out: Path):
 @usage.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
-@click.option("--errors", "errors_out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the list of bad rows to this workbook.")
+@click.option(
+    "--errors",
+    "errors_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the list of bad rows to this workbook.",
+)
 @json_option
 @refusals
 def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bool):
@@ -211,8 +225,10 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
             write_error_report(errors_out, refused.problems)
         if as_json:
             emit(refused.report.as_dict())
-        click.echo(f"error: {file.name}: {len(refused.problems)} bad row(s); nothing was imported",
-                   err=True)
+        click.echo(
+            f"error: {file.name}: {len(refused.problems)} bad row(s); nothing was imported",
+            err=True,
+        )
         for problem in refused.problems:
             click.echo(f"error: {problem}", err=True)
         sys.exit(1)
@@ -222,8 +238,10 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
         emit(report.as_dict())
         return
     prefix = "dry run: would import" if dry_run else f"batch {report.batch}: imported"
-    click.echo(f"{prefix} {report.inserted} of {report.rows} rows from {file.name}"
-               f" ({report.skipped} already stored, skipped)")
+    click.echo(
+        f"{prefix} {report.inserted} of {report.rows} rows from {file.name}"
+        f" ({report.skipped} already stored, skipped)"
+    )
 
 
 @usage.command("revert")
@@ -300,8 +318,10 @@ def billing_show(number: str, as_json: bool):
     if as_json:
         emit(document)
         return
-    click.echo(f"{document['number']}  {document['client_name']}  {document['month']}  "
-               f"{document['status']}")
+    click.echo(
+        f"{document['number']}  {document['client_name']}  {document['month']}  "
+        f"{document['status']}"
+    )
     for line in document["lines"]:
         click.echo(f"  {line['kind']:<15} {line['description']:<50} {line['amount']:>12}")
         click.echo(f"  {'':<15} {line['basis']}")
@@ -334,6 +354,7 @@ def billing_list(month: Month | None, client: str | None, as_json: bool):
 def billing_export(number: str, out: Path):
     """Write the statement workbook."""
     from billing.export import write_statement_workbook
+
     from billing.service import get_statement
 
     with database().transaction() as session:

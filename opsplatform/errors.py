@@ -25,7 +25,12 @@ class Problem:
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
     def as_dict(self) -> dict:
-        return {"sheet": self.sheet, "row": self.row, "column": self.column, "message": self.message}
+        return {
+            "sheet": self.sheet,
+            "row": self.row,
+            "column": self.column,
+            "message": self.message,
+        }
 
 
 class Refused(Exception):

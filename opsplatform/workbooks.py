@@ -32,7 +32,9 @@ def write_cell(ws: Worksheet, row: int, column: int, value: object, money: bool 
     elif isinstance(value, Decimal):
         target.number_format = MONEY_FORMAT if money else QUANTITY_FORMAT
     elif isinstance(value, date):
-        target.number_format = DATE_FORMAT if not isinstance(value, datetime) else "dd/mm/yyyy hh:mm"
+        target.number_format = (
+            DATE_FORMAT if not isinstance(value, datetime) else "dd/mm/yyyy hh:mm"
+        )
     return target
 
 
