@@ -69,5 +69,28 @@ class StatementLine(Base):
     tariff_id: Mapped[int | None] = mapped_column(ForeignKey("tariffs.id"))
     tariff_version: Mapped[int | None] = mapped_column(Integer)
     corrects: Mapped[str | None] = mapped_column(String(40))
+    pending_id: Mapped[int | None] = mapped_column(ForeignKey("pending_lines.id"), index=True)
     statement: Mapped[Statement] = relationship(back_populates="lines")
+    service: Mapped[Service | None] = relationship()
+
+
+class PendingLine(Base):
+    """A line waiting for the client's next statement: a manual adjustment or a service credit.
+
+    The first draft built after it is raised carries it; once that statement is issued
+    the line is billed for good. `corrects` names the statement (and line) it corrects.
+    """
+
+    __tablename__ = "pending_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    kind: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    description: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    corrects: Mapped[str | None] = mapped_column(String(60))
+    raised_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client: Mapped[Client] = relationship()
     service: Mapped[Service | None] = relationship()

@@ -18,14 +18,16 @@ from sqlalchemy import and_, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.engine import Ideal, Period, Terms, YearInputs, rate_year
-from billing.models import Statement, StatementLine
+from billing.models import PendingLine, Statement, StatementLine
 from billing.rules import parse_bands
 from opsplatform.db import utcnow
-from opsplatform.errors import Refused
+from opsplatform.errors import Problem, Refused
 from opsplatform.models import Client, Driver, Estimate, Service, Subscription, Tariff, UsageEvent
 from opsplatform.money import ZERO, format_gbp, round_money
 from opsplatform.periods import FinancialYear, Month
 from opsplatform.settings import centre_settings
+
+RATED_KINDS = ("charge", "prior_period", "true_up", "carried_forward")
 
 
 @dataclass
@@ -40,6 +42,7 @@ class _Draft:
     amount: Decimal
     tariff: Terms | None = None
     corrects: str | None = None
+    pending_id: int | None = None
 
 
 def month_label(month: Month) -> str:
@@ -47,9 +50,17 @@ def month_label(month: Month) -> str:
 
 
 def year_inputs(
-    session: Session, year: FinancialYear, upto: Month, de_minimis: Decimal
+    session: Session,
+    year: FinancialYear,
+    upto: Month,
+    de_minimis: Decimal,
+    usage_from: FinancialYear | None = None,
 ) -> YearInputs:
-    """Load what the engine needs for a financial year, aggregating usage in SQL."""
+    """Load what the engine needs for a financial year, aggregating usage in SQL.
+
+    With `usage_from`, that year's usage stands in for this year's, month for month
+    (a projection from last year's volumes).
+    """
     client_code = dict(session.execute(select(Client.id, Client.code)).all())
     service_code = dict(session.execute(select(Service.id, Service.code)).all())
     units = dict(session.execute(select(Service.code, Service.unit)).all())
@@ -80,6 +91,8 @@ def year_inputs(
         )
         for t in session.scalars(select(Tariff).where(Tariff.financial_year == str(year)))
     ]
+    source = usage_from or year
+    shift = 12 * (year.start_year - source.start_year)
     usage_rows = session.execute(
         select(
             UsageEvent.client_id,
@@ -87,10 +100,12 @@ def year_inputs(
             UsageEvent.month,
             func.sum(UsageEvent.quantity),
         )
-        .where(UsageEvent.month >= str(year.first_month), UsageEvent.month <= str(upto))
+        .where(UsageEvent.month >= str(source.first_month), UsageEvent.month <= str(upto + -shift))
         .group_by(UsageEvent.client_id, UsageEvent.service_id, UsageEvent.month)
     )
-    usage = {(client_code[c], service_code[s], Month.parse(m)): q for c, s, m, q in usage_rows}
+    usage = {
+        (client_code[c], service_code[s], Month.parse(m) + shift): q for c, s, m, q in usage_rows
+    }
     drivers = {
         (client_code[d.client_id], d.driver): d.value
         for d in session.scalars(select(Driver).where(Driver.financial_year == str(year)))
@@ -150,6 +165,9 @@ def close_month(session: Session, month: Month) -> list[Statement]:
                 )
             )
 
+    for pending in _pending_for(session, month):
+        drafts[codes[pending.client_id]].append(_from_pending(pending, month))
+
     session.execute(
         delete(Statement).where(Statement.month == str(month), Statement.status == "draft")
     )
@@ -191,12 +209,140 @@ def _billed_elsewhere(
         .join(Client, Statement.client_id == Client.id)
         .join(Service, StatementLine.service_id == Service.id)
         .where(~and_(Statement.month == str(month), Statement.status == "draft"))
-        .where(StatementLine.kind.in_(("charge", "prior_period", "true_up", "carried_forward")))
+        .where(StatementLine.kind.in_(RATED_KINDS))
         .group_by(Client.code, Service.code, StatementLine.period)
     )
     return {
         (c, s, Month.parse(p)): (amount, quantity or ZERO) for c, s, p, amount, quantity in rows
     }
+
+
+def _pending_for(session: Session, month: Month) -> list[PendingLine]:
+    """Pending lines that no statement other than this month's drafts carries yet."""
+    carried = (
+        select(StatementLine.pending_id)
+        .join(Statement, StatementLine.statement_id == Statement.id)
+        .where(StatementLine.pending_id.is_not(None))
+        .where(~and_(Statement.month == str(month), Statement.status == "draft"))
+    )
+    return list(
+        session.scalars(
+            select(PendingLine)
+            .where(PendingLine.id.not_in(carried))
+            .options(selectinload(PendingLine.service))
+            .order_by(PendingLine.id)
+        )
+    )
+
+
+def _from_pending(pending: PendingLine, month: Month) -> _Draft:
+    return _Draft(
+        service=pending.service.code if pending.service else None,
+        kind=pending.kind,
+        period=month,
+        description=pending.description,
+        basis=pending.reason,
+        quantity=ZERO,
+        rate=None,
+        amount=pending.amount,
+        corrects=pending.corrects,
+        pending_id=pending.id,
+    )
+
+
+def adjust(
+    session: Session,
+    client: str,
+    service: str,
+    amount: Decimal,
+    reason: str,
+    statement: str | None = None,
+    raised_by: str = "command line",
+) -> PendingLine:
+    """Raise a manual credit (negative) or debit for the client's next statement."""
+    found_client = session.scalars(
+        select(Client).where(Client.code == client.upper())
+    ).one_or_none()
+    found_service = session.scalars(
+        select(Service).where(Service.code == service.upper())
+    ).one_or_none()
+    problems = []
+    if found_client is None:
+        problems.append(f"unknown client '{client}'")
+    if found_service is None:
+        problems.append(f"unknown service '{service}'")
+    if amount == 0 or amount != round_money(amount):
+        problems.append(f"amount must be a non-zero sum in pounds and pence, not {amount}")
+    if not reason.strip():
+        problems.append("give a reason: it is printed on the statement")
+    corrected = None
+    if statement is not None:
+        corrected = session.scalars(
+            select(Statement).where(Statement.number == statement.strip().upper())
+        ).one_or_none()
+        if corrected is None:
+            problems.append(f"there is no statement {statement}")
+        elif found_client is not None and corrected.client_id != found_client.id:
+            problems.append(f"statement {corrected.number} is not {found_client.code}'s")
+    if problems:
+        raise Refused([Problem(p) for p in problems])
+    what = "credit" if amount < 0 else "charge"
+    description = f"{found_service.name}: manual {what}"
+    if corrected is not None:
+        description += f" (corrects {corrected.number})"
+    pending = PendingLine(
+        client_id=found_client.id,
+        service_id=found_service.id,
+        kind="adjustment",
+        amount=amount,
+        description=description,
+        reason=reason.strip(),
+        corrects=corrected.number if corrected else None,
+        raised_by=raised_by,
+    )
+    session.add(pending)
+    session.flush()
+    return pending
+
+
+def charged_in(session: Session, client_id: int, service_id: int, months: list[Month]) -> Decimal:
+    """What a client has been charged for a service for the given months, on any statement."""
+    total = session.scalar(
+        select(func.sum(StatementLine.amount))
+        .join(Statement, StatementLine.statement_id == Statement.id)
+        .where(
+            Statement.client_id == client_id,
+            StatementLine.service_id == service_id,
+            StatementLine.period.in_([str(m) for m in months]),
+            StatementLine.kind.in_(RATED_KINDS),
+        )
+    )
+    return total or ZERO
+
+
+def raise_service_credit(
+    session: Session,
+    client_id: int,
+    service_id: int,
+    amount: Decimal,
+    description: str,
+    reason: str,
+    corrects: str,
+) -> PendingLine:
+    """A service credit (a negative amount) for the client's next statement."""
+    pending = PendingLine(
+        client_id=client_id,
+        service_id=service_id,
+        kind="service_credit",
+        amount=amount,
+        description=description,
+        reason=reason,
+        corrects=corrects,
+        raised_by="sla assess --final",
+    )
+    session.add(pending)
+    session.flush()
+    return pending
 
 
 def _from_ideal(line: Ideal, service: Service) -> _Draft:
@@ -260,6 +406,7 @@ def _write_statement(
                 tariff_id=d.tariff.id if d.tariff else None,
                 tariff_version=d.tariff.version if d.tariff else None,
                 corrects=d.corrects,
+                pending_id=d.pending_id,
             )
         )
     statement.net = sum((line.amount for line in statement.lines), ZERO)

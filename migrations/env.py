@@ -4,6 +4,7 @@ from alembic import context
 
 import billing.models  # noqa: F401  (registers the billing tables)
 import opsplatform.models  # noqa: F401  (registers the core tables)
+import sla.models  # noqa: F401  (registers the KPI result tables)
 from opsplatform.db import Base, make_engine
 
 config = context.config

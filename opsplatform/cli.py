@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import click
@@ -19,22 +20,28 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from opsplatform.app import create_app
 from opsplatform.db import Database
 from opsplatform.errors import Refused
-from opsplatform.periods import Month, PeriodError
+from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
 
-class MonthType(click.ParamType):
-    name = "MONTH"
+class PeriodType(click.ParamType):
+    """A month, quarter or financial year argument, parsed by its value class."""
+
+    def __init__(self, kind) -> None:
+        self.kind = kind
+        self.name = kind.__name__.upper()
 
     def convert(self, value, param, ctx):
-        if isinstance(value, Month):
+        if isinstance(value, self.kind):
             return value
         try:
-            return Month.parse(value)
+            return self.kind.parse(value)
         except PeriodError as error:
             self.fail(str(error), param, ctx)
 
 
-MONTH = MonthType()
+MONTH = PeriodType(Month)
+QUARTER = PeriodType(Quarter)
+YEAR = PeriodType(FinancialYear)
 
 
 def database() -> Database:
@@ -359,4 +366,138 @@ def billing_export(number: str, out: Path):
 
     with database().transaction() as session:
         write_statement_workbook(session, get_statement(session, number), out)
+    click.echo(f"wrote {out}")
+
+
+@billing.command("adjust", context_settings={"ignore_unknown_options": True})
+@click.argument("client")
+@click.argument("service")
+@click.argument("amount")
+@click.option("--reason", required=True, help="Why: printed on the statement.")
+@click.option("--statement", help="The statement this corrects.")
+@json_option
+@refusals
+def billing_adjust(
+    client: str, service: str, amount: str, reason: str, statement: str | None, as_json: bool
+):
+    """A manual credit (negative AMOUNT) or debit line on the client's next statement."""
+    from billing.service import adjust
+    from importers.tables import money
+
+    try:
+        value = money(amount)
+    except ValueError as error:
+        raise Refused(f"AMOUNT: {error}") from None
+    with database().transaction() as session:
+        pending = adjust(session, client, service, value, reason, statement)
+        document = {
+            "id": pending.id,
+            "client": client.upper(),
+            "service": service.upper(),
+            "amount": f"{pending.amount:.2f}",
+            "description": pending.description,
+            "reason": pending.reason,
+            "corrects": pending.corrects,
+        }
+    if as_json:
+        emit(document)
+        return
+    click.echo(
+        f"adjustment {document['id']}: {document['amount']} for {document['client']} "
+        f"{document['service']} will appear on its next statement"
+    )
+
+
+@billing.command("estimate")
+@click.argument("year", type=YEAR)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--from", "basis", type=YEAR, help="Year whose volumes to use (default: the one before)."
+)
+@json_option
+@refusals
+def billing_estimate(year: FinancialYear, out: Path, basis: FinancialYear | None, as_json: bool):
+    """Each client's projected charges for a financial year (budget letters)."""
+    from billing.budget import project_year, write_budget_workbook
+
+    with database().transaction() as session:
+        projection = project_year(session, year, basis)
+        write_budget_workbook(session, projection, out)
+    totals = {
+        code: f"{sum((p.net for p in services), Decimal(0)):.2f}"
+        for code, services in projection.clients.items()
+    }
+    if as_json:
+        emit({"year": str(year), "basis": str(projection.basis), "net": totals, "file": str(out)})
+        return
+    for code, net in totals.items():
+        click.echo(f"{code:<12} {net:>14}")
+    click.echo(f"wrote {out}")
+
+
+# -- KPIs and SLAs -----------------------------------------------------------------
+
+
+@main.group()
+def kpi():
+    """Submitted KPI figures."""
+
+
+@kpi.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
+@json_option
+@refusals
+def kpi_import(file: Path, dry_run: bool, as_json: bool):
+    """Import submitted KPI figures (kpi, client, month, numerator, denominator)."""
+    from importers.kpi import import_figures
+    from sla.service import month_is_final
+
+    with database().transaction(dry_run=dry_run) as session:
+        report = import_figures(session, file, dry_run, month_is_final)
+    if as_json:
+        emit(report.as_dict())
+        return
+    verb = "would import" if dry_run else "imported"
+    click.echo(f"{verb} {report.rows} figures: {report.created} new, {report.replaced} replaced")
+
+
+@main.group()
+def sla():
+    """Quarterly KPI results, service credits and the performance publication."""
+
+
+@sla.command("assess")
+@click.argument("quarter", type=QUARTER)
+@click.option("--final", is_flag=True, help="Freeze the results and raise service credits (once).")
+@json_option
+@refusals
+def sla_assess(quarter: Quarter, final: bool, as_json: bool):
+    """Compute KPI results for QUARTER, for the whole centre and each client."""
+    from sla.service import assess_quarter
+
+    with database().transaction() as session:
+        results = [r.as_dict() for r in assess_quarter(session, quarter, final)]
+    if as_json:
+        emit(results)
+        return
+    for r in results:
+        value = "no data" if r["value"] is None else r["value"]
+        click.echo(
+            f"{r['kpi']:<12} {r['client'] or 'centre':<12} {value!s:>10}  "
+            f"target {r['target']!s:>6}  {r['status']}"
+        )
+    click.echo(f"{len(results)} result(s) for {quarter}" + (" (final)" if final else ""))
+
+
+@sla.command("publish")
+@click.argument("quarter", type=QUARTER)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@refusals
+def sla_publish(quarter: Quarter, out: Path):
+    """Write the quarterly performance publication workbook."""
+    from sla.publication import write_publication
+
+    with database().transaction() as session:
+        write_publication(session, quarter, out)
     click.echo(f"wrote {out}")

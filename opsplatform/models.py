@@ -205,3 +205,16 @@ class UsageEvent(Base):
     reference: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class KpiFigure(Base):
+    """A client's submitted numerator and denominator for a KPI in a month."""
+
+    __tablename__ = "kpi_figures"
+    __table_args__ = (UniqueConstraint("kpi_id", "client_id", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id"))
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    month: Mapped[str] = mapped_column(String(7))
+    numerator: Mapped[Decimal] = mapped_column(Quantity)
+    denominator: Mapped[Decimal] = mapped_column(Quantity)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 02:04:40.358808
+Create Date: 2026-11-29 02:11:22.863250
 
 """
 
@@ -126,6 +126,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("code", name=op.f("uq_kpis_code")),
     )
     op.create_table(
+        "pending_lines",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("service_id", sa.Integer(), nullable=True),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("corrects", sa.String(length=60), nullable=True),
+        sa.Column("raised_by", sa.String(length=254), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_pending_lines_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["service_id"], ["services.id"], name=op.f("fk_pending_lines_service_id_services")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_lines")),
+    )
+    op.create_table(
         "statements",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("number", sa.String(length=40), nullable=False),
@@ -239,6 +259,50 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "kpi_figures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kpi_id", sa.Integer(), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("numerator", sa.BigInteger(), nullable=False),
+        sa.Column("denominator", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_kpi_figures_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(["kpi_id"], ["kpis.id"], name=op.f("fk_kpi_figures_kpi_id_kpis")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_figures")),
+        sa.UniqueConstraint(
+            "kpi_id", "client_id", "month", name=op.f("uq_kpi_figures_kpi_id_client_id_month")
+        ),
+    )
+    op.create_table(
+        "kpi_results",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("quarter", sa.String(length=10), nullable=False),
+        sa.Column("kpi_id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=12), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=True),
+        sa.Column("value", sa.BigInteger(), nullable=True),
+        sa.Column("numerator", sa.BigInteger(), nullable=False),
+        sa.Column("denominator", sa.BigInteger(), nullable=False),
+        sa.Column("target", sa.BigInteger(), nullable=False),
+        sa.Column("amber", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=8), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.Column("finalised_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"], ["clients.id"], name=op.f("fk_kpi_results_client_id_clients")
+        ),
+        sa.ForeignKeyConstraint(["kpi_id"], ["kpis.id"], name=op.f("fk_kpi_results_kpi_id_kpis")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_results")),
+        sa.UniqueConstraint(
+            "quarter", "kpi_id", "scope", name=op.f("uq_kpi_results_quarter_kpi_id_scope")
+        ),
+    )
+    with op.batch_alter_table("kpi_results", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kpi_results_quarter"), ["quarter"], unique=False)
+
+    op.create_table(
         "slas",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.Integer(), nullable=False),
@@ -271,6 +335,12 @@ def upgrade() -> None:
         sa.Column("tariff_id", sa.Integer(), nullable=True),
         sa.Column("tariff_version", sa.Integer(), nullable=True),
         sa.Column("corrects", sa.String(length=40), nullable=True),
+        sa.Column("pending_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["pending_id"],
+            ["pending_lines.id"],
+            name=op.f("fk_statement_lines_pending_id_pending_lines"),
+        ),
         sa.ForeignKeyConstraint(
             ["service_id"], ["services.id"], name=op.f("fk_statement_lines_service_id_services")
         ),
@@ -285,12 +355,24 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_statement_lines")),
     )
+    with op.batch_alter_table("statement_lines", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_statement_lines_pending_id"), ["pending_id"], unique=False
+        )
 
 
 def downgrade() -> None:
     """Downgrade schema."""
+    with op.batch_alter_table("statement_lines", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_statement_lines_pending_id"))
+
     op.drop_table("statement_lines")
     op.drop_table("slas")
+    with op.batch_alter_table("kpi_results", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kpi_results_quarter"))
+
+    op.drop_table("kpi_results")
+    op.drop_table("kpi_figures")
     with op.batch_alter_table("usage_events", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_month_service_client")
         batch_op.drop_index("ix_usage_batch")
@@ -302,6 +384,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_statements_month"))
 
     op.drop_table("statements")
+    op.drop_table("pending_lines")
     op.drop_table("kpis")
     op.drop_table("estimates")
     op.drop_table("drivers")

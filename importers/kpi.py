@@ -1,0 +1,133 @@
+"""Submitted KPI figures: monthly numerators and denominators per client, all or nothing.
+
+A figure for a (KPI, client, month) already stored is replaced, so a corrected
+return can be loaded again; months of a finalised quarter are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from importers import tables as cell
+from importers.tables import blank, check_header, read_rows
+from opsplatform.errors import Problem, Refused
+from opsplatform.models import Client, Kpi, KpiFigure
+from opsplatform.periods import Month, PeriodError
+
+COLUMNS = ["kpi", "client", "month", "numerator", "denominator"]
+
+
+@dataclass
+class FigureReport:
+    filename: str
+    dry_run: bool
+    rows: int = 0
+    created: int = 0
+    replaced: int = 0
+    errors: list[Problem] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "filename": self.filename,
+            "dry_run": self.dry_run,
+            "rows": self.rows,
+            "created": self.created,
+            "replaced": self.replaced,
+            "errors": [p.as_dict() for p in self.errors],
+        }
+
+
+def import_figures(
+    session: Session,
+    path: Path,
+    dry_run: bool = False,
+    is_final: Callable[[Session, Month], bool] = lambda _session, _month: False,
+) -> FigureReport:
+    """Load a figures file; `is_final(session, month)` says whether a month's quarter is frozen."""
+    if not path.is_file():
+        raise Refused(f"{path}: no such file")
+    header, rows = read_rows(path)
+    problems = check_header(header, set(COLUMNS), set(COLUMNS), path.name)
+    if problems:
+        raise Refused(problems)
+    kpis = {k.code: k for k in session.scalars(select(Kpi))}
+    clients = dict(session.execute(select(Client.code, Client.id)).all())
+    report = FigureReport(path.name, dry_run)
+    seen: dict[tuple, int] = {}
+    for number, raw in rows:
+        report.rows += 1
+        values = _validate(number, raw, path.name, kpis, clients, report.errors)
+        if values is None:
+            continue
+        key = (values["kpi_id"], values["client_id"], values["month"])
+        if key in seen:
+            report.errors.append(Problem(f"repeats row {seen[key]}", path.name, number))
+            continue
+        seen[key] = number
+        if is_final(session, Month.parse(values["month"])):
+            report.errors.append(
+                Problem(f"the quarter of {values['month']} is final", path.name, number, "month")
+            )
+            continue
+        existing = session.scalars(
+            select(KpiFigure).filter_by(kpi_id=key[0], client_id=key[1], month=key[2])
+        ).one_or_none()
+        if existing is None:
+            session.add(KpiFigure(**values))
+            report.created += 1
+        else:
+            existing.numerator, existing.denominator = values["numerator"], values["denominator"]
+            report.replaced += 1
+    if report.errors:
+        raise Refused(report.errors)
+    if report.rows == 0:
+        raise Refused(f"{path.name}: the file holds no figures")
+    session.flush()
+    return report
+
+
+def _validate(number, raw, source, kpis, clients, problems) -> dict | None:
+    bad = len(problems)
+
+    def problem(column: str, message: str) -> None:
+        problems.append(Problem(message, source, number, column))
+
+    for column in COLUMNS:
+        if blank(raw.get(column)):
+            problem(column, f"{column} is required")
+    if len(problems) > bad:
+        return None
+    kpi = kpis.get(cell.text(raw["kpi"]).upper())
+    if kpi is None:
+        problem("kpi", f"unknown KPI '{cell.text(raw['kpi'])}'")
+    elif kpi.method != "submitted":
+        problem("kpi", f"{kpi.code} is measured from usage ({kpi.method}), not submitted")
+    client_id = clients.get(cell.text(raw["client"]).upper())
+    if client_id is None:
+        problem("client", f"unknown client '{cell.text(raw['client'])}'")
+    month = None
+    try:
+        month = (
+            Month.of(raw["month"])
+            if isinstance(raw["month"], date)
+            else Month.parse(cell.text(raw["month"]))
+        )
+    except PeriodError as error:
+        problem("month", str(error))
+    values = {}
+    for column in ("numerator", "denominator"):
+        try:
+            values[column] = cell.decimal(raw[column])
+            if values[column] < 0:
+                problem(column, f"{column} must not be negative")
+        except ValueError as error:
+            problem(column, str(error))
+    if len(problems) > bad:
+        return None
+    return {"kpi_id": kpi.id, "client_id": client_id, "month": str(month), **values}

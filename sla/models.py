@@ -1,0 +1,34 @@
+"""Frozen quarterly KPI results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from opsplatform.db import Base, Quantity, UTCDateTime, utcnow
+
+
+class KpiResult(Base):
+    """A KPI's result for a quarter, for one client or (`scope` = `centre`) the whole centre.
+
+    Rows are written when a quarter is finalised and never change afterwards.
+    """
+
+    __tablename__ = "kpi_results"
+    __table_args__ = (UniqueConstraint("quarter", "kpi_id", "scope"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(10), index=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id"))
+    scope: Mapped[str] = mapped_column(String(12))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    value: Mapped[Decimal | None] = mapped_column(Quantity)
+    numerator: Mapped[Decimal] = mapped_column(Quantity)
+    denominator: Mapped[Decimal] = mapped_column(Quantity)
+    target: Mapped[Decimal] = mapped_column(Quantity)
+    amber: Mapped[Decimal] = mapped_column(Quantity)
+    status: Mapped[str] = mapped_column(String(8))
+    events: Mapped[int] = mapped_column(Integer, default=0)
+    finalised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,256 @@
+"""Quarterly assessment: KPI results for the centre and each client, frozen when final.
+
+Finalising a quarter stores its results (re-running changes nothing) and raises a
+service credit, once, for each client whose SLA KPI ended red.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.service import charged_in, raise_service_credit
+from opsplatform.calendars import WorkingCalendar
+from opsplatform.models import Client, Kpi, KpiFigure, Service, Sla, Subscription, UsageEvent
+from opsplatform.money import ZERO, format_gbp, round_money
+from opsplatform.periods import Quarter, london_midnight_utc
+from opsplatform.settings import centre_settings
+from sla import measures
+from sla.models import KpiResult
+
+CENTRE = "centre"
+
+
+@dataclass(frozen=True)
+class Result:
+    """One KPI's result for a quarter, for one client or (client None) the whole centre."""
+
+    kpi: Kpi
+    client: str | None
+    quarter: Quarter
+    measure: measures.Measure
+    target: Decimal
+    amber: Decimal
+    status: str
+    final: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "kpi": self.kpi.code,
+            "kpi_name": self.kpi.name,
+            "client": self.client,
+            "quarter": str(self.quarter),
+            "value": _number(self.measure.value, 2),
+            "target": _number(self.target),
+            "amber": _number(self.amber),
+            "status": self.status,
+            "numerator": _number(self.measure.numerator, 4),
+            "denominator": _number(self.measure.denominator, 4),
+            "unit": self.kpi.unit,
+            "direction": self.kpi.direction,
+            "events": self.measure.events,
+            "final": self.final,
+        }
+
+
+def _number(value: Decimal | None, places: int = 6) -> int | float | None:
+    if value is None:
+        return None
+    rounded = round(value, places)
+    return int(rounded) if rounded == rounded.to_integral_value() else float(rounded)
+
+
+def assess_quarter(session: Session, quarter: Quarter, final: bool = False) -> list[Result]:
+    """Results for every KPI; a finalised quarter returns its frozen results unchanged."""
+    frozen = _frozen(session, quarter)
+    if frozen:
+        return frozen
+    results = _measure_all(session, quarter)
+    if final:
+        _freeze(session, results)
+        _raise_credits(session, quarter, results)
+        results = _frozen(session, quarter)
+    return results
+
+
+def _measure_all(session: Session, quarter: Quarter) -> list[Result]:
+    clients = {c.id: c for c in session.scalars(select(Client).order_by(Client.code))}
+    slas = {(s.client_id, s.kpi_id): s for s in session.scalars(select(Sla))}
+    results = []
+    for kpi in session.scalars(select(Kpi).order_by(Kpi.code)):
+        per_client = _client_measures(session, kpi, quarter, clients)
+        centre = _combine(kpi, list(per_client.values()))
+        results.append(_result(kpi, None, quarter, centre, kpi.target, kpi.amber))
+        for client_id, measure in sorted(per_client.items(), key=lambda kv: clients[kv[0]].code):
+            sla = slas.get((client_id, kpi.id))
+            target = sla.target if sla is not None and sla.target is not None else kpi.target
+            amber = sla.amber if sla is not None and sla.amber is not None else kpi.amber
+            results.append(_result(kpi, clients[client_id].code, quarter, measure, target, amber))
+    return results
+
+
+def _result(kpi, client, quarter, measure, target, amber, final=False) -> Result:
+    status = measures.status(measure.value, target, amber, kpi.direction)
+    return Result(kpi, client, quarter, measure, target, amber, status, final)
+
+
+def _combine(kpi: Kpi, parts: list[measures.Measure]) -> measures.Measure:
+    """The whole centre's measure: sums of the clients' numerators and denominators."""
+    numerator = sum((p.numerator for p in parts), ZERO)
+    denominator = sum((p.denominator for p in parts), ZERO)
+    return measures.ratio(
+        numerator, denominator, kpi.unit == "percent", sum(p.events for p in parts)
+    )
+
+
+def _client_measures(
+    session: Session, kpi: Kpi, quarter: Quarter, clients: dict[int, Client]
+) -> dict[int, measures.Measure]:
+    """Each relevant client's measure: those subscribed to the KPI's service in the quarter,
+    with an SLA on the KPI, or with figures or events."""
+    relevant = set(session.scalars(select(Sla.client_id).where(Sla.kpi_id == kpi.id)))
+    if kpi.service_id is not None:
+        relevant |= set(
+            session.scalars(
+                select(Subscription.client_id).where(
+                    Subscription.service_id == kpi.service_id,
+                    Subscription.start <= quarter.last_day,
+                    Subscription.end.is_(None) | (Subscription.end >= quarter.first_day),
+                )
+            )
+        )
+    if kpi.method == "submitted":
+        figures = defaultdict(list)
+        for client_id, numerator, denominator in session.execute(
+            select(KpiFigure.client_id, KpiFigure.numerator, KpiFigure.denominator).where(
+                KpiFigure.kpi_id == kpi.id,
+                KpiFigure.month.in_([str(m) for m in quarter.months()]),
+            )
+        ):
+            figures[client_id].append((numerator, denominator))
+        relevant |= set(figures)
+        return {c: measures.submitted(figures.get(c, []), kpi.unit == "percent") for c in relevant}
+    times = _elapsed_times(session, kpi, quarter, clients)
+    relevant |= set(times)
+    if kpi.method == "within":
+        return {c: measures.within(times.get(c, []), kpi.limit) for c in relevant}
+    return {c: measures.average_elapsed(times.get(c, [])) for c in relevant}
+
+
+def _elapsed_times(
+    session: Session, kpi: Kpi, quarter: Quarter, clients: dict[int, Client]
+) -> dict[int, list[Decimal]]:
+    """Elapsed time of each event of the KPI's service completed in the quarter, by client."""
+    calendars = {}
+    times: dict[int, list[Decimal]] = defaultdict(list)
+    rows = session.execute(
+        select(UsageEvent.client_id, UsageEvent.started_at, UsageEvent.completed_at).where(
+            UsageEvent.service_id == kpi.service_id,
+            UsageEvent.started_at.is_not(None),
+            UsageEvent.completed_at >= london_midnight_utc(quarter.first_day),
+            UsageEvent.completed_at < london_midnight_utc(quarter.last_day + timedelta(days=1)),
+        )
+    )
+    for client_id, started, completed in rows:
+        nation = clients[client_id].nation
+        if nation not in calendars:
+            calendars[nation] = WorkingCalendar(nation)
+        times[client_id].append(
+            measures.elapsed(started, completed, kpi.calendar, calendars[nation])
+        )
+    return times
+
+
+def _frozen(session: Session, quarter: Quarter) -> list[Result]:
+    rows = session.execute(
+        select(KpiResult, Kpi, Client.code)
+        .join(Kpi, KpiResult.kpi_id == Kpi.id)
+        .outerjoin(Client, KpiResult.client_id == Client.id)
+        .where(KpiResult.quarter == str(quarter))
+        .order_by(Kpi.code, KpiResult.client_id.is_not(None), Client.code)
+    )
+    return [
+        Result(
+            kpi,
+            code,
+            quarter,
+            measures.Measure(r.numerator, r.denominator, r.value, r.events),
+            r.target,
+            r.amber,
+            r.status,
+            True,
+        )
+        for r, kpi, code in rows
+    ]
+
+
+def _freeze(session: Session, results: list[Result]) -> None:
+    ids = dict(session.execute(select(Client.code, Client.id)).all())
+    for r in results:
+        session.add(
+            KpiResult(
+                quarter=str(r.quarter),
+                kpi_id=r.kpi.id,
+                scope=r.client or CENTRE,
+                client_id=ids[r.client] if r.client else None,
+                value=round(r.measure.value, 6) if r.measure.value is not None else None,
+                numerator=round(r.measure.numerator, 6),
+                denominator=round(r.measure.denominator, 6),
+                target=r.target,
+                amber=r.amber,
+                status=r.status,
+                events=r.measure.events,
+            )
+        )
+    session.flush()
+
+
+def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) -> None:
+    """A service credit for each red client result with an SLA credit percentage, capped."""
+    cap_percent = centre_settings(session).service_credit_cap_percent
+    ids = dict(session.execute(select(Client.code, Client.id)).all())
+    slas = {(s.client_id, s.kpi_id): s for s in session.scalars(select(Sla))}
+    services = {s.id: s for s in session.scalars(select(Service))}
+    credited: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for r in results:
+        if r.client is None or r.status != "red" or r.kpi.service_id is None:
+            continue
+        sla = slas.get((ids[r.client], r.kpi.id))
+        if sla is None or not sla.service_credit_percent:
+            continue
+        key = (ids[r.client], r.kpi.service_id)
+        charges = charged_in(session, key[0], key[1], quarter.months())
+        cap = round_money(charges * cap_percent / 100)
+        credit = min(round_money(charges * sla.service_credit_percent / 100), cap - credited[key])
+        if credit <= 0:
+            continue
+        credited[key] += credit
+        service = services[r.kpi.service_id]
+        unit = "%" if r.kpi.unit == "percent" else f" {r.kpi.unit}"
+        raise_service_credit(
+            session,
+            client_id=key[0],
+            service_id=key[1],
+            amount=-credit,
+            description=f"{service.name}: service credit, {r.kpi.code} missed in {quarter}",
+            reason=(
+                f"{r.kpi.name} ended red at {r.measure.value:.2f}{unit} against a target of "
+                f"{r.target.normalize():f}{unit}: {sla.service_credit_percent.normalize():f}% of "
+                f"{format_gbp(charges)} charged for {service.name} in {quarter}"
+            ),
+            corrects=f"{r.kpi.code} {quarter}",
+        )
+
+
+def month_is_final(session: Session, month) -> bool:
+    """Whether the quarter holding `month` has been finalised."""
+    quarter = str(month.quarter)
+    return (
+        session.scalar(select(KpiResult.id).where(KpiResult.quarter == quarter).limit(1))
+        is not None
+    )
