@@ -192,7 +192,7 @@ def _estimate(inputs: YearInputs, t: Terms, client: str) -> Decimal:
 def _estimate_instalment(inputs: YearInputs, t: Terms, client: str, index: int) -> Charge:
     estimate = _estimate(inputs, t, client)
     annual = round_money(estimate * t.rate)
-    amount = instalments(annual)[index]
+    amount = instalments(estimate * t.rate)[index]
     basis = (
         f"estimate of {estimate.normalize():,f} {inputs.units[t.service]}s a year x "
         f"{rules.format_gbp_rate(t.rate)} = {format_gbp(annual)}, monthly instalment"

@@ -43,6 +43,9 @@ class Statement(Base):
         order_by="StatementLine.position",
         cascade="all, delete-orphan",
     )
+    queries: Mapped[list[StatementQuery]] = relationship(
+        back_populates="statement", cascade="all, delete-orphan", order_by="StatementQuery.id"
+    )
 
 
 class StatementLine(Base):
@@ -94,3 +97,26 @@ class PendingLine(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     client: Mapped[Client] = relationship()
     service: Mapped[Service | None] = relationship()
+
+
+class StatementQuery(Base):
+    """A client's query on a statement (line), and finance's answer; both are timed.
+
+    Draft lines are rebuilt at each close, so the line is held by position with a
+    snapshot of what it said. Accepting raises an adjustment for the next statement.
+    """
+
+    __tablename__ = "statement_queries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"))
+    line_position: Mapped[int | None] = mapped_column(Integer)
+    line_summary: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    raised_by: Mapped[str] = mapped_column(String(254))
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(254))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("pending_lines.id"))
+    statement: Mapped[Statement] = relationship(back_populates="queries")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.engine import Ideal, Period, Terms, YearInputs, rate_year
@@ -168,20 +168,26 @@ def close_month(session: Session, month: Month) -> list[Statement]:
     for pending in _pending_for(session, month):
         drafts[codes[pending.client_id]].append(_from_pending(pending, month))
 
-    session.execute(
-        delete(Statement).where(Statement.month == str(month), Statement.status == "draft")
-    )
-    session.flush()
+    # Drafts keep their rows (queries raised on them stay attached); their lines are rebuilt.
+    existing = {
+        s.client_id: s
+        for s in session.scalars(
+            select(Statement).where(Statement.month == str(month), Statement.status == "draft")
+        )
+    }
     issued_now = {client for client, m in issued if m == month}
     built = []
     for code in sorted(drafts):
         if code in issued_now:
             continue
-        built.append(
-            _write_statement(
-                session, settings.statement_prefix, clients[code], month, drafts[code], services
-            )
+        statement = existing.pop(clients[code].id, None) or Statement(
+            client_id=clients[code].id, month=str(month)
         )
+        statement.number = f"{settings.statement_prefix}-{month.compact}-{code}"
+        _fill_statement(session, statement, drafts[code], services)
+        built.append(statement)
+    for stale in existing.values():
+        session.delete(stale)
     session.flush()
     return built
 
@@ -258,8 +264,12 @@ def adjust(
     reason: str,
     statement: str | None = None,
     raised_by: str = "command line",
+    line: int | None = None,
 ) -> PendingLine:
-    """Raise a manual credit (negative) or debit for the client's next statement."""
+    """Raise a manual credit (negative) or debit for the client's next statement.
+
+    `statement` (and `line`, a line number on it) name what the adjustment corrects.
+    """
     found_client = session.scalars(
         select(Client).where(Client.code == client.upper())
     ).one_or_none()
@@ -284,12 +294,18 @@ def adjust(
             problems.append(f"there is no statement {statement}")
         elif found_client is not None and corrected.client_id != found_client.id:
             problems.append(f"statement {corrected.number} is not {found_client.code}'s")
+        elif line is not None and not 1 <= line <= len(corrected.lines):
+            problems.append(f"statement {corrected.number} has no line {line}")
+    elif line is not None:
+        problems.append("a line number needs the statement it is on")
     if problems:
         raise Refused([Problem(p) for p in problems])
     what = "credit" if amount < 0 else "charge"
     description = f"{found_service.name}: manual {what}"
+    corrects = None
     if corrected is not None:
-        description += f" (corrects {corrected.number})"
+        corrects = corrected.number + (f" line {line}" if line else "")
+        description += f" (corrects {corrects})"
     pending = PendingLine(
         client_id=found_client.id,
         service_id=found_service.id,
@@ -297,7 +313,7 @@ def adjust(
         amount=amount,
         description=description,
         reason=reason.strip(),
-        corrects=corrected.number if corrected else None,
+        corrects=corrects,
         raised_by=raised_by,
     )
     session.add(pending)
@@ -376,17 +392,12 @@ def _prior_period(
     )
 
 
-def _write_statement(
-    session: Session,
-    prefix: str,
-    client: Client,
-    month: Month,
-    drafts: list[_Draft],
-    services: dict[str, Service],
-) -> Statement:
-    statement = Statement(
-        number=f"{prefix}-{month.compact}-{client.code}", client_id=client.id, month=str(month)
-    )
+def _fill_statement(
+    session: Session, statement: Statement, drafts: list[_Draft], services: dict[str, Service]
+) -> None:
+    """Replace a draft's lines with `drafts` and total them."""
+    statement.lines.clear()
+    session.flush()
     for position, d in enumerate(drafts, start=1):
         service = services.get(d.service) if d.service else None
         vat_rate = service.vat_rate if service else Decimal(0)
@@ -413,7 +424,6 @@ def _write_statement(
     statement.vat = sum((line.vat for line in statement.lines), ZERO)
     statement.total = statement.net + statement.vat
     session.add(statement)
-    return statement
 
 
 def issued_months(session: Session, year: str) -> list[str]:

@@ -481,9 +481,11 @@ def _parse_row(sheet: Sheet, number: int, raw: dict, problems: list[Problem]) ->
         value = raw.get(column.name)
         if blank(value):
             if column.required:
-                problems.append(
-                    Problem(f"{column.name} is required", sheet.name, number, column.name)
-                )
+                # a column missing from the header is reported once, for the header
+                if column.name in raw:
+                    problems.append(
+                        Problem(f"{column.name} is required", sheet.name, number, column.name)
+                    )
                 ok = False
             parsed[column.name] = column.default
             continue
@@ -495,8 +497,9 @@ def _parse_row(sheet: Sheet, number: int, raw: dict, problems: list[Problem]) ->
     return parsed if ok else None
 
 
-def read_workbook(path: Path) -> dict[str, list[tuple[int, dict]]]:
-    """Every known sheet's rows as (row number, raw cells), checking sheet and column names."""
+def read_workbook(path: Path) -> tuple[dict[str, list[tuple[int, dict]]], list[Problem]]:
+    """Every known sheet's rows as (row number, raw cells), and the problems with sheet and
+    column names (reported beside the rows' own problems, not instead of them)."""
     try:
         book = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
@@ -533,9 +536,7 @@ def read_workbook(path: Path) -> dict[str, list[tuple[int, dict]]]:
             result[sheet.name] = body
     finally:
         book.close()
-    if problems:
-        raise Refused(problems)
-    return result
+    return result, problems
 
 
 def load_setup(
@@ -551,9 +552,10 @@ def load_setup(
     statements: a tariff of such a year may change only with `rerate`. The caller
     commits (or, for a dry run, rolls back).
     """
-    sheets = read_workbook(path)
+    sheets, problems = read_workbook(path)
     report = LoadReport(dry_run=dry_run)
     loader = _Loader(session, report, rerate, issued_months)
+    loader.problems += problems
     for sheet in SHEETS:
         handle = getattr(loader, sheet.name.lower())
         keys_seen: dict[tuple, int] = {}

@@ -7,6 +7,7 @@ With `--json`, exactly one JSON document goes to stdout, refusals included.
 from __future__ import annotations
 
 import functools
+import getpass
 import json
 import sys
 from decimal import Decimal
@@ -46,6 +47,11 @@ YEAR = PeriodType(FinancialYear)
 
 def database() -> Database:
     return current_app.extensions["opsplatform.db"]
+
+
+def raised_by() -> str:
+    """Who is acting at the command line, for the record."""
+    return f"{getpass.getuser()} (command line)"
 
 
 def emit(document: object) -> None:
@@ -375,10 +381,17 @@ def billing_export(number: str, out: Path):
 @click.argument("amount")
 @click.option("--reason", required=True, help="Why: printed on the statement.")
 @click.option("--statement", help="The statement this corrects.")
+@click.option("--line", type=int, help="The line number it corrects on that statement.")
 @json_option
 @refusals
 def billing_adjust(
-    client: str, service: str, amount: str, reason: str, statement: str | None, as_json: bool
+    client: str,
+    service: str,
+    amount: str,
+    reason: str,
+    statement: str | None,
+    line: int | None,
+    as_json: bool,
 ):
     """A manual credit (negative AMOUNT) or debit line on the client's next statement."""
     from billing.service import adjust
@@ -389,7 +402,7 @@ def billing_adjust(
     except ValueError as error:
         raise Refused(f"AMOUNT: {error}") from None
     with database().transaction() as session:
-        pending = adjust(session, client, service, value, reason, statement)
+        pending = adjust(session, client, service, value, reason, statement, raised_by(), line)
         document = {
             "id": pending.id,
             "client": client.upper(),
@@ -501,3 +514,74 @@ def sla_publish(quarter: Quarter, out: Path):
     with database().transaction() as session:
         write_publication(session, quarter, out)
     click.echo(f"wrote {out}")
+
+
+@main.group()
+def queries():
+    """Statement queries raised by client councils, and finance's answers."""
+
+
+@queries.command("raise")
+@click.argument("number")
+@click.option("--line", type=int, help="The line queried (counting from 1).")
+@click.option("--reason", required=True)
+@json_option
+@refusals
+def queries_raise(number: str, line: int | None, reason: str, as_json: bool):
+    """Raise a query on statement NUMBER."""
+    from billing.queries import query_document, raise_query
+
+    with database().transaction() as session:
+        document = query_document(raise_query(session, number, line, reason, raised_by()))
+    if as_json:
+        emit(document)
+        return
+    click.echo(f"query {document['id']} raised on {document['statement']}")
+
+
+@queries.command("answer")
+@click.argument("query_id", type=int)
+@click.option("--accept/--reject", required=True, help="Accept or reject the query.")
+@click.option("--explanation", required=True, help="What the client is told.")
+@click.option("--amount", help="With --accept: an adjustment (negative = credit).")
+@json_option
+@refusals
+def queries_answer(
+    query_id: int, accept: bool, explanation: str, amount: str | None, as_json: bool
+):
+    """Answer query QUERY_ID."""
+    from billing.queries import answer_query, query_document
+    from importers.tables import money
+
+    value = None
+    if amount is not None:
+        try:
+            value = money(amount)
+        except ValueError as error:
+            raise Refused(f"--amount: {error}") from None
+    with database().transaction() as session:
+        query = answer_query(session, query_id, accept, explanation, raised_by(), value)
+        document = query_document(query)
+    if as_json:
+        emit(document)
+        return
+    click.echo(f"query {query_id} {document['status']}")
+
+
+@queries.command("list")
+@click.option("--status", type=click.Choice(["open", "accepted", "rejected"]))
+@click.option("--client")
+@json_option
+@refusals
+def queries_list(status: str | None, client: str | None, as_json: bool):
+    """Statement queries, oldest first."""
+    from billing.queries import list_queries, query_document
+
+    with database().transaction() as session:
+        documents = [query_document(q) for q in list_queries(session, status, client)]
+    if as_json:
+        emit(documents)
+        return
+    for d in documents:
+        click.echo(f"{d['id']:>5} {d['statement']:<24} {d['status']:<9} {d['reason']}")
+    click.echo(f"{len(documents)} quer{'y' if len(documents) == 1 else 'ies'}")

@@ -49,7 +49,10 @@ def split(total: Decimal, weights: Mapping[str, Decimal]) -> dict[str, Decimal]:
 
 
 def instalments(annual: Decimal, count: int = 12) -> list[Decimal]:
-    """`count` instalments of round(annual / count), the last taking whatever is left."""
+    """`count` instalments of round(annual / count), the last taking the rest of round(annual).
+
+    `annual` may be unrounded (an estimate x a rate): each part is rounded once.
+    """
     regular = round_money(annual / count)
     return [regular] * (count - 1) + [round_money(annual) - regular * (count - 1)]
 

@@ -226,7 +226,8 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
         key = (ids[r.client], r.kpi.service_id)
         charges = charged_in(session, key[0], key[1], quarter.months())
         cap = round_money(charges * cap_percent / 100)
-        credit = min(round_money(charges * sla.service_credit_percent / 100), cap - credited[key])
+        due = round_money(charges * sla.service_credit_percent / 100)
+        credit = min(due, cap - credited[key])
         if credit <= 0:
             continue
         credited[key] += credit
@@ -242,6 +243,12 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
                 f"{r.kpi.name} ended red at {r.measure.value:.2f}{unit} against a target of "
                 f"{r.target.normalize():f}{unit}: {sla.service_credit_percent.normalize():f}% of "
                 f"{format_gbp(charges)} charged for {service.name} in {quarter}"
+                + (
+                    f", limited to {format_gbp(credit)} by the cap of "
+                    f"{cap_percent.normalize():f}% on a quarter's credits"
+                    if credit < due
+                    else ""
+                )
             ),
             corrects=f"{r.kpi.code} {quarter}",
         )

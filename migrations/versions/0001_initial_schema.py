@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 02:11:22.863250
+Create Date: 2026-11-29 02:14:25.427836
 
 """
 
@@ -360,9 +360,37 @@ def upgrade() -> None:
             batch_op.f("ix_statement_lines_pending_id"), ["pending_id"], unique=False
         )
 
+    op.create_table(
+        "statement_queries",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("statement_id", sa.Integer(), nullable=False),
+        sa.Column("line_position", sa.Integer(), nullable=True),
+        sa.Column("line_summary", sa.Text(), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("raised_by", sa.String(length=254), nullable=False),
+        sa.Column("raised_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("answer", sa.Text(), nullable=True),
+        sa.Column("answered_by", sa.String(length=254), nullable=True),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("adjustment_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["adjustment_id"],
+            ["pending_lines.id"],
+            name=op.f("fk_statement_queries_adjustment_id_pending_lines"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["statement_id"],
+            ["statements.id"],
+            name=op.f("fk_statement_queries_statement_id_statements"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_statement_queries")),
+    )
+
 
 def downgrade() -> None:
     """Downgrade schema."""
+    op.drop_table("statement_queries")
     with op.batch_alter_table("statement_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_statement_lines_pending_id"))
 

@@ -1,0 +1,125 @@
+"""Statement queries: a client questions a statement or one of its lines; finance answers.
+
+Every query is timed from raised to answered, because how quickly disputes are
+settled is one of the centre's low-bureaucracy measures. Accepting a query with an
+amount raises an adjustment that names the statement and line it corrects.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from billing.models import Statement, StatementQuery
+from billing.service import adjust, get_statement
+from opsplatform.db import utcnow
+from opsplatform.errors import Refused
+from opsplatform.models import Client
+
+
+def raise_query(
+    session: Session, number: str, line: int | None, reason: str, raised_by: str
+) -> StatementQuery:
+    """Open a query on statement `number` (and its line `line`, counting from 1)."""
+    statement = get_statement(session, number)
+    if not reason.strip():
+        raise Refused("say what the query is about")
+    summary = None
+    if line is not None:
+        if not 1 <= line <= len(statement.lines):
+            raise Refused(f"statement {statement.number} has no line {line}")
+        found = statement.lines[line - 1]
+        summary = f"{found.description}: £{found.amount:,.2f}"
+    query = StatementQuery(
+        statement=statement,
+        line_position=line,
+        line_summary=summary,
+        reason=reason.strip(),
+        raised_by=raised_by,
+    )
+    session.add(query)
+    session.flush()
+    return query
+
+
+def answer_query(
+    session: Session,
+    query_id: int,
+    accept: bool,
+    answer: str,
+    answered_by: str,
+    amount: Decimal | None = None,
+) -> StatementQuery:
+    """Accept (with an adjustment of `amount`, if any) or reject an open query, explaining why."""
+    query = session.get(StatementQuery, query_id)
+    if query is None:
+        raise Refused(f"there is no query {query_id}")
+    if query.status != "open":
+        raise Refused(
+            f"query {query_id} was already {query.status} on {query.answered_at:%d %b %Y}"
+        )
+    if not answer.strip():
+        raise Refused("give the client an explanation")
+    if amount is not None and not accept:
+        raise Refused("only an accepted query raises an adjustment")
+    if amount is not None:
+        line = query.statement.lines[query.line_position - 1] if query.line_position else None
+        if line is None or line.service is None:
+            raise Refused("an adjustment needs a query on a service's line")
+        pending = adjust(
+            session,
+            query.statement.client.code,
+            line.service.code,
+            amount,
+            f"query {query.id}: {answer.strip()}",
+            query.statement.number,
+            answered_by,
+            query.line_position,
+        )
+        query.adjustment_id = pending.id
+    query.status = "accepted" if accept else "rejected"
+    query.answer = answer.strip()
+    query.answered_by = answered_by
+    query.answered_at = utcnow()
+    session.flush()
+    return query
+
+
+def list_queries(
+    session: Session, status: str | None = None, client: str | None = None
+) -> list[StatementQuery]:
+    select_queries = (
+        select(StatementQuery)
+        .join(Statement)
+        .options(selectinload(StatementQuery.statement).selectinload(Statement.client))
+        .order_by(StatementQuery.id)
+    )
+    if status is not None:
+        select_queries = select_queries.where(StatementQuery.status == status)
+    if client is not None:
+        select_queries = select_queries.join(Client, Statement.client_id == Client.id).where(
+            Client.code == client.upper()
+        )
+    return list(session.scalars(select_queries))
+
+
+def query_document(query: StatementQuery) -> dict:
+    answered = query.answered_at
+    return {
+        "id": query.id,
+        "statement": query.statement.number,
+        "client": query.statement.client.code,
+        "line": query.line_position,
+        "line_summary": query.line_summary,
+        "reason": query.reason,
+        "raised_by": query.raised_by,
+        "raised_at": query.raised_at.isoformat(),
+        "status": query.status,
+        "answer": query.answer,
+        "answered_by": query.answered_by,
+        "answered_at": answered.isoformat() if answered else None,
+        "days_to_answer": (answered - query.raised_at).days if answered else None,
+        "adjustment": query.adjustment_id,
+    }
