@@ -321,19 +321,22 @@ def adjust(
     return pending
 
 
-def charged_in(session: Session, client_id: int, service_id: int, months: list[Month]) -> Decimal:
-    """What a client has been charged for a service for the given months, on any statement."""
-    total = session.scalar(
-        select(func.sum(StatementLine.amount))
+def charges_by_client_service(
+    session: Session, months: list[Month]
+) -> dict[tuple[int, int], Decimal]:
+    """What each client has been charged for each service for the given months, on any
+    statement (charges and their re-ratings; not adjustments or credits), by ids."""
+    rows = session.execute(
+        select(Statement.client_id, StatementLine.service_id, func.sum(StatementLine.amount))
         .join(Statement, StatementLine.statement_id == Statement.id)
         .where(
-            Statement.client_id == client_id,
-            StatementLine.service_id == service_id,
+            StatementLine.service_id.is_not(None),
             StatementLine.period.in_([str(m) for m in months]),
             StatementLine.kind.in_(RATED_KINDS),
         )
+        .group_by(Statement.client_id, StatementLine.service_id)
     )
-    return total or ZERO
+    return {(client, service): amount for client, service, amount in rows}
 
 
 def raise_service_credit(

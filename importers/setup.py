@@ -21,10 +21,12 @@ from importers.tables import blank, check_header, normalise_header
 from opsplatform.calendars import NATIONS
 from opsplatform.errors import Problem, Refused
 from opsplatform.models import (
+    CalendarOverride,
     Client,
     Driver,
     Estimate,
     Kpi,
+    KpiBaseline,
     Service,
     Setting,
     Sla,
@@ -249,6 +251,28 @@ SHEETS = [
         "A client's own targets and the service credit it earns when a KPI ends red",
         ["WYR", "PAY-5D", 97, 92, 2],
     ),
+    Sheet(
+        "Holidays",
+        [
+            Column("nation", _one_of(*NATIONS)),
+            Column("date", cell.day),
+            Column("action", _one_of("add", "remove"), False, "add", "add a holiday or remove one"),
+            Column("name", cell.text, False),
+        ],
+        "Local changes to a nation's bank holidays, used in working-day KPIs",
+        ["england", "2027-05-10", "add", "Extra bank holiday"],
+    ),
+    Sheet(
+        "Baselines",
+        [
+            Column("kpi", _kpi_code),
+            Column("client", cell.code, False, note="blank = the whole centre"),
+            Column("value", cell.decimal),
+            Column("period", cell.text, False, note="when it was measured, e.g. 2023-24"),
+        ],
+        "KPI values before sharing, to show the change since",
+        ["PAY-5D", None, 81.5, "2023-24"],
+    ),
 ]
 SHEETS_BY_NAME = {s.name.lower(): s for s in SHEETS}
 
@@ -459,6 +483,18 @@ class _Loader:
         key = {"client_id": client.id, "kpi_id": kpi.id}
         self.upsert("SLAs", Sla, key, _without(r, "client", "kpi"))
 
+    def holidays(self, n: int, r: dict) -> None:
+        key = {"nation": r["nation"], "day": r["date"]}
+        self.upsert("Holidays", CalendarOverride, key, {"action": r["action"], "name": r["name"]})
+
+    def baselines(self, n: int, r: dict) -> None:
+        kpi = self.ref(Kpi, r["kpi"], "Baselines", n, "kpi")
+        client = self.ref(Client, r["client"], "Baselines", n, "client") if r["client"] else None
+        if kpi is None or (r["client"] and client is None):
+            return
+        key = {"kpi_id": kpi.id, "scope": client.code if client else "centre"}
+        self.upsert("Baselines", KpiBaseline, key, {"value": r["value"], "period": r["period"]})
+
     def problems_in(self, sheet: str, row: int) -> bool:
         return any(p.sheet == sheet and p.row == row for p in self.problems)
 
@@ -584,6 +620,8 @@ _KEYS = {
     "Estimates": ("client", "service", "financial_year"),
     "KPIs": ("code",),
     "SLAs": ("client", "kpi"),
+    "Holidays": ("nation", "date"),
+    "Baselines": ("kpi", "client"),
 }
 
 

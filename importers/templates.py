@@ -7,6 +7,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from importers.kpi import COLUMNS as KPI_COLUMNS
 from importers.setup import SETTINGS, SHEETS
 from importers.usage import COLUMNS, REQUIRED
 from opsplatform.errors import Problem
@@ -69,6 +70,31 @@ def write_usage_template(path: Path) -> None:
         ["column", "required", "notes"],
         [[c, "yes" if c in REQUIRED else "no", USAGE_NOTES[c]] for c in COLUMNS],
         widths=[16, 10, 90],
+    )
+    book.save(path)
+
+
+def write_kpi_template(path: Path) -> None:
+    """The columns of a submitted-figures file, with a worked example row."""
+    book = Workbook()
+    ws = book.active
+    ws.title = "Figures"
+    write_table(ws, KPI_COLUMNS, [], widths=[14, 10, 10, 14, 14])
+    notes = book.create_sheet("Notes")
+    write_table(
+        notes,
+        ["column", "notes"],
+        [
+            ["kpi", "code of a KPI whose method is 'submitted'"],
+            ["client", "client code"],
+            ["month", "YYYY-MM"],
+            ["numerator", "e.g. invoices paid within 30 days"],
+            [
+                "denominator",
+                "e.g. all invoices paid; a quarter's value is sum(numerators) / sum(denominators)",
+            ],
+        ],
+        widths=[16, 100],
     )
     book.save(path)
 

@@ -11,6 +11,10 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsplatform.models import CalendarOverride
 
 NATIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT", "northern_ireland": "NIR"}
 
@@ -81,3 +85,12 @@ def elapsed_calendar_days(start: date, end: date) -> int:
 def elapsed_seconds(start: datetime, end: datetime) -> float:
     """Seconds from `start` to `end`, never negative."""
     return max((end - start).total_seconds(), 0.0)
+
+
+def load_calendars(session: Session) -> dict[str, WorkingCalendar]:
+    """Each nation's working calendar with the centre's local holiday changes applied."""
+    added: dict[str, set[date]] = {nation: set() for nation in NATIONS}
+    removed: dict[str, set[date]] = {nation: set() for nation in NATIONS}
+    for override in session.scalars(select(CalendarOverride)):
+        (added if override.action == "add" else removed)[override.nation].add(override.day)
+    return {n: WorkingCalendar(n, added[n], removed[n]) for n in NATIONS}

@@ -456,6 +456,16 @@ def kpi():
     """Submitted KPI figures."""
 
 
+@kpi.command("template")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def kpi_template(out: Path):
+    """Write the blank workbook for submitted KPI figures."""
+    from importers.templates import write_kpi_template
+
+    write_kpi_template(out)
+    click.echo(f"wrote {out}")
+
+
 @kpi.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
@@ -585,3 +595,38 @@ def queries_list(status: str | None, client: str | None, as_json: bool):
     for d in documents:
         click.echo(f"{d['id']:>5} {d['statement']:<24} {d['status']:<9} {d['reason']}")
     click.echo(f"{len(documents)} quer{'y' if len(documents) == 1 else 'ies'}")
+
+
+@sla.command("comment")
+@click.argument("quarter", type=QUARTER)
+@click.argument("kpi_code")
+@click.argument("text")
+@refusals
+def sla_comment(quarter: Quarter, kpi_code: str, text: str):
+    """Record the commentary on a KPI for QUARTER, printed in the publication."""
+    from sla.service import set_commentary
+
+    with database().transaction() as session:
+        set_commentary(session, quarter, kpi_code, text, raised_by())
+    click.echo(f"commentary saved for {kpi_code.upper()} in {quarter}")
+
+
+@sla.command("costs")
+@click.argument("quarter", type=QUARTER)
+@json_option
+@refusals
+def sla_costs(quarter: Quarter, as_json: bool):
+    """Cost per transaction for each service in QUARTER, per client and overall."""
+    from sla.service import unit_costs
+
+    with database().transaction() as session:
+        rows = unit_costs(session, quarter)
+    if as_json:
+        emit(rows)
+        return
+    for r in rows:
+        cost = "n/a" if r["cost_per_unit"] is None else f"£{r['cost_per_unit']:,.4f}"
+        click.echo(
+            f"{r['service']:<8} {r['client'] or 'centre':<10} {r['charges']:>14} "
+            f"{r['units']!s:>10} {r['unit']}s  {cost} per {r['unit']}"
+        )

@@ -218,3 +218,30 @@ class KpiFigure(Base):
     month: Mapped[str] = mapped_column(String(7))
     numerator: Mapped[Decimal] = mapped_column(Quantity)
     denominator: Mapped[Decimal] = mapped_column(Quantity)
+
+
+class CalendarOverride(Base):
+    """A local change to a nation's bank holidays: a one-off holiday added, or one removed."""
+
+    __tablename__ = "calendar_overrides"
+    __table_args__ = (UniqueConstraint("nation", "day"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nation: Mapped[str] = mapped_column(String(20))
+    day: Mapped[date] = mapped_column(Date)
+    action: Mapped[str] = mapped_column(String(6))
+    name: Mapped[str | None] = mapped_column(String(200))
+
+
+class KpiBaseline(Base):
+    """A KPI's value before the service was shared, for the centre or one client.
+
+    `scope` is a client code or `centre`, so that the key is unique on every database.
+    """
+
+    __tablename__ = "kpi_baselines"
+    __table_args__ = (UniqueConstraint("kpi_id", "scope"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id"))
+    scope: Mapped[str] = mapped_column(String(12))
+    value: Mapped[Decimal] = mapped_column(Quantity)
+    period: Mapped[str | None] = mapped_column(String(40))

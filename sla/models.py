@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opsplatform.db import Base, Quantity, UTCDateTime, utcnow
@@ -32,3 +32,16 @@ class KpiResult(Base):
     status: Mapped[str] = mapped_column(String(8))
     events: Mapped[int] = mapped_column(Integer, default=0)
     finalised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class KpiCommentary(Base):
+    """A manager's commentary on a KPI for a quarter, printed in the publication."""
+
+    __tablename__ = "kpi_commentary"
+    __table_args__ = (UniqueConstraint("quarter", "kpi_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(10))
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id"))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,23 +1,27 @@
 """The quarterly performance publication: a workbook a council can put before its members.
 
-A summary of statuses, every KPI for the whole centre with its trend, a client-by-KPI
-matrix, and real Excel charts: each KPI over the last five quarters, and each client
-against target. Status cells are coloured and also spelled out.
+A summary of statuses with the managers' headline commentary; every KPI for the
+whole centre with its trend, last year's value and the change since the pre-sharing
+baseline; a client-by-KPI matrix; cost per transaction; and real Excel charts (each
+KPI over the last five quarters, each client against target). Status cells are
+coloured and also spelled out, because colour alone is not accessible.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
 from opsplatform.workbooks import write_cell, write_table
-from sla.service import Result, assess_quarter
+from sla.service import Result, assess_quarter, baselines, commentary, quarter_values, unit_costs
 
 STATUS_TEXT = {
     "green": "Green: on target",
@@ -29,80 +33,86 @@ STATUS_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE", "no_data":
 HISTORY = 5
 
 
-def _value(result: Result | None) -> float | None:
-    if result is None or result.measure.value is None:
-        return None
-    return float(round(result.measure.value, 2))
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(round(value, 2))
 
 
-def _trend(now: Result, before: Result | None) -> str:
-    if before is None or now.measure.value is None or before.measure.value is None:
+def trend(result: Result) -> str:
+    """An arrow and a word: which way the value moved since last quarter, and whether that is good."""
+    now, before = result.measure.value, result.previous
+    if now is None or before is None:
         return "no comparison"
-    change = now.measure.value - before.measure.value
-    if change == 0:
+    if now == before:
         return "→ unchanged"
-    better = change > 0 if now.kpi.direction == "higher" else change < 0
-    return (
-        ("▲ improving" if change > 0 else "▼ improving")
-        if better
-        else ("▲ worsening" if change > 0 else "▼ worsening")
-    )
+    arrow = "▲" if now > before else "▼"
+    better = (now > before) == (result.kpi.direction == "higher")
+    return f"{arrow} {'improving' if better else 'worsening'}"
 
 
-def _paint(cell, status: str) -> None:
-    cell.fill = PatternFill("solid", fgColor=STATUS_FILL[status])
+def _paint(ws: Worksheet, row: int, column: int, status: str) -> None:
+    ws.cell(row=row, column=column).fill = PatternFill("solid", fgColor=STATUS_FILL[status])
+
+
+def _title(ws: Worksheet, text: str, subtitle: str) -> None:
+    write_cell(ws, 1, 1, text).font = Font(bold=True, size=14)
+    write_cell(ws, 2, 1, subtitle)
 
 
 def write_publication(session: Session, quarter: Quarter, path: Path) -> None:
     """Write the publication for `quarter` (final results where the quarter is final)."""
-    quarters = [quarter]
-    for _ in range(HISTORY - 1):
-        quarters.insert(0, quarters[0].previous())
-    last_year = Quarter(quarter.year.previous(), quarter.number)
-    history = {q: {(r.kpi.code, r.client): r for r in assess_quarter(session, q)} for q in quarters}
-    year_ago = {(r.kpi.code, r.client): r for r in assess_quarter(session, last_year)}
-    now = history[quarter]
-    before = history[quarters[-2]]
-    centre = [r for r in now.values() if r.client is None]
+    results = assess_quarter(session, quarter)
+    centre = [r for r in results if r.client is None]
+    notes = commentary(session, quarter)
+    before_sharing = baselines(session)
     settings = centre_settings(session)
+    months = quarter.months()
+    state = "final results" if any(r.final for r in centre) else "provisional results"
+    period = f"{quarter}: {months[0].first_day:%B %Y} to {months[-1].first_day:%B %Y}, {state}"
     book = Workbook()
 
     summary = book.active
     summary.title = "Summary"
-    write_cell(summary, 1, 1, f"{settings.centre_name}: performance report, {quarter}").font = Font(
-        bold=True, size=14
-    )
-    months = quarter.months()
-    write_cell(
-        summary,
-        2,
-        1,
-        f"{months[0].first_day:%B %Y} to {months[-1].first_day:%B %Y}; "
-        + ("final results." if any(r.final for r in centre) else "provisional results."),
-    )
+    _title(summary, f"{settings.centre_name}: performance report", period)
     counts = [[STATUS_TEXT[s], sum(1 for r in centre if r.status == s)] for s in STATUS_TEXT]
-    write_table(summary, ["status", "KPIs"], counts, start_row=4, widths=[30, 10])
+    write_table(summary, ["status", "KPIs"], counts, start_row=4, widths=[30, 10, 90])
     for row, status in enumerate(STATUS_TEXT, start=5):
-        _paint(summary.cell(row=row, column=1), status)
+        _paint(summary, row, 1, status)
+    headlines = [[r.kpi.code, r.kpi.name, notes[r.kpi.code]] for r in centre if r.kpi.code in notes]
+    if headlines:
+        write_table(
+            summary, ["KPI", "name", "commentary"], headlines, start_row=11, widths=[30, 40, 90]
+        )
+        summary.freeze_panes = None
 
     kpis = book.create_sheet("KPIs")
-    rows = [
-        [
-            r.kpi.code,
-            r.kpi.name,
-            r.kpi.unit,
-            f"{r.kpi.direction} is better",
-            _value(r),
-            float(r.target),
-            float(r.amber),
-            STATUS_TEXT[r.status],
-            _value(before.get((r.kpi.code, None))),
-            _trend(r, before.get((r.kpi.code, None))),
-            _value(year_ago.get((r.kpi.code, None))),
-            r.measure.events,
-        ]
-        for r in centre
-    ]
+    rows = []
+    for r in centre:
+        baseline = before_sharing.get((r.kpi.code, None))
+        change = (
+            r.measure.value - baseline[0]
+            if baseline is not None and r.measure.value is not None
+            else None
+        )
+        rows.append(
+            [
+                r.kpi.code,
+                r.kpi.name,
+                r.kpi.unit,
+                f"{r.kpi.direction} is better",
+                _float(r.measure.value),
+                float(r.target),
+                float(r.amber),
+                STATUS_TEXT[r.status],
+                _float(r.previous),
+                trend(r),
+                _float(r.last_year),
+                _float(baseline[0]) if baseline else None,
+                baseline[1] if baseline else None,
+                _float(change),
+                r.measure.events,
+                notes.get(r.kpi.code, ""),
+            ]
+        )
     write_table(
         kpis,
         [
@@ -110,89 +120,125 @@ def write_publication(session: Session, quarter: Quarter, path: Path) -> None:
             "KPI",
             "unit",
             "direction",
-            str(quarter),
+            "value",
             "target",
             "amber",
             "status",
-            str(quarters[-2]),
+            "previous quarter",
             "trend",
-            str(last_year),
+            "same quarter last year",
+            "baseline before sharing",
+            "baseline period",
+            "change since baseline",
             "events or figures",
+            "commentary",
         ],
         rows,
-        widths=[12, 48, 10, 18, 12, 10, 10, 22, 12, 16, 12, 12],
+        widths=[12, 44, 10, 18, 10, 10, 10, 22, 12, 16, 12, 12, 12, 12, 12, 70],
     )
     for row, r in enumerate(centre, start=2):
-        _paint(kpis.cell(row=row, column=8), r.status)
+        _paint(kpis, row, 8, r.status)
+        kpis.cell(row=row, column=16).alignment = Alignment(wrap_text=True, vertical="top")
 
-    clients = sorted({r.client for r in now.values() if r.client})
-    matrix = book.create_sheet("By client")
+    by_client = {(r.kpi.code, r.client): r for r in results if r.client}
+    clients = sorted({r.client for r in results if r.client})
     codes = [r.kpi.code for r in centre]
+    matrix = book.create_sheet("By client")
     body = []
     for client in clients:
-        line = [client]
+        line: list[object] = [client]
         for code in codes:
-            r = now.get((code, client))
-            line += [_value(r), STATUS_TEXT[r.status] if r else "not measured"]
+            r = by_client.get((code, client))
+            line += [
+                _float(r.measure.value) if r else None,
+                STATUS_TEXT[r.status] if r else "not measured",
+            ]
         body.append(line)
     headers = ["client"] + [f"{c} {part}" for c in codes for part in ("value", "status")]
     write_table(matrix, headers, body, widths=[12] + [14, 22] * len(codes))
     for row, client in enumerate(clients, start=2):
         for index, code in enumerate(codes):
-            r = now.get((code, client))
-            if r is not None:
-                _paint(matrix.cell(row=row, column=3 + 2 * index), r.status)
+            if (code, client) in by_client:
+                _paint(matrix, row, 3 + 2 * index, by_client[(code, client)].status)
 
-    _charts(book, quarters, history, centre, clients)
+    costs = book.create_sheet("Cost per transaction")
+    write_table(
+        costs,
+        ["service", "unit", "client", "charges", "units", "cost per unit"],
+        [
+            [
+                c["service"],
+                c["unit"],
+                c["client"] or "whole centre",
+                Decimal(c["charges"]),
+                c["units"],
+                c["cost_per_unit"],
+            ]
+            for c in unit_costs(session, quarter)
+        ],
+        money_columns=(3, 5),
+        widths=[10, 12, 16, 16, 12, 14],
+    )
+
+    quarters = [quarter]
+    for _ in range(HISTORY - 1):
+        quarters.insert(0, quarters[0].previous())
+    history = {q: quarter_values(session, q) for q in quarters[:-1]}
+    history[quarter] = {(r.kpi.code, r.client): r.measure.value for r in results}
+    _charts(book, quarters, history, centre, clients, by_client)
     book.save(path)
 
 
-def _charts(book, quarters, history, centre, clients) -> None:
+def _charts(book, quarters, history, centre, clients, by_client) -> None:
     """A data sheet and, per KPI, a trend line over the quarters and a bar chart of clients."""
     data = book.create_sheet("Chart data")
     charts = book.create_sheet("Charts")
-    row = 1
-    anchor = 1
+    row, anchor = 1, 1
     for r in centre:
         code = r.kpi.code
-        write_cell(data, row, 1, f"{code} by quarter").font = Font(bold=True)
-        write_cell(data, row + 1, 1, "quarter")
-        write_cell(data, row + 1, 2, code)
-        write_cell(data, row + 1, 3, "target")
-        for offset, q in enumerate(quarters, start=2):
-            write_cell(data, row + offset, 1, str(q))
-            write_cell(data, row + offset, 2, _value(history[q].get((code, None))))
-            write_cell(data, row + offset, 3, float(r.target))
+        series = [[str(q), _float(history[q].get((code, None))), float(r.target)] for q in quarters]
+        last = _series(data, row, f"{code} by quarter", ["quarter", code, "target"], series)
         line = LineChart()
         line.title = f"{r.kpi.name}: trend"
         line.y_axis.title = r.kpi.unit
-        line.add_data(
-            Reference(data, min_col=2, max_col=3, min_row=row + 1, max_row=row + 1 + len(quarters)),
-            titles_from_data=True,
-        )
-        line.set_categories(
-            Reference(data, min_col=1, min_row=row + 2, max_row=row + 1 + len(quarters))
-        )
+        _plot(line, data, row + 1, last)
         charts.add_chart(line, f"A{anchor}")
-        row += len(quarters) + 3
-        write_cell(data, row, 1, f"{code} by client").font = Font(bold=True)
-        write_cell(data, row + 1, 1, "client")
-        write_cell(data, row + 1, 2, code)
-        write_cell(data, row + 1, 3, "target")
-        for offset, client in enumerate(clients, start=2):
-            result = history[quarters[-1]].get((code, client))
-            write_cell(data, row + offset, 1, client)
-            write_cell(data, row + offset, 2, _value(result))
-            write_cell(data, row + offset, 3, float(result.target if result else r.target))
+        row = last + 2
+        series = [
+            [
+                client,
+                _float(by_client[(code, client)].measure.value)
+                if (code, client) in by_client
+                else None,
+                float(
+                    by_client[(code, client)].target if (code, client) in by_client else r.target
+                ),
+            ]
+            for client in clients
+        ]
+        last = _series(data, row, f"{code} by client", ["client", code, "target"], series)
         bar = BarChart()
         bar.title = f"{r.kpi.name}: clients against target"
-        bar.add_data(
-            Reference(data, min_col=2, max_col=3, min_row=row + 1, max_row=row + 1 + len(clients)),
-            titles_from_data=True,
-        )
-        bar.set_categories(
-            Reference(data, min_col=1, min_row=row + 2, max_row=row + 1 + len(clients))
-        )
+        _plot(bar, data, row + 1, last)
         charts.add_chart(bar, f"K{anchor}")
-        row += len(clients) + 3
+        row = last + 2
         anchor += 16
+
+
+def _series(ws: Worksheet, row: int, title: str, headers: list[str], rows: list[list]) -> int:
+    """A titled block of chart data; returns its last row."""
+    write_cell(ws, row, 1, title).font = Font(bold=True)
+    for column, name in enumerate(headers, start=1):
+        write_cell(ws, row + 1, column, name)
+    for offset, values in enumerate(rows, start=2):
+        for column, value in enumerate(values, start=1):
+            write_cell(ws, row + offset, column, value)
+    return row + 1 + len(rows)
+
+
+def _plot(chart, ws: Worksheet, header_row: int, last_row: int) -> None:
+    chart.add_data(
+        Reference(ws, min_col=2, max_col=3, min_row=header_row, max_row=last_row),
+        titles_from_data=True,
+    )
+    chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=last_row))

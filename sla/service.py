@@ -7,21 +7,31 @@ service credit, once, for each client whose SLA KPI ended red.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.service import charged_in, raise_service_credit
-from opsplatform.calendars import WorkingCalendar
-from opsplatform.models import Client, Kpi, KpiFigure, Service, Sla, Subscription, UsageEvent
+from billing.service import charges_by_client_service, raise_service_credit
+from opsplatform.calendars import load_calendars
+from opsplatform.errors import Refused
+from opsplatform.models import (
+    Client,
+    Kpi,
+    KpiBaseline,
+    KpiFigure,
+    Service,
+    Sla,
+    Subscription,
+    UsageEvent,
+)
 from opsplatform.money import ZERO, format_gbp, round_money
 from opsplatform.periods import Quarter, london_midnight_utc
 from opsplatform.settings import centre_settings
 from sla import measures
-from sla.models import KpiResult
+from sla.models import KpiCommentary, KpiResult
 
 CENTRE = "centre"
 
@@ -38,6 +48,8 @@ class Result:
     amber: Decimal
     status: str
     final: bool
+    previous: Decimal | None = None
+    last_year: Decimal | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -55,6 +67,8 @@ class Result:
             "direction": self.kpi.direction,
             "events": self.measure.events,
             "final": self.final,
+            "previous_quarter": _number(self.previous, 2),
+            "same_quarter_last_year": _number(self.last_year, 2),
         }
 
 
@@ -66,16 +80,34 @@ def _number(value: Decimal | None, places: int = 6) -> int | float | None:
 
 
 def assess_quarter(session: Session, quarter: Quarter, final: bool = False) -> list[Result]:
-    """Results for every KPI; a finalised quarter returns its frozen results unchanged."""
-    frozen = _frozen(session, quarter)
-    if frozen:
-        return frozen
-    results = _measure_all(session, quarter)
-    if final:
-        _freeze(session, results)
-        _raise_credits(session, quarter, results)
-        results = _frozen(session, quarter)
-    return results
+    """Results for every KPI, each with its previous quarter's and last year's value.
+
+    A finalised quarter returns its frozen results unchanged; `final` freezes the
+    quarter and raises its service credits.
+    """
+    results = _frozen(session, quarter)
+    if not results:
+        results = _measure_all(session, quarter)
+        if final:
+            _freeze(session, results)
+            _raise_credits(session, quarter, results)
+            results = _frozen(session, quarter)
+    previous = quarter_values(session, quarter.previous())
+    last_year = quarter_values(session, Quarter(quarter.year.previous(), quarter.number))
+    return [
+        replace(r, previous=previous.get(_key(r)), last_year=last_year.get(_key(r)))
+        for r in results
+    ]
+
+
+def _key(result: Result) -> tuple[str, str | None]:
+    return result.kpi.code, result.client
+
+
+def quarter_values(session: Session, quarter: Quarter) -> dict[tuple[str, str | None], Decimal]:
+    """A quarter's values by (KPI code, client code or None): frozen where final, else measured."""
+    results = _frozen(session, quarter) or _measure_all(session, quarter)
+    return {_key(r): r.measure.value for r in results if r.measure.value is not None}
 
 
 def _measure_all(session: Session, quarter: Quarter) -> list[Result]:
@@ -146,7 +178,7 @@ def _elapsed_times(
     session: Session, kpi: Kpi, quarter: Quarter, clients: dict[int, Client]
 ) -> dict[int, list[Decimal]]:
     """Elapsed time of each event of the KPI's service completed in the quarter, by client."""
-    calendars = {}
+    calendars = load_calendars(session)
     times: dict[int, list[Decimal]] = defaultdict(list)
     rows = session.execute(
         select(UsageEvent.client_id, UsageEvent.started_at, UsageEvent.completed_at).where(
@@ -157,12 +189,8 @@ def _elapsed_times(
         )
     )
     for client_id, started, completed in rows:
-        nation = clients[client_id].nation
-        if nation not in calendars:
-            calendars[nation] = WorkingCalendar(nation)
-        times[client_id].append(
-            measures.elapsed(started, completed, kpi.calendar, calendars[nation])
-        )
+        calendar = calendars[clients[client_id].nation]
+        times[client_id].append(measures.elapsed(started, completed, kpi.calendar, calendar))
     return times
 
 
@@ -217,6 +245,7 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
     slas = {(s.client_id, s.kpi_id): s for s in session.scalars(select(Sla))}
     services = {s.id: s for s in session.scalars(select(Service))}
     credited: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    charged = charges_by_client_service(session, quarter.months())
     for r in results:
         if r.client is None or r.status != "red" or r.kpi.service_id is None:
             continue
@@ -224,7 +253,7 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
         if sla is None or not sla.service_credit_percent:
             continue
         key = (ids[r.client], r.kpi.service_id)
-        charges = charged_in(session, key[0], key[1], quarter.months())
+        charges = charged.get(key, ZERO)
         cap = round_money(charges * cap_percent / 100)
         due = round_money(charges * sla.service_credit_percent / 100)
         credit = min(due, cap - credited[key])
@@ -261,3 +290,86 @@ def month_is_final(session: Session, month) -> bool:
         session.scalar(select(KpiResult.id).where(KpiResult.quarter == quarter).limit(1))
         is not None
     )
+
+
+def unit_costs(session: Session, quarter: Quarter) -> list[dict]:
+    """Cost per transaction for each service: charges for the quarter over units used,
+    per client and for the whole centre (client None); no set-up needed."""
+    clients = dict(session.execute(select(Client.id, Client.code)).all())
+    services = {s.id: s for s in session.scalars(select(Service))}
+    charged = charges_by_client_service(session, quarter.months())
+    units = dict(
+        ((client, service), quantity)
+        for client, service, quantity in session.execute(
+            select(UsageEvent.client_id, UsageEvent.service_id, func.sum(UsageEvent.quantity))
+            .where(UsageEvent.month.in_([str(m) for m in quarter.months()]))
+            .group_by(UsageEvent.client_id, UsageEvent.service_id)
+        )
+    )
+    rows = []
+    for service_id in sorted(services, key=lambda i: services[i].code):
+        keys = sorted(
+            (k for k in set(charged) | set(units) if k[1] == service_id),
+            key=lambda k: clients[k[0]],
+        )
+        if not keys:
+            continue
+        total_charges = sum((charged.get(k, ZERO) for k in keys), ZERO)
+        total_units = sum((units.get(k, ZERO) for k in keys), ZERO)
+        for client, charges, used in [(None, total_charges, total_units)] + [
+            (clients[k[0]], charged.get(k, ZERO), units.get(k, ZERO)) for k in keys
+        ]:
+            rows.append(
+                {
+                    "service": services[service_id].code,
+                    "unit": services[service_id].unit,
+                    "client": client,
+                    "quarter": str(quarter),
+                    "charges": f"{charges:.2f}",
+                    "units": _number(used, 6),
+                    "cost_per_unit": _number(charges / used, 4) if used else None,
+                }
+            )
+    return rows
+
+
+def commentary(session: Session, quarter: Quarter) -> dict[str, str]:
+    """Managers' commentary for a quarter, by KPI code."""
+    rows = session.execute(
+        select(Kpi.code, KpiCommentary.text)
+        .join(Kpi, KpiCommentary.kpi_id == Kpi.id)
+        .where(KpiCommentary.quarter == str(quarter))
+    )
+    return dict(rows.all())
+
+
+def set_commentary(session: Session, quarter: Quarter, kpi: str, text: str, author: str) -> None:
+    """Record (or replace) the commentary on a KPI for a quarter."""
+    found = session.scalars(select(Kpi).where(Kpi.code == kpi.upper())).one_or_none()
+    if found is None:
+        raise Refused(f"unknown KPI '{kpi}'")
+    if not text.strip():
+        raise Refused("the commentary is empty")
+    existing = session.scalars(
+        select(KpiCommentary).filter_by(quarter=str(quarter), kpi_id=found.id)
+    ).one_or_none()
+    if existing is None:
+        session.add(
+            KpiCommentary(quarter=str(quarter), kpi_id=found.id, text=text.strip(), author=author)
+        )
+    else:
+        existing.text, existing.author = text.strip(), author
+    session.flush()
+
+
+def baselines(session: Session) -> dict[tuple[str, str | None], tuple[Decimal, str | None]]:
+    """Pre-sharing baselines by (KPI code, client code or None for the centre)."""
+    rows = session.execute(
+        select(Kpi.code, KpiBaseline.scope, KpiBaseline.value, KpiBaseline.period).join(
+            Kpi, KpiBaseline.kpi_id == Kpi.id
+        )
+    )
+    return {
+        (code, None if scope == CENTRE else scope): (value, period)
+        for code, scope, value, period in rows
+    }

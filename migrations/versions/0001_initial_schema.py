@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 02:14:25.427836
+Create Date: 2026-11-29 02:16:57.783991
 
 """
 
@@ -20,6 +20,16 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     """Upgrade schema."""
+    op.create_table(
+        "calendar_overrides",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("nation", sa.String(length=20), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("action", sa.String(length=6), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calendar_overrides")),
+        sa.UniqueConstraint("nation", "day", name=op.f("uq_calendar_overrides_nation_day")),
+    )
     op.create_table(
         "clients",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -259,6 +269,31 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "kpi_baselines",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("kpi_id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=12), nullable=False),
+        sa.Column("value", sa.BigInteger(), nullable=False),
+        sa.Column("period", sa.String(length=40), nullable=True),
+        sa.ForeignKeyConstraint(["kpi_id"], ["kpis.id"], name=op.f("fk_kpi_baselines_kpi_id_kpis")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_baselines")),
+        sa.UniqueConstraint("kpi_id", "scope", name=op.f("uq_kpi_baselines_kpi_id_scope")),
+    )
+    op.create_table(
+        "kpi_commentary",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("quarter", sa.String(length=10), nullable=False),
+        sa.Column("kpi_id", sa.Integer(), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("author", sa.String(length=254), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["kpi_id"], ["kpis.id"], name=op.f("fk_kpi_commentary_kpi_id_kpis")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_kpi_commentary")),
+        sa.UniqueConstraint("quarter", "kpi_id", name=op.f("uq_kpi_commentary_quarter_kpi_id")),
+    )
+    op.create_table(
         "kpi_figures",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("kpi_id", sa.Integer(), nullable=False),
@@ -401,6 +436,8 @@ def downgrade() -> None:
 
     op.drop_table("kpi_results")
     op.drop_table("kpi_figures")
+    op.drop_table("kpi_commentary")
+    op.drop_table("kpi_baselines")
     with op.batch_alter_table("usage_events", schema=None) as batch_op:
         batch_op.drop_index("ix_usage_month_service_client")
         batch_op.drop_index("ix_usage_batch")
@@ -423,3 +460,4 @@ def downgrade() -> None:
 
     op.drop_table("import_batches")
     op.drop_table("clients")
+    op.drop_table("calendar_overrides")
