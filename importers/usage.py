@@ -277,30 +277,41 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _open_batch(session: Session, filename: str, sha256: str) -> ImportBatch:
+def _open_batch(session: Session, filename: str, sha256: str, unique_content: bool) -> ImportBatch:
     earlier = session.scalars(select(ImportBatch).where(ImportBatch.live_sha256 == sha256)).first()
-    if earlier is not None:
+    if unique_content and earlier is not None:
         raise Refused(
             f"{filename}: the same content was already imported as batch {earlier.id} "
             f"({earlier.filename}, {earlier.created_at:%d %b %Y %H:%M} UTC); revert that batch first "
             "if it must be loaded again"
         )
-    batch = ImportBatch(kind="usage", filename=filename, sha256=sha256, live_sha256=sha256)
+    batch = ImportBatch(
+        kind="usage",
+        filename=filename,
+        sha256=sha256,
+        live_sha256=sha256 if unique_content else None,
+    )
     session.add(batch)
     session.flush()
     return batch
 
 
 def import_rows(
-    session: Session, rows: Iterable[tuple[int, dict]], filename: str, sha256: str, dry_run: bool
+    session: Session,
+    rows: Iterable[tuple[int, dict]],
+    filename: str,
+    sha256: str,
+    dry_run: bool,
+    unique_content: bool = True,
 ) -> UsageReport:
     """Validate and store rows as one batch; raise Refused (listing every bad row) on any.
 
-    The caller owns the transaction: it commits on success and rolls back on a dry
-    run or a refusal.
+    A file's content may be imported once (`unique_content`); an API call may repeat,
+    its events being skipped by event_id. The caller owns the transaction: it commits
+    on success and rolls back on a dry run or a refusal.
     """
     report = UsageReport(filename=filename, dry_run=dry_run)
-    batch = _open_batch(session, filename, sha256)
+    batch = _open_batch(session, filename, sha256, unique_content)
     validator = UsageValidator(_References(session), filename)
     writer = LedgerWriter(session, batch, report, filename)
     for number, raw in rows:

@@ -1,20 +1,70 @@
-"""The Flask application factory."""
+"""The Flask application factory: pages, API, sign-in, CSRF, throttling, security headers."""
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask
+from sqlalchemy.orm import selectinload
 
 from opsplatform.config import load_config
 from opsplatform.db import Database
+from opsplatform.extensions import csrf, limiter, login_manager
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
 
 
 def create_app() -> Flask:
     app = Flask("opsplatform")
     config = load_config(app.instance_path)
     app.instance_path = str(config.instance_path)
-    app.config["SECRET_KEY"] = config.secret_key
-    app.config["DATABASE_URL"] = config.database_url
+    secure = os.environ.get("OPSPLATFORM_HTTPS", "").lower() in ("1", "true", "yes")
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        DATABASE_URL=config.database_url,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+    )
     app.extensions["opsplatform.db"] = Database(config.database_url)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.login_message = "Sign in to continue"
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        from opsplatform.models import User
+
+        with app.extensions["opsplatform.db"].transaction() as session:
+            user = session.get(User, int(user_id), options=[selectinload(User.client)])
+            return user if user is not None and user.active else None
+
+    from opsplatform.api import init_api
+    from opsplatform.web import web
+
+    app.register_blueprint(web)
+    init_api(app)
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        if secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        return response
 
     @app.get("/healthz")
     def healthz():

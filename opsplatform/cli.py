@@ -19,8 +19,9 @@ from flask.cli import FlaskGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from opsplatform.app import create_app
-from opsplatform.db import Database
 from opsplatform.errors import Refused
+from opsplatform.extensions import database
+from opsplatform.models import ROLES
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
 
@@ -45,10 +46,6 @@ QUARTER = PeriodType(Quarter)
 YEAR = PeriodType(FinancialYear)
 
 
-def database() -> Database:
-    return current_app.extensions["opsplatform.db"]
-
-
 def raised_by() -> str:
     """Who is acting at the command line, for the record."""
     return f"{getpass.getuser()} (command line)"
@@ -70,7 +67,7 @@ def refusals(command):
         except (OperationalError, ProgrammingError) as error:
             if "no such table" in str(error) or "does not exist" in str(error):
                 _refuse(
-                    Refused("the database has no tables yet: run `opsplatform db upgrade` first"),
+                    Refused("the database is not at the newest schema: run `opsplatform db upgrade` first"),
                     kwargs.get("as_json", False),
                 )
             raise
@@ -630,3 +627,63 @@ def sla_costs(quarter: Quarter, as_json: bool):
             f"{r['service']:<8} {r['client'] or 'centre':<10} {r['charges']:>14} "
             f"{r['units']!s:>10} {r['unit']}s  {cost} per {r['unit']}"
         )
+
+
+# -- users and tokens --------------------------------------------------------------
+
+
+@main.group()
+def users():
+    """People who sign in to the web app."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--client", help="The client council a client user belongs to.")
+@json_option
+@refusals
+def users_create(email: str, role: str, client: str | None, as_json: bool):
+    """Create a user and print a one-time password."""
+    from opsplatform.accounts import create_user
+
+    with database().transaction() as session:
+        user, password = create_user(session, email, role, client)
+        email = user.email
+    if as_json:
+        emit({"email": email, "password": password})
+        return
+    click.echo(f"user {email} ({role}) created; one-time password: {password}")
+
+
+@main.group()
+def tokens():
+    """API tokens (bearer tokens for programs)."""
+
+
+@tokens.command("create")
+@click.argument("email")
+@json_option
+@refusals
+def tokens_create(email: str, as_json: bool):
+    """Create an API token for EMAIL's user; it is printed once and stored hashed."""
+    from opsplatform.accounts import create_token
+
+    with database().transaction() as session:
+        token_id, token = create_token(session, email)
+    if as_json:
+        emit({"token": token, "id": token_id})
+        return
+    click.echo(f"token {token_id} for {email} (shown once, keep it safe): {token}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@refusals
+def tokens_revoke(token_id: int):
+    """Revoke token TOKEN_ID: programs using it are refused from now on."""
+    from opsplatform.accounts import revoke_token
+
+    with database().transaction() as session:
+        revoke_token(session, token_id)
+    click.echo(f"token {token_id} revoked")

@@ -245,3 +245,43 @@ class KpiBaseline(Base):
     scope: Mapped[str] = mapped_column(String(12))
     value: Mapped[Decimal] = mapped_column(Quantity)
     period: Mapped[str | None] = mapped_column(String(40))
+
+
+ROLES = ("admin", "manager", "finance", "client", "auditor")
+
+
+class User(Base):
+    """A person who signs in; a `client` user is bound to one client council."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(10))
+    client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    client: Mapped[Client | None] = relationship()
+
+    # What flask-login asks of a signed-in user.
+    is_authenticated = True
+    is_anonymous = False
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class ApiToken(Base):
+    """A bearer token for the API, stored only as a SHA-256 hash; revoked tokens stay on record."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()

@@ -1,0 +1,99 @@
+"""Users, passwords and API tokens: argon2 password hashes, tokens stored as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsplatform.db import utcnow
+from opsplatform.errors import Refused
+from opsplatform.models import ROLES, ApiToken, Client, User
+
+_hasher = PasswordHasher()
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Checked against when the e-mail is unknown, so that sign-in takes as long either way.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def create_user(
+    session: Session, email: str, role: str, client: str | None = None
+) -> tuple[User, str]:
+    """A new user with a generated one-time password, returned once and stored hashed."""
+    email = email.strip().lower()
+    problems = []
+    if not _EMAIL.match(email):
+        problems.append(f"'{email}' is not an e-mail address")
+    if role not in ROLES:
+        problems.append(f"unknown role '{role}': use one of {', '.join(ROLES)}")
+    found = None
+    if role == "client":
+        if not client:
+            problems.append("a client user needs --client CODE")
+        else:
+            found = session.scalars(
+                select(Client).where(Client.code == client.upper())
+            ).one_or_none()
+            if found is None:
+                problems.append(f"unknown client '{client}'")
+    elif client:
+        problems.append(f"only client users are bound to a client, not {role} users")
+    if session.scalars(select(User.id).where(User.email == email)).first() is not None:
+        problems.append(f"there is already a user {email}")
+    if problems:
+        raise Refused(problems)
+    password = secrets.token_urlsafe(12)
+    user = User(email=email, password_hash=_hasher.hash(password), role=role, client=found)
+    session.add(user)
+    session.flush()
+    return user, password
+
+
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this e-mail and password, or None."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user if user is not None and user.active else None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(session: Session, email: str) -> tuple[int, str]:
+    """A new API token for the user: its id and the token, returned once; only a hash is kept."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    if user is None:
+        raise Refused(f"there is no user {email}")
+    token = secrets.token_urlsafe(32)
+    record = ApiToken(user_id=user.id, token_hash=_digest(token))
+    session.add(record)
+    session.flush()
+    return record.id, token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user holding this unrevoked token, or None."""
+    found = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token), ApiToken.revoked_at.is_(None))
+    ).one_or_none()
+    if found is None or not found.user.active:
+        return None
+    return found.user
+
+
+def revoke_token(session: Session, token: str) -> None:
+    found = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token))
+    ).one_or_none()
+    if found is None:
+        raise Refused("no such token")
+    found.revoked_at = utcnow()

@@ -1,0 +1,57 @@
+"""What a signed-in user may see: the rules that both the pages and the API apply.
+
+A client user sees only its own council's statements; anything else does not exist
+for it (404), so that one council cannot even learn another's statement numbers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from billing.models import Statement
+from billing.service import get_statement, list_statements
+from opsplatform.errors import Refused
+from opsplatform.models import User
+from opsplatform.periods import Month
+
+STAFF = ("admin", "manager", "finance", "auditor")
+WRITERS = ("admin", "finance")
+
+
+def client_code(user: User) -> str | None:
+    """The client a user is confined to, or None for centre staff."""
+    return user.client.code if user.role == "client" and user.client else None
+
+
+def visible_statements(session: Session, user: User, month: str | None = None) -> list[Statement]:
+    code = client_code(user)
+    if user.role == "client" and code is None:
+        return []
+    return list_statements(session, Month.parse(month) if month else None, code)
+
+
+def statement_for(session: Session, user: User, number: str) -> Statement | None:
+    try:
+        found = get_statement(session, number)
+    except Refused:
+        return None
+    if user.role == "client" and (user.client_id is None or found.client_id != user.client_id):
+        return None
+    return found
+
+
+def statement_workbook(session: Session, user: User, number: str) -> tuple[BytesIO, str] | None:
+    """The statement workbook's bytes and its download name, or None if not the user's to see."""
+    from billing.export import write_statement_workbook
+
+    found = statement_for(session, user, number)
+    if found is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="opsplatform-") as folder:
+        path = Path(folder) / f"{found.number}.xlsx"
+        write_statement_workbook(session, found, path)
+        return BytesIO(path.read_bytes()), path.name
