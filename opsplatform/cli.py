@@ -67,7 +67,9 @@ def refusals(command):
         except (OperationalError, ProgrammingError) as error:
             if "no such table" in str(error) or "does not exist" in str(error):
                 _refuse(
-                    Refused("the database is not at the newest schema: run `opsplatform db upgrade` first"),
+                    Refused(
+                        "the database is not at the newest schema: run `opsplatform db upgrade` first"
+                    ),
                     kwargs.get("as_json", False),
                 )
             raise
@@ -687,3 +689,49 @@ def tokens_revoke(token_id: int):
     with database().transaction() as session:
         revoke_token(session, token_id)
     click.echo(f"token {token_id} revoked")
+
+
+# -- scheduler -----------------------------------------------------------------------
+
+
+@main.command()
+@click.option(
+    "--once", is_flag=True, help="Run whatever is due now, then exit (for cron or tests)."
+)
+@click.option(
+    "--every",
+    default=15,
+    show_default=True,
+    type=click.IntRange(1, 1440),
+    help="Minutes between checks for due jobs.",
+)
+@json_option
+@refusals
+def scheduler(once: bool, every: int, as_json: bool):
+    """Run the scheduled jobs (monthly close, quarterly assessment) in the foreground."""
+    import logging
+
+    from opsplatform.jobs import run_forever, tick
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    instance = Path(current_app.instance_path)
+    if not once:
+        click.echo(f"scheduler started: checking for due jobs every {every} minutes (Ctrl+C stops)")
+        run_forever(database(), instance, every)
+        return
+    runs = [
+        {
+            "job": r.job,
+            "period": r.period,
+            "status": r.status,
+            "attempts": r.attempts,
+            "outcome": r.outcome,
+        }
+        for r in tick(database(), instance)
+    ]
+    if as_json:
+        emit(runs)
+        return
+    for r in runs:
+        click.echo(f"{r['job']} {r['period']}: {r['status']} ({r['outcome']})")
+    click.echo(f"{len(runs)} run(s)")

@@ -59,6 +59,9 @@ class Month:
     def next(self) -> Month:
         return self + 1
 
+    def previous(self) -> Month:
+        return self + -1
+
     def __add__(self, months: int) -> Month:
         index = self.year * 12 + self.month - 1 + months
         return Month(index // 12, index % 12 + 1)

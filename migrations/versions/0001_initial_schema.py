@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 02:19:57.939794
+Create Date: 2026-11-29 02:21:23.438411
 
 """
 
@@ -60,6 +60,19 @@ def upgrade() -> None:
     with op.batch_alter_table("import_batches", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_import_batches_sha256"), ["sha256"], unique=False)
 
+    op.create_table(
+        "job_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("job", sa.String(length=40), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("outcome", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_job_runs")),
+        sa.UniqueConstraint("job", "period", name=op.f("uq_job_runs_job_period")),
+    )
     op.create_table(
         "services",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -485,6 +498,7 @@ def downgrade() -> None:
     op.drop_table("drivers")
     op.drop_table("settings")
     op.drop_table("services")
+    op.drop_table("job_runs")
     with op.batch_alter_table("import_batches", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_import_batches_sha256"))
 

@@ -1,0 +1,129 @@
+"""Scheduled jobs: the monthly close and the quarterly assessment, each run exactly once.
+
+A run is claimed by inserting its (job, period) row, which the unique constraint lets
+only one process do; the work then runs in a transaction of its own, so a crash
+leaves either all of it or none, and the run is retried: a failed run on the next
+tick, a run whose process died once it is an hour old. APScheduler only provides
+the ticks, in one dedicated process (its job stores are not safe to share).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from opsplatform.calendars import load_calendars
+from opsplatform.db import Database, utcnow
+from opsplatform.models import JobRun, Subscription
+from opsplatform.periods import Month, Quarter
+from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, due_runs
+from opsplatform.settings import centre_settings
+
+log = logging.getLogger("opsplatform.jobs")
+STALE_AFTER = timedelta(hours=1)
+
+
+def _close(session, period: str, instance: Path) -> str:
+    from billing.service import close_month
+
+    statements = close_month(session, Month.parse(period))
+    return f"{len(statements)} draft statement(s) for {period}"
+
+
+def _assess(session, period: str, instance: Path) -> str:
+    from sla.publication import write_publication
+    from sla.service import assess_quarter
+
+    quarter = Quarter.parse(period)
+    results = assess_quarter(session, quarter)
+    folder = instance / "publications"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"performance-{quarter}.xlsx"
+    write_publication(session, quarter, path)
+    return f"{len(results)} KPI result(s); draft publication {path}"
+
+
+JOBS = {MONTHLY_CLOSE: _close, QUARTERLY_ASSESS: _assess}
+
+
+def _claim(database: Database, job: str, period: str) -> bool:
+    try:
+        with database.transaction() as session:
+            session.add(JobRun(job=job, period=period, status="running"))
+        return True
+    except IntegrityError:
+        pass
+    now = utcnow()
+    with database.transaction() as session:
+        retried = session.execute(
+            update(JobRun)
+            .where(JobRun.job == job, JobRun.period == period)
+            .where(
+                or_(
+                    JobRun.status == "failed",
+                    and_(JobRun.status == "running", JobRun.started_at < now - STALE_AFTER),
+                )
+            )
+            .values(status="running", attempts=JobRun.attempts + 1, started_at=now, outcome=None)
+        )
+        return retried.rowcount == 1
+
+
+def _finish(database: Database, job: str, period: str, status: str, outcome: str) -> None:
+    with database.transaction() as session:
+        session.execute(
+            update(JobRun)
+            .where(JobRun.job == job, JobRun.period == period)
+            .values(status=status, finished_at=utcnow(), outcome=outcome)
+        )
+
+
+def tick(database: Database, instance: Path, today: date | None = None) -> list[JobRun]:
+    """Run every job that is due and not yet done; return the runs this call made."""
+    today = today or date.today()
+    with database.transaction() as session:
+        first = session.scalar(select(func.min(Subscription.start)))
+        if first is None:
+            return []
+        settings = centre_settings(session)
+        calendar = load_calendars(session)["england"]
+        done = set(
+            session.execute(select(JobRun.job, JobRun.period).where(JobRun.status == "done")).all()
+        )
+    made = []
+    for job, period in due_runs(today, Month.of(first), settings.close_working_day, calendar):
+        if (job, period) in done or not _claim(database, job, period):
+            continue
+        try:
+            with database.transaction() as session:
+                outcome = JOBS[job](session, period, instance)
+            status = "done"
+        except Exception as error:  # recorded, and retried on the next tick
+            status, outcome = "failed", f"{type(error).__name__}: {error}"
+            log.exception("%s %s failed", job, period)
+        _finish(database, job, period, status, outcome)
+        log.info("%s %s %s: %s", job, period, status, outcome)
+        with database.transaction() as session:
+            made.append(session.scalars(select(JobRun).filter_by(job=job, period=period)).one())
+    return made
+
+
+def run_forever(database: Database, instance: Path, minutes: int) -> None:
+    """Tick now (catching up missed runs) and every `minutes` after, until stopped."""
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    scheduler = BlockingScheduler(timezone="Europe/London")
+    scheduler.add_job(
+        tick,
+        "interval",
+        minutes=minutes,
+        args=(database, instance),
+        next_run_time=utcnow(),
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
