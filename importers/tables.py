@@ -188,6 +188,10 @@ def day(value: object) -> date:
     if isinstance(value, date):
         return value
     raw = text(value)
+    try:
+        return date.fromisoformat(raw)  # the common case, parsed in C
+    except ValueError:
+        pass
     for fmt in _DATE_FORMATS:
         try:
             return datetime.strptime(raw, fmt).date()

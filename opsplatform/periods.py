@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 LONDON = ZoneInfo("Europe/London")
@@ -208,6 +209,7 @@ def london_date(moment: datetime | date) -> date:
     return moment
 
 
+@lru_cache(maxsize=4096)
 def london_midnight_utc(day: date) -> datetime:
     """The UTC instant at which a London local date begins."""
     return datetime(day.year, day.month, day.day, tzinfo=LONDON).astimezone(UTC)

@@ -1,0 +1,86 @@
+"""Shared set-up for the benchmarks: a centre of N clients x M services, usage files, timing."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import resource
+import time
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+from openpyxl import Workbook
+
+import migrations
+from opsplatform.db import Database
+
+FY = "2026-27"
+
+
+def clients(n: int) -> list[str]:
+    return [f"C{i:03d}" for i in range(n)]
+
+
+def services(n: int) -> list[str]:
+    return [f"S{i:02d}" for i in range(n)]
+
+
+def setup_book(path: Path, n_clients: int, n_services: int) -> Path:
+    """Every client subscribed to every service from April 2026 at a unit rate."""
+    book = Workbook()
+    book.remove(book.active)
+    sheets = {
+        "Clients": [["code", "name"]] + [[c, f"Council {c}"] for c in clients(n_clients)],
+        "Services": [["code", "name", "unit"]] + [[s, f"Service {s}", "item"] for s in services(n_services)],
+        "Subscriptions": [["client", "service", "start"]]
+        + [[c, s, date(2026, 4, 1)] for c in clients(n_clients) for s in services(n_services)],
+        "Tariffs": [["service", "financial_year", "rule", "rate"]]
+        + [[s, FY, "unit_rate", 1.25] for s in services(n_services)],
+    }
+    for title, rows in sheets.items():
+        ws = book.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    book.save(path)
+    return path
+
+
+def usage_rows(n: int, n_clients: int, n_services: int, seed: int = 1):
+    """n usage rows spread over April-May 2026, each with a unique event_id."""
+    rng = random.Random(seed)
+    cs, ss = clients(n_clients), services(n_services)
+    start = date(2026, 4, 1)
+    for i in range(n):
+        day = start + timedelta(days=rng.randrange(61))
+        yield [f"ev-{i:08d}", rng.choice(cs), rng.choice(ss), day.isoformat(), rng.randint(1, 9)]
+
+
+def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int) -> Path:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "client", "service", "date", "quantity"])
+        writer.writerows(usage_rows(n, n_clients, n_services))
+    return path
+
+
+def fresh_database(folder: Path) -> Database:
+    path = folder / "bench.sqlite3"
+    if path.exists():
+        path.unlink()
+    url = f"sqlite:///{path}"
+    migrations.upgrade(url)
+    os.environ["OPSPLATFORM_DATABASE_URL"] = url
+    return Database(url)
+
+
+@contextmanager
+def timed(label: str, results: dict):
+    started = time.perf_counter()
+    yield
+    results[label] = time.perf_counter() - started
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
