@@ -103,10 +103,21 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
             if not active:
                 continue
             charges = _charges(inputs, service, month, active)
+            staying = _active(inputs.subscriptions, service, month + 1) if month.month != 3 else {}
             for client, (charge, terms) in sorted(charges.items()):
                 quantity = inputs.usage.get((client, service, month), ZERO)
+                last = client not in staying  # March, or the subscription's last month
                 lines = _modify(
-                    inputs, month, client, service, quantity, charge, terms, year_to_date, carried
+                    inputs,
+                    month,
+                    client,
+                    service,
+                    quantity,
+                    charge,
+                    terms,
+                    year_to_date,
+                    carried,
+                    last,
                 )
                 result[(client, service, month)] = lines
     return result
@@ -226,8 +237,13 @@ def _modify(
     terms: Terms,
     year_to_date: dict,
     carried: dict,
+    last: bool,
 ) -> list[Ideal]:
-    """Apply minimum, annual cap and de minimis to a month's charge; add March's true-up."""
+    """Apply minimum, annual cap and de minimis to a month's charge; add March's true-up.
+
+    In the last subscribed month of the year (March, or when the subscription ends)
+    whatever de minimis has carried is billed, so nothing is lost.
+    """
     key = (client, service)
     amount, basis = charge.amount, charge.basis
     if terms.minimum is not None and amount < terms.minimum:
@@ -243,7 +259,7 @@ def _modify(
         true_up = _true_up(inputs, terms, client, month)
     carried_in = carried[key]
     due = amount + carried_in
-    if inputs.de_minimis and ZERO < due < inputs.de_minimis and month.month != 3:
+    if inputs.de_minimis and ZERO < due < inputs.de_minimis and not last:
         carried[key] = due
         basis += (
             f"; {format_gbp(due)} is below the de minimis of {format_gbp(inputs.de_minimis)}, "

@@ -80,8 +80,9 @@ class StatementLine(Base):
 class PendingLine(Base):
     """A line waiting for the client's next statement: a manual adjustment or a service credit.
 
-    The first draft built after it is raised carries it; once that statement is issued
-    the line is billed for good. `corrects` names the statement (and line) it corrects.
+    It goes on the client's next statement: the first draft built for a month after the
+    client's latest issued statement and not before `not_before` (the month after what
+    it corrects); once that statement is issued the line is billed for good.
     """
 
     __tablename__ = "pending_lines"
@@ -93,6 +94,7 @@ class PendingLine(Base):
     description: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     corrects: Mapped[str | None] = mapped_column(String(60))
+    not_before: Mapped[str | None] = mapped_column(String(7))
     raised_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     client: Mapped[Client] = relationship()

@@ -21,7 +21,7 @@ from billing.engine import Ideal, Period, Terms, YearInputs, rate_year
 from billing.models import PendingLine, Statement, StatementLine
 from billing.rules import parse_bands
 from opsplatform.db import utcnow
-from opsplatform.errors import Problem, Refused
+from opsplatform.errors import Refused
 from opsplatform.models import Client, Driver, Estimate, Service, Subscription, Tariff, UsageEvent
 from opsplatform.money import ZERO, format_gbp, round_money
 from opsplatform.periods import FinancialYear, Month
@@ -165,8 +165,16 @@ def close_month(session: Session, month: Month) -> list[Statement]:
                 )
             )
 
+    latest_issued = dict(
+        session.execute(
+            select(Statement.client_id, func.max(Statement.month))
+            .where(Statement.status == "issued")
+            .group_by(Statement.client_id)
+        ).all()
+    )
     for pending in _pending_for(session, month):
-        drafts[codes[pending.client_id]].append(_from_pending(pending, month))
+        if str(month) > latest_issued.get(pending.client_id, ""):
+            drafts[codes[pending.client_id]].append(_from_pending(pending, month))
 
     # Drafts keep their rows (queries raised on them stay attached); their lines are rebuilt.
     existing = {
@@ -224,7 +232,7 @@ def _billed_elsewhere(
 
 
 def _pending_for(session: Session, month: Month) -> list[PendingLine]:
-    """Pending lines that no statement other than this month's drafts carries yet."""
+    """Pending lines due by `month` that no statement but this month's drafts carries yet."""
     carried = (
         select(StatementLine.pending_id)
         .join(Statement, StatementLine.statement_id == Statement.id)
@@ -235,6 +243,7 @@ def _pending_for(session: Session, month: Month) -> list[PendingLine]:
         session.scalars(
             select(PendingLine)
             .where(PendingLine.id.not_in(carried))
+            .where(PendingLine.not_before.is_(None) | (PendingLine.not_before <= str(month)))
             .options(selectinload(PendingLine.service))
             .order_by(PendingLine.id)
         )
@@ -299,7 +308,7 @@ def adjust(
     elif line is not None:
         problems.append("a line number needs the statement it is on")
     if problems:
-        raise Refused([Problem(p) for p in problems])
+        raise Refused(problems)
     what = "credit" if amount < 0 else "charge"
     description = f"{found_service.name}: manual {what}"
     corrects = None
@@ -314,6 +323,7 @@ def adjust(
         description=description,
         reason=reason.strip(),
         corrects=corrects,
+        not_before=str(Month.parse(corrected.month) + 1) if corrected else None,
         raised_by=raised_by,
     )
     session.add(pending)
@@ -347,8 +357,9 @@ def raise_service_credit(
     description: str,
     reason: str,
     corrects: str,
+    not_before: Month,
 ) -> PendingLine:
-    """A service credit (a negative amount) for the client's next statement."""
+    """A service credit (a negative amount) for the client's next statement from `not_before`."""
     pending = PendingLine(
         client_id=client_id,
         service_id=service_id,
@@ -357,6 +368,7 @@ def raise_service_credit(
         description=description,
         reason=reason,
         corrects=corrects,
+        not_before=str(not_before),
         raised_by="sla assess --final",
     )
     session.add(pending)

@@ -151,6 +151,8 @@ def decimal(value: object, places: int = 6) -> Decimal:
         raise ValueError(f"'{text(value)}' is not a number") from None
     if not result.is_finite():
         raise ValueError(f"'{text(value)}' is not a number")
+    if result and result.adjusted() >= 18 - places:  # what a 64-bit scaled integer holds
+        raise ValueError(f"'{text(value)}' is too large")
     if result != result.quantize(Decimal(1).scaleb(-places), rounding="ROUND_DOWN"):
         raise ValueError(f"'{text(value)}' has more than {places} decimal places")
     return result

@@ -36,6 +36,7 @@ COLUMNS = [
     "completed_at",
 ]
 REQUIRED = {"client", "service", "date"}
+KNOWN = set(COLUMNS)
 CHUNK = 5000
 
 
@@ -119,9 +120,10 @@ class UsageValidator:
     with millions of rows.
     """
 
-    def __init__(self, refs: _References, source: str) -> None:
+    def __init__(self, refs: _References, source: str, require_event_id: bool = False) -> None:
         self.refs = refs
         self.source = source
+        self.require_event_id = require_event_id
 
     def validate(self, number: int, raw: dict, problems: list[Problem]) -> dict | None:
         bad = len(problems)
@@ -132,8 +134,10 @@ class UsageValidator:
         cells = {
             k: cell.text(v) if isinstance(v, str) else v for k, v in raw.items() if not blank(v)
         }
-        for column in ("client", "service", "date"):
-            if column not in cells:
+        for column in sorted(set(cells) - KNOWN):
+            problem(column, f"unknown field '{column}'; expected {', '.join(COLUMNS)}")
+        for column in ("event_id", "client", "service", "date"):
+            if column not in cells and (column != "event_id" or self.require_event_id):
                 problem(column, f"{column} is required")
         client = cell.text(cells["client"]).upper() if "client" in cells else None
         service = cell.text(cells["service"]).upper() if "service" in cells else None
@@ -342,16 +346,17 @@ def import_rows(
     sha256: str,
     dry_run: bool,
     unique_content: bool = True,
+    require_event_id: bool = False,
 ) -> UsageReport:
     """Validate and store rows as one batch; raise Refused (listing every bad row) on any.
 
     A file's content may be imported once (`unique_content`); an API call may repeat,
-    its events being skipped by event_id. The caller owns the transaction: it commits
+    its events being skipped by the event_id it must carry (`require_event_id`). The caller owns the transaction: it commits
     on success and rolls back on a dry run or a refusal.
     """
     report = UsageReport(filename=filename, dry_run=dry_run)
     batch = _open_batch(session, filename, sha256, unique_content)
-    validator = UsageValidator(_References(session), filename)
+    validator = UsageValidator(_References(session), filename, require_event_id)
     writer = LedgerWriter(session, batch, report, filename)
     for number, raw in rows:
         report.rows += 1

@@ -90,10 +90,10 @@ def user_for_token(session: Session, token: str) -> User | None:
     return found.user
 
 
-def revoke_token(session: Session, token: str) -> None:
-    found = session.scalars(
-        select(ApiToken).where(ApiToken.token_hash == _digest(token))
-    ).one_or_none()
+def revoke_token(session: Session, token_id: int) -> None:
+    """Stop a token working; the record of it stays."""
+    found = session.get(ApiToken, token_id)
     if found is None:
-        raise Refused("no such token")
-    found.revoked_at = utcnow()
+        raise Refused(f"there is no token {token_id}")
+    if found.revoked_at is None:
+        found.revoked_at = utcnow()

@@ -36,6 +36,8 @@ class Problem:
 class Refused(Exception):
     """The action was refused and nothing was written; `problems` lists every reason."""
 
-    def __init__(self, problems: list[Problem] | str) -> None:
-        self.problems = [Problem(problems)] if isinstance(problems, str) else list(problems)
+    def __init__(self, problems: list[Problem | str] | str) -> None:
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = [p if isinstance(p, Problem) else Problem(p) for p in problems]
         super().__init__("; ".join(str(p) for p in self.problems))

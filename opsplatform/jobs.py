@@ -96,6 +96,10 @@ def tick(database: Database, instance: Path, today: date | None = None) -> list[
         )
     made = []
     for job, period in due_runs(today, Month.of(first), settings.close_working_day, calendar):
+        if job == QUARTERLY_ASSESS:
+            last_close = (MONTHLY_CLOSE, str(Quarter.parse(period).months()[-1]))
+            if last_close not in done:
+                continue  # assessed only once the quarter's last month has closed
         if (job, period) in done or not _claim(database, job, period):
             continue
         try:
@@ -106,6 +110,8 @@ def tick(database: Database, instance: Path, today: date | None = None) -> list[
             status, outcome = "failed", f"{type(error).__name__}: {error}"
             log.exception("%s %s failed", job, period)
         _finish(database, job, period, status, outcome)
+        if status == "done":
+            done.add((job, period))
         log.info("%s %s %s: %s", job, period, status, outcome)
         with database.transaction() as session:
             made.append(session.scalars(select(JobRun).filter_by(job=job, period=period)).one())

@@ -280,6 +280,7 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
                 )
             ),
             corrects=f"{r.kpi.code} {quarter}",
+            not_before=quarter.months()[-1] + 1,
         )
 
 

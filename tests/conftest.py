@@ -75,7 +75,11 @@ def installed_cli(instance):
 
     def run(*args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            [str(script), *map(str, args)], capture_output=True, text=True, env=dict(os.environ), timeout=300
+            [str(script), *map(str, args)],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+            timeout=300,
         )
         if expect is not None:
             assert result.returncode == expect, result.stderr or result.stdout

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 02:21:23.438411
+Create Date: 2026-11-29 02:33:56.851275
 
 """
 
@@ -158,6 +158,7 @@ def upgrade() -> None:
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("corrects", sa.String(length=60), nullable=True),
+        sa.Column("not_before", sa.String(length=7), nullable=True),
         sa.Column("raised_by", sa.String(length=254), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(

@@ -154,12 +154,11 @@ class UsageCollection(MethodView):
             return errors(400, "send a JSON usage object or a non-empty list of them")
         if len(body) > MAX_EVENTS:
             return errors(413, f"send at most {MAX_EVENTS:,} events per request")
-        problems = []
-        for index, event in enumerate(body, start=1):
-            if not isinstance(event, dict):
-                problems.append(Problem("not a JSON object", "request", index))
-            elif not str(event.get("event_id") or "").strip():
-                problems.append(Problem("event_id is required", "request", index, "event_id"))
+        problems = [
+            Problem("not a JSON object", "request", index)
+            for index, event in enumerate(body, start=1)
+            if not isinstance(event, dict)
+        ]
         if problems:
             return errors(422, *problems)
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
@@ -167,7 +166,13 @@ class UsageCollection(MethodView):
         try:
             with database().transaction() as session:
                 report = import_rows(
-                    session, enumerate(body, start=1), source, digest, False, unique_content=False
+                    session,
+                    enumerate(body, start=1),
+                    source,
+                    digest,
+                    False,
+                    unique_content=False,
+                    require_event_id=True,
                 )
         except Refused as refused:
             return errors(422, *refused.problems)

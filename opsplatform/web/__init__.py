@@ -9,8 +9,8 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from opsplatform.accounts import authenticate
-from opsplatform.errors import Refused
 from opsplatform.extensions import database, limiter
+from opsplatform.periods import PeriodError
 from opsplatform.views import statement_for, statement_workbook, visible_statements
 
 web = Blueprint("web", __name__)
@@ -68,8 +68,8 @@ def statements():
     with database().transaction() as session:
         try:
             found = visible_statements(session, current_user, month)
-        except Refused as refused:
-            return render_template("statements.html", statements=[], error=str(refused)), 400
+        except PeriodError as error:
+            return render_template("statements.html", statements=[], error=str(error)), 400
         return render_template("statements.html", statements=found[::-1], error=None)
 
 

@@ -1,0 +1,108 @@
+"""Fixtures for the web and API tests: a populated centre (built once, copied per test) and the app.
+
+The centre is the small centre of tests/support.py (prefix TSS, clients WYR, LAN, PRS) with a
+KPI on payroll, April 2026 issued and May 2026 drafted, plus users of every kind and an API
+token for each. Building it takes a second, so it is built once per session and copied into
+each test's own instance database.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from opsplatform.app import create_app
+from tests.conftest import Cli
+from tests.support import small_centre, write_book, write_csv
+
+# name -> (email, role, client)
+PEOPLE = {
+    "finance": ("finance@centre.gov.uk", "finance", None),
+    "admin": ("admin@centre.gov.uk", "admin", None),
+    "manager": ("manager@centre.gov.uk", "manager", None),
+    "auditor": ("audit@centre.gov.uk", "auditor", None),
+    "wyr": ("pay@wyre.gov.uk", "client", "WYR"),
+    "lan": ("pay@lancaster.gov.uk", "client", "LAN"),
+}
+
+
+def centre_book() -> dict[str, list[list]]:
+    book = small_centre()
+    book["KPIs"] = [
+        ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit"],
+        ["PAY-5D", "Payslips in 5 working days", "PAY", "percent", "higher", 95, 90, "within", 5],
+    ]
+    return book
+
+
+def build_centre(cli: Cli, folder: Path) -> dict[str, dict]:
+    cli("setup", "load", write_book(folder / "setup.xlsx", centre_book()))
+    rows = [
+        {
+            "event_id": f"APR-{code}",
+            "client": code,
+            "service": "PAY",
+            "date": "2026-04-15",
+            "quantity": 100,
+            "started_at": "2026-04-13T09:00:00",
+            "completed_at": "2026-04-15T09:00:00",
+        }
+        for code in ("WYR", "LAN")
+    ]
+    cli("usage", "import", write_csv(folder / "usage.csv", rows))
+    cli("billing", "close", "2026-04")
+    cli("billing", "issue", "2026-04")
+    cli("billing", "close", "2026-05")
+    people = {}
+    for name, (email, role, client) in PEOPLE.items():
+        args = ["users", "create", email, "--role", role]
+        if client:
+            args += ["--client", client]
+        person = cli.json(*args)
+        person.update(cli.json("tokens", "create", email))
+        people[name] = person
+    return people
+
+
+@pytest.fixture(scope="session")
+def centre_template(tmp_path_factory, migrated_template) -> tuple[Path, dict[str, dict]]:
+    """The populated centre's database file, and its people (email, password, token, id)."""
+    folder = tmp_path_factory.mktemp("centre")
+    path = folder / "opsplatform.sqlite3"
+    with sqlite3.connect(migrated_template) as source, sqlite3.connect(path) as target:
+        source.backup(target)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("OPSPLATFORM_INSTANCE_PATH", str(folder))
+        env.setenv("OPSPLATFORM_DATABASE_URL", f"sqlite:///{path}")
+        people = build_centre(Cli(), folder)
+    return path, people
+
+
+@pytest.fixture
+def people(instance, centre_template) -> dict[str, dict]:
+    """Copy the populated centre into this test's instance database; its people by name."""
+    path, people = centre_template
+    source = sqlite3.connect(path)  # the backup API sees whatever is still in the WAL
+    target = sqlite3.connect(instance / "opsplatform.sqlite3")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+    return {name: dict(person) for name, person in people.items()}
+
+
+@pytest.fixture
+def app(people):
+    """A fresh app per test, so the sign-in limiter's memory storage starts empty; CSRF on."""
+    app = create_app()
+    assert app.config.get("WTF_CSRF_ENABLED", True)
+    yield app
+    app.extensions["opsplatform.db"].engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
