@@ -349,6 +349,21 @@ def charges_by_client_service(
     return {(client, service): amount for client, service, amount in rows}
 
 
+def rated_charges(session: Session, months: list[Month]) -> dict[tuple[int, int], Decimal]:
+    """What each client's use of each service costs for the given months of one financial
+    year, by (client id, service id), as the tariffs say now, closed or not."""
+    year = months[0].financial_year
+    settings = centre_settings(session)
+    ideal = rate_year(year_inputs(session, year, max(months), settings.de_minimis), max(months))
+    clients = dict(session.execute(select(Client.code, Client.id)).all())
+    services = dict(session.execute(select(Service.code, Service.id)).all())
+    totals: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
+    for (client, service, month), lines in ideal.items():
+        if month in months:
+            totals[(clients[client], services[service])] += sum((x.amount for x in lines), ZERO)
+    return dict(totals)
+
+
 def raise_service_credit(
     session: Session,
     client_id: int,

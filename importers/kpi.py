@@ -128,6 +128,14 @@ def _validate(number, raw, source, kpis, clients, problems) -> dict | None:
                 problem(column, f"{column} must not be negative")
         except ValueError as error:
             problem(column, str(error))
+    if (
+        len(problems) == bad
+        and kpi.unit == "percent"
+        and values["numerator"] > values["denominator"]
+    ):
+        problem("numerator", "a percentage's numerator cannot be more than its denominator")
+    if len(problems) == bad and values["denominator"] == 0 and values["numerator"] != 0:
+        problem("denominator", "the denominator is 0 but the numerator is not")
     if len(problems) > bad:
         return None
     return {"kpi_id": kpi.id, "client_id": client_id, "month": str(month), **values}

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.service import charges_by_client_service, raise_service_credit
+from billing.service import charges_by_client_service, raise_service_credit, rated_charges
 from opsplatform.calendars import load_calendars
 from opsplatform.errors import Refused
 from opsplatform.models import (
@@ -245,7 +245,7 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
     slas = {(s.client_id, s.kpi_id): s for s in session.scalars(select(Sla))}
     services = {s.id: s for s in session.scalars(select(Service))}
     credited: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
-    charged = charges_by_client_service(session, quarter.months())
+    charged = rated_charges(session, quarter.months())
     for r in results:
         if r.client is None or r.status != "red" or r.kpi.service_id is None:
             continue
