@@ -18,11 +18,11 @@ from pathlib import Path
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Border, Font, Side
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import select
+from sqlalchemy import Result, select
 from sqlalchemy.orm import Session
 
 from billing.models import Statement, StatementLine
@@ -68,7 +68,7 @@ TIE_HEADERS = [
     "Quantity on statement",
     "Quantity in usage detail",
     "Events",
-    "Difference",
+    "Statement less detail",
     "Note",
 ]
 TIE_WIDTHS = [11, 11, 14, 14, 10, 12, 70]
@@ -83,9 +83,13 @@ DETAIL_HEADERS = [
     "Batch",
 ]
 DETAIL_WIDTHS = [11, 12, 26, 32, 11, 17, 17, 8]
-TEXT_FORMAT = "@"
 
+TEXT_FORMAT = "@"
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
+MONTH_FORMAT = "mmm yyyy"
+RATE_FORMAT = '"£"#,##0.00##'
+WHOLE_FORMAT = "#,##0"
+DAYS_FORMAT = '0 "days"'
 DETAIL_FORMATS = [
     TEXT_FORMAT,
     DATE_FORMAT,
@@ -95,15 +99,10 @@ DETAIL_FORMATS = [
     DATETIME_FORMAT,
     DATETIME_FORMAT,
     None,
-]
-MONTH_FORMAT = "mmm yyyy"
-RATE_FORMAT = '"£"#,##0.00##'
-WHOLE_FORMAT = "#,##0"
-DAYS_FORMAT = '0 "days"'
+]  # one per detail column: None leaves a plain value (General format)
 TITLE_FONT = Font(bold=True, size=14)
 BOLD = Font(bold=True)
 DRAFT_FONT = Font(bold=True, color="C00000")
-HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")
 RIGHT = Alignment(horizontal="right")
@@ -112,7 +111,7 @@ DETAIL_FETCH = 5000
 
 
 @dataclass
-class TieOut:
+class _TieOut:
     """A charge line's quantity, against the usage events written to the detail sheet."""
 
     service_id: int
@@ -135,10 +134,10 @@ def write_statement_workbook(session: Session, statement: Statement, path: Path)
     cover = book.create_sheet("Statement")
     ties = book.create_sheet("Ties to statement")
     detail = book.create_sheet("Usage detail")
-    write_statement_sheet(session, cover, statement)
-    tie_outs = charge_tie_outs(statement)
-    write_usage_detail(session, detail, statement.client_id, tie_outs)
-    write_tie_outs(ties, tie_outs, statement.status)
+    _write_statement_sheet(session, cover, statement)
+    tie_outs = _charge_tie_outs(statement)
+    _write_usage_detail(session, detail, statement.client_id, tie_outs)
+    _write_tie_outs(ties, tie_outs, statement.status)
     partial = path.with_name(f".{path.name}.partial")
     try:
         book.save(partial)
@@ -147,7 +146,7 @@ def write_statement_workbook(session: Session, statement: Statement, path: Path)
         partial.unlink(missing_ok=True)
 
 
-def write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: Statement) -> None:
+def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: Statement) -> None:
     """The cover block (who, when, terms, purchase orders), the lines and their totals."""
     cover = _cover_rows(session, ws, statement)
     header_row = len(cover) + 1
@@ -169,10 +168,9 @@ def _cover_rows(session: Session, ws: WriteOnlyWorksheet, statement: Statement) 
     """Label-value rows: labels in column A (spilling into B), values in column C."""
     settings = centre_settings(session)
     month = Month.parse(statement.month)
-    issued = statement.status == "issued"
     status = (
         _cell(ws, "Issued")
-        if issued
+        if statement.status == "issued"
         else _cell(ws, "DRAFT: not yet issued; amounts may still change", font=DRAFT_FONT)
     )
     issue_date = london_date(statement.issued_at) if statement.issued_at else "not yet issued"
@@ -227,7 +225,7 @@ def _line_row(ws: WriteOnlyWorksheet, line: StatementLine) -> list[Cell | None]:
     )
     return [
         _cell(ws, line.position, alignment=TOP),
-        _cell(ws, line.service.code if line.service else "", alignment=TOP),
+        _cell(ws, line.service.code if line.service else None, alignment=TOP),
         _cell(ws, line.description, alignment=WRAP),
         _cell(ws, KIND_NAMES.get(line.kind, line.kind), alignment=TOP),
         _cell(ws, Month.parse(line.period).first_day, number_format=MONTH_FORMAT, alignment=TOP),
@@ -256,26 +254,26 @@ def _totals_row(ws: WriteOnlyWorksheet, statement: Statement) -> list[Cell | Non
     return row
 
 
-def charge_tie_outs(statement: Statement) -> list[TieOut]:
+def _charge_tie_outs(statement: Statement) -> list[_TieOut]:
     """One tie-out per service and period charged on the statement, by service then period."""
-    found: dict[tuple[str, str], TieOut] = {}
+    found: dict[tuple[str, str], _TieOut] = {}
     for line in statement.lines:
         if line.kind != "charge" or line.service is None:
             continue
         key = (line.service.code, line.period)
         if key not in found:
-            found[key] = TieOut(line.service.id, line.service.code, line.period, Decimal(0))
+            found[key] = _TieOut(line.service.id, line.service.code, line.period, Decimal(0))
         found[key].on_statement += line.quantity
     return [found[key] for key in sorted(found)]
 
 
-def write_usage_detail(
-    session: Session, ws: WriteOnlyWorksheet, client_id: int, tie_outs: list[TieOut]
+def _write_usage_detail(
+    session: Session, ws: WriteOnlyWorksheet, client_id: int, tie_outs: list[_TieOut]
 ) -> None:
     """Every usage event behind the charge lines, streamed, counting each into its tie-out."""
     _lay_out(ws, DETAIL_WIDTHS, header_row=1)
     ws.append(_header(ws, DETAIL_HEADERS))
-    row = RowCells(ws, DETAIL_FORMATS)
+    row = _RowCells(ws, DETAIL_FORMATS)
     rows = 1
     for tie in tie_outs:
         for event in _events(session, client_id, tie):
@@ -297,7 +295,7 @@ def write_usage_detail(
     ws.auto_filter.ref = f"A1:{get_column_letter(len(DETAIL_HEADERS))}{rows}"
 
 
-def _events(session: Session, client_id: int, tie: TieOut):
+def _events(session: Session, client_id: int, tie: _TieOut) -> Result:
     """The client's events for the tie-out's service and month, by date, fetched in chunks."""
     query = (
         select(
@@ -320,12 +318,12 @@ def _events(session: Session, client_id: int, tie: TieOut):
     return session.execute(query)
 
 
-class RowCells:
+class _RowCells:
     """One cell per column in that column's format, refilled for every row appended.
 
     A write-only sheet writes a row out as soon as it is appended, so the same cells can
-    carry the next row: 100,000 formatted rows cost no more styling than one. A column
-    whose format is None takes plain values (numbers in the General format).
+    carry the next row instead of a newly styled cell for every value. A column whose
+    format is None takes plain values (numbers in the General format).
     """
 
     def __init__(self, ws: WriteOnlyWorksheet, formats: list[str | None]) -> None:
@@ -342,7 +340,7 @@ class RowCells:
         return row
 
 
-def write_tie_outs(ws: WriteOnlyWorksheet, tie_outs: list[TieOut], status: str) -> None:
+def _write_tie_outs(ws: WriteOnlyWorksheet, tie_outs: list[_TieOut], status: str) -> None:
     """Each charge line's quantity against the usage detail; the difference should be 0."""
     _lay_out(ws, TIE_WIDTHS, header_row=1)
     ws.append(_header(ws, TIE_HEADERS))
@@ -394,10 +392,7 @@ def _lay_out(ws: WriteOnlyWorksheet, widths: list[int], header_row: int) -> None
 
 
 def _header(ws: WriteOnlyWorksheet, names: list[str]) -> list[Cell]:
-    return [
-        _cell(ws, name, font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGNMENT)
-        for name in names
-    ]
+    return [_cell(ws, name, font=HEADER_FONT, fill=HEADER_FILL, alignment=WRAP) for name in names]
 
 
 def _cell(
@@ -405,7 +400,7 @@ def _cell(
     value: object,
     number_format: str | None = None,
     font: Font | None = None,
-    fill=None,
+    fill: PatternFill | None = None,
     alignment: Alignment | None = None,
     border: Border | None = None,
 ) -> Cell:

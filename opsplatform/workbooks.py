@@ -11,12 +11,14 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from openpyxl.cell import Cell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 MONEY_FORMAT = '"£"#,##0.00;[Red]-"£"#,##0.00'
 QUANTITY_FORMAT = "#,##0.######"
+WHOLE_FORMAT = "#,##0"
 DATE_FORMAT = "dd/mm/yyyy"
 HEADER_FILL = PatternFill("solid", fgColor="1D3557")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -26,11 +28,14 @@ def write_cell(ws: Worksheet, row: int, column: int, value: object, money: bool 
     """Write one value with the right type and format; strings stay strings."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         value = value.replace(tzinfo=None)
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)  # XML cannot hold control characters
     target = ws.cell(row=row, column=column, value=value)
     if isinstance(value, str):
         target.data_type = "s"  # never a formula, whatever it starts with
     elif isinstance(value, Decimal):
-        target.number_format = MONEY_FORMAT if money else QUANTITY_FORMAT
+        whole = value == value.to_integral_value()
+        target.number_format = MONEY_FORMAT if money else WHOLE_FORMAT if whole else QUANTITY_FORMAT
     elif isinstance(value, date):
         target.number_format = (
             DATE_FORMAT if not isinstance(value, datetime) else "dd/mm/yyyy hh:mm"
