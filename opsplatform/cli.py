@@ -19,6 +19,7 @@ from flask.cli import FlaskGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from opsplatform.app import create_app
+from opsplatform.audit import record
 from opsplatform.errors import Refused
 from opsplatform.extensions import database
 from opsplatform.models import ROLES
@@ -182,6 +183,7 @@ def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool):
 
     with database().transaction(dry_run=dry_run) as session:
         report = load_setup(session, book, dry_run, rerate, issued_months)
+        record(session, raised_by(), "setup load", book.name, rerate=rerate, sheets=report.sheets)
     if as_json:
         emit(report.as_dict())
         return
@@ -232,6 +234,16 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
     try:
         with database().transaction(dry_run=dry_run) as session:
             report = import_file(session, file, dry_run=dry_run)
+            record(
+                session,
+                raised_by(),
+                "usage import",
+                file.name,
+                batch=report.batch,
+                rows=report.rows,
+                inserted=report.inserted,
+                skipped=report.skipped,
+            )
     except UsageRefused as refused:
         if errors_out:
             write_error_report(errors_out, refused.problems)
@@ -266,6 +278,7 @@ def usage_revert(batch: int, as_json: bool):
 
     with database().transaction() as session:
         result = revert_batch(session, batch)
+        record(session, raised_by(), "usage revert", f"batch {batch}", **result)
     if as_json:
         emit(result)
         return
@@ -290,6 +303,13 @@ def billing_close(month: Month, as_json: bool):
 
     with database().transaction() as session:
         statements = close_month(session, month)
+        record(
+            session,
+            raised_by(),
+            "billing close",
+            str(month),
+            statements=[s.number for s in statements],
+        )
         summaries = [statement_summary(s) for s in statements]
     if as_json:
         emit(summaries)
@@ -309,6 +329,13 @@ def billing_issue(month: Month, as_json: bool):
 
     with database().transaction() as session:
         summaries = [statement_summary(s) for s in issue_month(session, month)]
+        record(
+            session,
+            raised_by(),
+            "billing issue",
+            str(month),
+            statements={s["number"]: s["total"] for s in summaries},
+        )
     if as_json:
         emit(summaries)
         return
@@ -366,7 +393,6 @@ def billing_list(month: Month | None, client: str | None, as_json: bool):
 def billing_export(number: str, out: Path):
     """Write the statement workbook."""
     from billing.export import write_statement_workbook
-
     from billing.service import get_statement
 
     with database().transaction() as session:
@@ -402,6 +428,15 @@ def billing_adjust(
         raise Refused(f"AMOUNT: {error}") from None
     with database().transaction() as session:
         pending = adjust(session, client, service, value, reason, statement, raised_by(), line)
+        record(
+            session,
+            raised_by(),
+            "billing adjust",
+            f"{client.upper()} {service.upper()}",
+            amount=value,
+            reason=reason,
+            corrects=pending.corrects,
+        )
         document = {
             "id": pending.id,
             "client": client.upper(),
@@ -477,6 +512,14 @@ def kpi_import(file: Path, dry_run: bool, as_json: bool):
 
     with database().transaction(dry_run=dry_run) as session:
         report = import_figures(session, file, dry_run, month_is_final)
+        record(
+            session,
+            raised_by(),
+            "kpi import",
+            file.name,
+            created=report.created,
+            replaced=report.replaced,
+        )
     if as_json:
         emit(report.as_dict())
         return
@@ -500,6 +543,8 @@ def sla_assess(quarter: Quarter, final: bool, as_json: bool):
 
     with database().transaction() as session:
         results = [r.as_dict() for r in assess_quarter(session, quarter, final)]
+        if final:
+            record(session, raised_by(), "sla final", str(quarter), results=len(results))
     if as_json:
         emit(results)
         return
@@ -542,6 +587,7 @@ def queries_raise(number: str, line: int | None, reason: str, as_json: bool):
 
     with database().transaction() as session:
         document = query_document(raise_query(session, number, line, reason, raised_by()))
+        record(session, raised_by(), "query raise", number, query=document["id"], reason=reason)
     if as_json:
         emit(document)
         return
@@ -570,6 +616,15 @@ def queries_answer(
             raise Refused(f"--amount: {error}") from None
     with database().transaction() as session:
         query = answer_query(session, query_id, accept, explanation, raised_by(), value)
+        record(
+            session,
+            raised_by(),
+            "query answer",
+            f"query {query_id}",
+            status=query.status,
+            answer=explanation,
+            amount=value,
+        )
         document = query_document(query)
     if as_json:
         emit(document)
@@ -607,6 +662,7 @@ def sla_comment(quarter: Quarter, kpi_code: str, text: str):
 
     with database().transaction() as session:
         set_commentary(session, quarter, kpi_code, text, raised_by())
+        record(session, raised_by(), "sla comment", f"{kpi_code.upper()} {quarter}", text=text)
     click.echo(f"commentary saved for {kpi_code.upper()} in {quarter}")
 
 
@@ -651,6 +707,7 @@ def users_create(email: str, role: str, client: str | None, as_json: bool):
 
     with database().transaction() as session:
         user, password = create_user(session, email, role, client)
+        record(session, raised_by(), "user create", user.email, role=role, client=client)
         email = user.email
     if as_json:
         emit({"email": email, "password": password})
@@ -673,6 +730,7 @@ def tokens_create(email: str, as_json: bool):
 
     with database().transaction() as session:
         token_id, token = create_token(session, email)
+        record(session, raised_by(), "token create", email, token=token_id)
     if as_json:
         emit({"token": token, "id": token_id})
         return
@@ -688,6 +746,7 @@ def tokens_revoke(token_id: int):
 
     with database().transaction() as session:
         revoke_token(session, token_id)
+        record(session, raised_by(), "token revoke", f"token {token_id}")
     click.echo(f"token {token_id} revoked")
 
 
@@ -735,3 +794,25 @@ def scheduler(once: bool, every: int, as_json: bool):
     for r in runs:
         click.echo(f"{r['job']} {r['period']}: {r['status']} ({r['outcome']})")
     click.echo(f"{len(runs)} run(s)")
+
+
+@main.group()
+def audit():
+    """The audit log: who changed what, and when."""
+
+
+@audit.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@json_option
+@refusals
+def audit_list(limit: int, as_json: bool):
+    """The newest audit entries first."""
+    from opsplatform.audit import recent
+
+    with database().transaction() as session:
+        entries = recent(session, limit)
+    if as_json:
+        emit(entries)
+        return
+    for e in entries:
+        click.echo(f"{e['at'][:19]}  {e['actor']:<28} {e['action']:<15} {e['subject']}")

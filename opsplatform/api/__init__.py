@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from billing.service import statement_document, statement_summary
 from importers.usage import import_rows
 from opsplatform.accounts import user_for_token
+from opsplatform.audit import record
 from opsplatform.errors import Problem, Refused
 from opsplatform.extensions import csrf, database
 from opsplatform.models import Client, Service
@@ -173,6 +174,16 @@ class UsageCollection(MethodView):
                     False,
                     unique_content=False,
                     require_event_id=True,
+                )
+                record(
+                    session,
+                    g.api_user.email,
+                    "usage post",
+                    source,
+                    batch=report.batch,
+                    rows=report.rows,
+                    inserted=report.inserted,
+                    skipped=report.skipped,
                 )
         except Refused as refused:
             return errors(422, *refused.problems)

@@ -1,0 +1,471 @@
+"""The demo centre: Northmoor Shared Services and six client authorities, made up but plausible.
+
+Reference data goes through the setup workbook loader and usage through the usage
+importer, so the demo passes the same checks as a finance officer's files; then every
+month up to last month is closed and issued, as the centre would have done. Volumes come
+from a fixed seed per month, so the same month always looks the same.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from billing.service import close_month, issue_month
+from importers.setup import load_setup
+from importers.usage import COLUMNS, import_file
+from opsplatform.calendars import WorkingCalendar
+from opsplatform.db import Database
+from opsplatform.models import Client, UsageEvent
+from opsplatform.periods import LONDON, FinancialYear, Month, iter_months
+
+SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
+CENTRE = "Northmoor Shared Services"
+
+
+class DemoNotEmpty(Exception):
+    """The database already holds clients or usage, so the demo would mix with real data."""
+
+
+@dataclass(frozen=True)
+class Authority:
+    """A client authority and its volumes: a month's, except invoices and audit days (a year's)."""
+
+    code: str
+    name: str
+    nation: str
+    payslips: int
+    invoices: int
+    calls: int
+    incidents: int
+    claims: int
+    mail_items: int
+    audit_days: int
+    properties: int
+    first_fix: float  # share of ICT incidents fixed within a couple of hours
+    claim_days: float  # mean calendar days to decide a new benefit claim
+
+
+CLIENTS = (
+    Authority(
+        "ASH", "Ashvale District Council", "england",
+        540, 21_000, 5_800, 120, 64, 9_200, 70, 48_310, 0.80, 15.5,
+    ),
+    Authority(
+        "BRK", "Brackenfield Borough Council", "england",
+        690, 26_500, 7_300, 150, 82, 11_400, 70, 61_870, 0.78, 17.0,
+    ),
+    Authority(
+        "HOLM", "Holmbridge District Council", "england",
+        445, 17_400, 4_400, 95, 51, 7_100, 40, 40_925, 0.82, 19.5,
+    ),
+    Authority(
+        "WEX", "Wexcombe County Council", "england",
+        5_350, 98_000, 0, 380, 0, 36_500, 260, 0, 0.72, 0,
+    ),
+    Authority(
+        "WXFRA", "Wexcombe Fire and Rescue Authority", "england",
+        820, 9_600, 0, 80, 0, 620, 35, 0, 0.84, 0,
+    ),
+    Authority(
+        "GLAN", "Glanafon County Borough Council", "wales",
+        3_240, 0, 0, 230, 0, 14_300, 0, 0, 0.79, 0,
+    ),
+)  # fmt: skip
+
+# code, name, unit, VAT percent, cost centre
+SERVICES = (
+    ("PAY", "Payroll and pensions administration", "payslip", 0, "NSS-4100"),
+    ("AP", "Accounts payable", "invoice", 0, "NSS-4200"),
+    ("RB", "Revenues and benefits", "new claim", 0, "NSS-4300"),
+    ("ICT", "ICT service desk", "incident", 0, "NSS-4400"),
+    ("CC", "Customer contact centre", "call", 0, "NSS-4500"),
+    ("AUDIT", "Internal audit", "audit day", 0, "NSS-4600"),
+    ("PRINT", "Print and mail", "mail item", 20, "NSS-4700"),
+)
+
+# client, service, first and last month (counted from the first month of usage; None =
+# open), tier, purchase order. Brackenfield joins the contact centre in its eighth month,
+# Holmbridge takes print back in-house after a year, Ashvale moves to premium payroll.
+SUBSCRIPTIONS = (
+    ("ASH", "PAY", 0, 11, "standard", None),
+    ("ASH", "PAY", 12, None, "premium", None),
+    ("ASH", "AP", 0, None, "standard", None),
+    ("ASH", "RB", 0, None, "standard", None),
+    ("ASH", "ICT", 0, None, "standard", None),
+    ("ASH", "CC", 0, None, "standard", None),
+    ("ASH", "AUDIT", 0, None, "standard", None),
+    ("ASH", "PRINT", 0, None, "standard", None),
+    ("BRK", "PAY", 0, None, "standard", None),
+    ("BRK", "AP", 0, None, "standard", None),
+    ("BRK", "RB", 0, None, "standard", None),
+    ("BRK", "ICT", 0, None, "standard", None),
+    ("BRK", "CC", 7, None, "standard", "BBC/CC/0192"),
+    ("BRK", "AUDIT", 0, None, "standard", None),
+    ("BRK", "PRINT", 0, None, "standard", None),
+    ("HOLM", "PAY", 0, None, "premium", None),
+    ("HOLM", "AP", 0, None, "standard", None),
+    ("HOLM", "RB", 0, None, "standard", None),
+    ("HOLM", "ICT", 0, None, "standard", None),
+    ("HOLM", "CC", 0, None, "standard", None),
+    ("HOLM", "AUDIT", 0, None, "small", None),
+    ("HOLM", "PRINT", 0, 11, "standard", None),
+    ("WEX", "PAY", 0, None, "standard", "4500017731"),
+    ("WEX", "AP", 0, None, "standard", "4500017732"),
+    ("WEX", "ICT", 0, None, "standard", "4500017733"),
+    ("WEX", "AUDIT", 0, None, "large", "4500017734"),
+    ("WEX", "PRINT", 0, None, "standard", "4500017735"),
+    ("WXFRA", "PAY", 0, None, "standard", None),
+    ("WXFRA", "AP", 0, None, "standard", None),
+    ("WXFRA", "ICT", 0, None, "standard", None),
+    ("WXFRA", "AUDIT", 0, None, "small", None),
+    ("WXFRA", "PRINT", 0, None, "standard", None),
+    ("GLAN", "PAY", 0, None, "premium", "GCBC-PO-88120"),
+    ("GLAN", "ICT", 0, None, "standard", "GCBC-PO-88121"),
+    ("GLAN", "PRINT", 0, None, "standard", "GCBC-PO-88122"),
+)
+
+KPIS = (
+    ("code", "name", "service", "unit", "direction", "target", "amber", "method", "limit",
+     "calendar"),
+    ("RB-AVG", "Benefit new claims: average days to decide", "RB", "days", "lower", 18, 22,
+     "average_elapsed", None, "calendar_days"),
+    ("RB-20WD", "Benefit new claims decided within 20 working days", "RB", "percent", "higher",
+     80, 70, "within", 20, "working_days"),
+    ("ICT-8H", "ICT incidents resolved within 8 hours", "ICT", "percent", "higher", 75, 65,
+     "within", 8 * 3600, "seconds"),
+    ("ICT-3WD", "ICT incidents resolved within 3 working days", "ICT", "percent", "higher",
+     95, 90, "within", 3, "working_days"),
+)  # fmt: skip
+
+# Volume in each calendar month (January first) against an average month.
+SEASON = {
+    "AP": (1.0, 1.0, 1.25, 0.9, 1.0, 1.0, 1.0, 0.95, 1.0, 1.0, 1.0, 0.85),
+    "CC": (1.05, 1.0, 1.35, 1.3, 1.05, 0.95, 0.95, 0.85, 0.95, 1.0, 0.95, 0.75),
+    "PRINT": (1.0, 1.3, 1.8, 1.0, 0.9, 0.9, 0.85, 0.8, 0.9, 1.0, 1.0, 0.9),
+    "ICT": (1.1, 1.0, 1.0, 1.0, 1.0, 0.95, 0.95, 0.85, 1.1, 1.05, 1.0, 0.8),
+    "RB": (1.1, 1.0, 1.0, 1.2, 1.0, 0.95, 0.95, 0.9, 1.0, 1.0, 1.0, 0.85),
+}
+WEEKDAY = (1.2, 1.05, 1.0, 0.95, 0.8)  # Monday to Friday: contact and post peak on Mondays
+
+
+def _season(service: str, month: Month) -> float:
+    factors = SEASON[service]
+    return factors[month.month - 1] * len(factors) / sum(factors)
+
+
+def _priced(value: str, years: int, step: str = "0.01") -> Decimal:
+    """`value` raised by 3% a year for `years` years, rounded to a multiple of `step`."""
+    unit = Decimal(step)
+    raised = Decimal(value) * Decimal("1.03") ** years / unit
+    return raised.quantize(Decimal(1), ROUND_HALF_UP) * unit
+
+
+def _tariffs(year: FinancialYear, n: int) -> list[list]:
+    """The Tariffs rows of a financial year, `n` years after the first: prices rise 3% a year."""
+    fy = str(year)
+    p = lambda value, step="0.01": _priced(value, n, step)  # noqa: E731
+    pay = f"1000@{p('5.20')}; 4000@{p('4.40')}; *@{p('3.80')}"
+    premium = f"1000@{p('6.10')}; 4000@{p('5.25')}; *@{p('4.55')}"
+    desk = "; ".join(
+        f"{limit}={p(fee, '10')}"
+        for limit, fee in (("150", "5200"), ("300", "8900"), ("600", "14800"), ("*", "21500"))
+    )
+    # service, year, rule, client, tier, rate, bands, annual, driver, min, cap, billing, tol.
+    return [
+        ["PAY", fy, "graduated", None, None, None, pay, None, None, None, None, None, None],
+        ["PAY", fy, "graduated", None, "premium", None, premium] + [None] * 6,
+        ["PAY", fy, "unit_rate", "WEX", None, p("3.65")] + [None] * 7,
+        ["AP", fy, "unit_rate", None, None, p("1.95"), None, None, None, None, None, "estimate", 5],
+        ["RB", fy, "apportion", None, None, None, None, p("2280000", "100"), "properties"]
+        + [None] * 4,
+        ["ICT", fy, "banded", None, None, None, desk] + [None] * 6,
+        ["CC", fy, "unit_rate", None, None, p("3.40")] + [None] * 4 + [p("225000", "1000")]
+        + [None] * 2,
+        ["AUDIT", fy, "fixed_fee", None, None, None, None, p("64000", "100")] + [None] * 5,
+        ["AUDIT", fy, "fixed_fee", None, "small", None, None, p("36000", "100")] + [None] * 5,
+        ["AUDIT", fy, "fixed_fee", None, "large", None, None, p("142000", "100")] + [None] * 5,
+        ["PRINT", fy, "unit_rate", None, None, p("0.38", "0.0001"), None, None, None, p("350", "5")]
+        + [None] * 3,
+    ]
+
+
+class _Centre:
+    """The demo's plan: reference data and each month's usage, from the first month to the last."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.last = Month.of(now.date()).previous()
+        self.first = (self.last + -12).financial_year.first_month
+        self.years = [
+            FinancialYear(y)
+            for y in range(self.first.year, Month.of(now.date()).financial_year.start_year + 1)
+        ]
+        self.calendars = {a.nation: WorkingCalendar(a.nation) for a in CLIENTS}
+        self.periods: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
+        for client, service, start, end, _tier, _po in SUBSCRIPTIONS:
+            last_day = (self.first + end).last_day if end is not None else None
+            self.periods.setdefault((client, service), []).append(
+                ((self.first + start).first_day, last_day)
+            )
+
+    def subscribed(self, client: str, service: str, day: date) -> bool:
+        return any(
+            start <= day and (end is None or day <= end)
+            for start, end in self.periods.get((client, service), ())
+        )
+
+    def years_in(self, year: FinancialYear) -> int:
+        return year.start_year - self.first.financial_year.start_year
+
+    def estimate(self, authority: Authority, year: FinancialYear) -> int:
+        """The invoices a year a client told the centre to expect, growing 2% a year."""
+        return round(authority.invoices * 1.02 ** self.years_in(year), -2)
+
+    # -- reference data ------------------------------------------------------------
+
+    def setup_sheets(self) -> dict[str, list[list]]:
+        """Every sheet of the setup workbook, header first."""
+        sheets: dict[str, list[list]] = {
+            "Settings": [
+                ["key", "value"],
+                ["centre_name", CENTRE],
+                ["statement_prefix", "NSS"],
+                ["de_minimis", 0],
+                ["service_credit_cap_percent", 10],
+                ["payment_terms_days", 30],
+                ["close_working_day", 3],
+            ],
+            "Clients": [["code", "name", "nation", "email"]]
+            + [
+                [a.code, a.name, a.nation, f"recharges@{a.name.split()[0].lower()}.example"]
+                for a in CLIENTS
+            ],
+            "Services": [["code", "name", "unit", "vat_rate", "cost_centre"], *SERVICES],
+            "Subscriptions": [["client", "service", "start", "end", "tier", "po_number"]],
+            "Drivers": [["client", "financial_year", "driver", "value"]],
+            "Tariffs": [
+                [
+                    "service", "financial_year", "rule", "client", "tier", "rate", "bands",
+                    "annual_amount", "driver", "minimum", "annual_cap", "billing",
+                    "true_up_tolerance",
+                ]
+            ],  # fmt: skip
+            "Estimates": [["client", "service", "financial_year", "quantity"]],
+            "KPIs": [list(row) for row in KPIS],
+            "SLAs": [
+                ["client", "kpi", "target", "amber", "service_credit_percent"],
+                ["WEX", "ICT-8H", 80, 72, 2],
+                ["GLAN", "ICT-3WD", 97, 93, 1.5],
+                ["BRK", "RB-AVG", 16, 20, 1],
+            ],
+            "Baselines": [
+                ["kpi", "client", "value", "period"],
+                ["RB-AVG", None, 26.4, "2018-19"],
+                ["ICT-8H", None, 61, "2018-19"],
+            ],
+        }
+        for client, service, start, end, tier, po in SUBSCRIPTIONS:
+            last_day = (self.first + end).last_day if end is not None else None
+            sheets["Subscriptions"].append(
+                [client, service, (self.first + start).first_day, last_day, tier, po]
+            )
+        for year in self.years:
+            n = self.years_in(year)
+            sheets["Tariffs"] += _tariffs(year, n)
+            for a in CLIENTS:
+                if a.properties:
+                    properties = round(a.properties * 1.007**n)
+                    sheets["Drivers"].append([a.code, str(year), "properties", properties])
+                if a.invoices:
+                    sheets["Estimates"].append([a.code, "AP", str(year), self.estimate(a, year)])
+        return sheets
+
+    # -- usage ---------------------------------------------------------------------
+
+    def usage_rows(self, month: Month) -> list[list]:
+        """The month's usage file: daily counts, pay runs, audit days, timed incidents and
+        claims, and now and then a late print job sheet for the month before."""
+        rng = random.Random(f"{SEED}:{month}")
+        rows: list[list] = []
+        for a in CLIENTS:
+            calendar = self.calendars[a.nation]
+            days = [
+                month.first_day + timedelta(days=i)
+                for i in range(month.last_day.day)
+                if calendar.is_working_day(month.first_day + timedelta(days=i))
+            ]
+            rows += self._payroll(rng, a, days)
+            bias = random.Random(f"{SEED}:{a.code}:{month.financial_year}").uniform(0.9, 1.1)
+            invoices = self.estimate(a, month.financial_year) / 12 * bias * _season("AP", month)
+            rows += self._daily(rng, a, "AP", invoices, days, "Payment run")
+            rows += self._daily(rng, a, "CC", a.calls * _season("CC", month), days, None)
+            rows += self._daily(rng, a, "PRINT", a.mail_items * _season("PRINT", month), days, None)
+            rows += self._audit(rng, a, days)
+            rows += self._incidents(rng, a, month, days)
+            rows += self._claims(rng, a, month, days, calendar)
+        if month > self.first and month.month in (1, 5, 9):
+            rows += self._late_print(rng, month.previous())
+        return rows
+
+    def _daily(self, rng, a: Authority, service, monthly: float, days, reference) -> list[list]:
+        """One row a working day with the day's count, busier on Mondays."""
+        rows = []
+        for day in days:
+            mean = monthly / len(days) * WEEKDAY[day.weekday()]
+            quantity = round(rng.gauss(mean, mean * 0.15))
+            if quantity > 0 and self.subscribed(a.code, service, day):
+                event = f"{service}-{a.code}-{day:%Y%m%d}"
+                rows.append([event, a.code, service, day, quantity, reference, None, None])
+        return rows
+
+    def _payroll(self, rng, a: Authority, days: list[date]) -> list[list]:
+        """The main monthly pay run (on the 25th or the working day before; the 18th in
+        December) and a small supplementary run around the 10th."""
+        pay_day = max(d for d in days if d.day <= (18 if d.month == 12 else 25))
+        extra_day = max(d for d in days if d.day <= 10)
+        label = pay_day.strftime("%B %Y")
+        growth = 1.01 ** self.years_in(FinancialYear.of(pay_day))
+        runs = [
+            (pay_day, "M", a.payslips * growth * rng.uniform(0.985, 1.015), f"Payroll {label}"),
+            (extra_day, "S", a.payslips * rng.uniform(0.02, 0.05), f"Supplementary {label}"),
+        ]
+        return [
+            [f"PAY-{a.code}-{day:%Y%m%d}-{run}", a.code, "PAY", day, round(q), reference]
+            + [None, None]
+            for day, run, q, reference in runs
+            if self.subscribed(a.code, "PAY", day)
+        ]
+
+    def _audit(self, rng, a: Authority, days: list[date]) -> list[list]:
+        """Audit days delivered, booked in half days on the last working day of each week."""
+        rows = []
+        weekly = a.audit_days / 46 * (0.5 if days[0].month in (8, 12) else 1)
+        week_ends = [d for i, d in enumerate(days) if i + 1 == len(days) or days[i + 1].weekday() < d.weekday()]
+        for day in week_ends:
+            quantity = round(max(rng.gauss(weekly, weekly * 0.35), 0) * 2) / 2
+            if quantity > 0 and self.subscribed(a.code, "AUDIT", day):
+                event = f"AUDIT-{a.code}-{day:%Y%m%d}"
+                rows.append([event, a.code, "AUDIT", day, quantity, "Audit plan", None, None])
+        return rows
+
+    def _timed(self, started: datetime, completed: datetime) -> tuple[str, str | None]:
+        """Start and finish as London local times; a case not finished by now is still open."""
+        finish = completed.isoformat(timespec="minutes") if completed <= self.now else None
+        return started.isoformat(timespec="minutes"), finish
+
+    def _incidents(self, rng, a: Authority, month: Month, days: list[date]) -> list[list]:
+        """Service desk incidents: most fixed within hours, some the next day, a few in days."""
+        rows = []
+        count = round(a.incidents * _season("ICT", month) * rng.uniform(0.92, 1.08))
+        for n in range(1, count + 1):
+            day = rng.choice(days)
+            if not self.subscribed(a.code, "ICT", day):
+                continue
+            started = datetime.combine(day, time(8)) + timedelta(minutes=rng.randrange(570))
+            draw = rng.random()
+            if draw < a.first_fix:
+                hours = rng.expovariate(1 / 1.6)
+            elif draw < a.first_fix + 0.15:
+                hours = rng.uniform(15, 28)
+            else:
+                hours = rng.uniform(30, 150)
+            completed = started + timedelta(hours=hours)
+            while completed.weekday() >= 5:
+                completed += timedelta(days=1)
+            reference = f"INC{month.compact[2:]}{a.code[:2]}{n:04d}"
+            rows.append(
+                [f"ICT-{reference}", a.code, "ICT", day, 1, reference, *self._timed(started, completed)]
+            )
+        return rows
+
+    def _claims(self, rng, a: Authority, month: Month, days, calendar) -> list[list]:
+        """New benefit claims from receipt to decision, slower at the April uprating."""
+        rows = []
+        count = round(a.claims * _season("RB", month) * rng.uniform(0.9, 1.1))
+        for n in range(1, count + 1):
+            day = rng.choice(days)
+            if not self.subscribed(a.code, "RB", day):
+                continue
+            started = datetime.combine(day, time(9)) + timedelta(minutes=rng.randrange(450))
+            mean = a.claim_days * (1.2 if month.month in (4, 5) else 1)
+            decided = day + timedelta(days=round(rng.gammavariate(4, mean / 4)))
+            while not calendar.is_working_day(decided):
+                decided += timedelta(days=1)
+            completed = datetime.combine(decided, time(9)) + timedelta(minutes=rng.randrange(480))
+            reference = f"HB/{a.code}/{month.compact}/{n:03d}"
+            rows.append(
+                [f"RB-{reference}", a.code, "RB", day, 1, reference, *self._timed(started, completed)]
+            )
+        return rows
+
+    def _late_print(self, rng, month: Month) -> list[list]:
+        """A print job sheet that missed last month's file: billed as a prior-period line."""
+        code = ("ASH", "BRK", "WEX", "GLAN")[month.month % 4]
+        authority = next(a for a in CLIENTS if a.code == code)
+        calendar = self.calendars[authority.nation]
+        day = month.last_day
+        while not calendar.is_working_day(day):
+            day -= timedelta(days=1)
+        if not self.subscribed(code, "PRINT", day):
+            return []
+        quantity = round(authority.mail_items * rng.uniform(0.04, 0.08))
+        reference = f"Late job sheet, {month.first_day:%B %Y}"
+        return [[f"PRINT-{code}-{day:%Y%m%d}-LATE", code, "PRINT", day, quantity, reference]]
+
+
+def _write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+    book.save(path)
+    return path
+
+
+def _write_csv(path: Path, rows: list[list]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    return path
+
+
+def load_demo(database: Database, now: datetime | None = None) -> str:
+    """Load the demo centre, with usage up to last month closed and issued, in one transaction;
+    return a one-line summary. Raises DemoNotEmpty if the database holds clients or usage.
+
+    `now` (naive London time, default the clock) fixes which month is last month.
+    """
+    centre = _Centre(now or datetime.now(LONDON).replace(tzinfo=None))
+    events = statements = 0
+    with database.transaction() as session, tempfile.TemporaryDirectory() as folder:
+        clients = session.scalar(select(func.count()).select_from(Client))
+        usage = session.scalar(select(func.count()).select_from(UsageEvent))
+        if clients or usage:
+            raise DemoNotEmpty(
+                f"the database already holds {clients} client(s) and {usage} usage event(s); "
+                "the demo loads only into an empty database"
+            )
+        load_setup(session, _write_book(Path(folder) / "demo-setup.xlsx", centre.setup_sheets()))
+        for month in iter_months(centre.first, centre.last):
+            path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
+            events += import_file(session, path).inserted
+            close_month(session, month)
+            statements += len(issue_month(session, month))
+    months = centre.last - centre.first + 1
+    return (
+        f"demo loaded: {CENTRE}, {len(CLIENTS)} clients, {len(SERVICES)} services, "
+        f"{months} months of usage from {centre.first.first_day:%B %Y} to "
+        f"{centre.last.first_day:%B %Y} ({events:,} events), {statements} statements issued"
+    )
