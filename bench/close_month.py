@@ -30,7 +30,9 @@ def main(events: int) -> None:
         raw = sqlite3.connect(path)
         ids = {code: i for code, i in raw.execute("SELECT code, id FROM clients")}
         sids = {code: i for code, i in raw.execute("SELECT code, id FROM services")}
-        raw.execute("INSERT INTO import_batches (kind, filename, sha256, status, rows, inserted, skipped, quantity, created_at) VALUES ('usage', 'bench', 'x', 'imported', 0, 0, 0, 0, '2026-06-01')")
+        raw.execute(
+            "INSERT INTO import_batches (kind, filename, sha256, status, rows, inserted, skipped, quantity, created_at) VALUES ('usage', 'bench', 'x', 'imported', 0, 0, 0, 0, '2026-06-01')"
+        )
         raw.executemany(
             "INSERT INTO usage_events (batch_id, event_id, fingerprint, client_id, service_id, occurred_at, local_date, month, quantity) VALUES (1, ?, '', ?, ?, ?, ?, ?, ?)",
             (
@@ -48,7 +50,9 @@ def main(events: int) -> None:
         raw.close()
         with timed("close 2026-05", results), database.transaction() as session:
             statements = close_month(session, Month.parse("2026-05"))
-    print(f"events: {events:,}; clients x services: {CLIENTS} x {SERVICES}; statements: {len(statements)}")
+    print(
+        f"events: {events:,}; clients x services: {CLIENTS} x {SERVICES}; statements: {len(statements)}"
+    )
     for label, seconds in results.items():
         print(f"{label:>16}: {seconds:7.2f} s")
     print(f"{'ratio':>16}: {results['close 2026-05'] / results['raw GROUP BY']:7.2f} (target <= 3)")

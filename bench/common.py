@@ -33,7 +33,8 @@ def setup_book(path: Path, n_clients: int, n_services: int) -> Path:
     book.remove(book.active)
     sheets = {
         "Clients": [["code", "name"]] + [[c, f"Council {c}"] for c in clients(n_clients)],
-        "Services": [["code", "name", "unit"]] + [[s, f"Service {s}", "item"] for s in services(n_services)],
+        "Services": [["code", "name", "unit"]]
+        + [[s, f"Service {s}", "item"] for s in services(n_services)],
         "Subscriptions": [["client", "service", "start"]]
         + [[c, s, date(2026, 4, 1)] for c in clients(n_clients) for s in services(n_services)],
         "Tariffs": [["service", "financial_year", "rule", "rate"]]

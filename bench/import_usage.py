@@ -30,7 +30,8 @@ def raw_baseline(csv_path: Path, db_path: Path) -> None:
         rows = csv.reader(handle)
         next(rows)
         connection.executemany(
-            "INSERT INTO usage (event_id, client, service, date, quantity) VALUES (?, ?, ?, ?, ?)", rows
+            "INSERT INTO usage (event_id, client, service, date, quantity) VALUES (?, ?, ?, ?, ?)",
+            rows,
         )
     connection.commit()
     connection.close()
@@ -52,8 +53,12 @@ def main(count: int) -> None:
     print(f"rows: {count:,}; inserted: {report.inserted:,}")
     for label, seconds in results.items():
         print(f"{label:>16}: {seconds:7.2f} s")
-    print(f"{'ratio':>16}: {results['usage import'] / results['raw executemany']:7.2f} (target <= 3)")
-    print(f"{'peak memory':>16}: {peak_rss_mb():7.0f} MB (before the import: {before:.0f} MB; target < 300)")
+    print(
+        f"{'ratio':>16}: {results['usage import'] / results['raw executemany']:7.2f} (target <= 3)"
+    )
+    print(
+        f"{'peak memory':>16}: {peak_rss_mb():7.0f} MB (before the import: {before:.0f} MB; target < 300)"
+    )
 
 
 if __name__ == "__main__":

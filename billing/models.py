@@ -96,6 +96,7 @@ class PendingLine(Base):
     corrects: Mapped[str | None] = mapped_column(String(60))
     not_before: Mapped[str | None] = mapped_column(String(7))
     raised_by: Mapped[str] = mapped_column(String(254))
+    approved_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     client: Mapped[Client] = relationship()
     service: Mapped[Service | None] = relationship()

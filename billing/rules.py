@@ -66,6 +66,15 @@ def parse_bands(text: str, rule: str) -> list[Band]:
     return bands
 
 
+def format_bands(bands: list[Band], rule: str) -> str:
+    """The one way of writing bands, so that the same bands always read the same."""
+    separator = "@" if rule == "graduated" else "="
+    return "; ".join(
+        f"{'*' if b.upto is None else f'{b.upto.normalize():f}'}{separator}{b.price:f}"
+        for b in bands
+    )
+
+
 def _units(quantity: Decimal, unit: str) -> str:
     number = f"{quantity.normalize():,f}"
     return f"{number} {unit}{'' if quantity == 1 else 's'}"

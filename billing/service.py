@@ -256,7 +256,8 @@ def _from_pending(pending: PendingLine, month: Month) -> _Draft:
         kind=pending.kind,
         period=month,
         description=pending.description,
-        basis=pending.reason,
+        basis=pending.reason
+        + (f" (approved by {pending.approved_by})" if pending.approved_by else ""),
         quantity=ZERO,
         rate=None,
         amount=pending.amount,
@@ -274,10 +275,12 @@ def adjust(
     statement: str | None = None,
     raised_by: str = "command line",
     line: int | None = None,
+    approved_by: str | None = None,
 ) -> PendingLine:
     """Raise a manual credit (negative) or debit for the client's next statement.
 
-    `statement` (and `line`, a line number on it) name what the adjustment corrects.
+    `statement` (and `line`, a line number on it) name what the adjustment corrects;
+    `approved_by` names who authorised it, for the approval trail on the statement.
     """
     found_client = session.scalars(
         select(Client).where(Client.code == client.upper())
@@ -325,6 +328,7 @@ def adjust(
         corrects=corrects,
         not_before=str(Month.parse(corrected.month) + 1) if corrected else None,
         raised_by=raised_by,
+        approved_by=approved_by,
     )
     session.add(pending)
     session.flush()

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing.rules import RULES, parse_bands
+from billing.rules import RULES, format_bands, parse_bands
 from importers import tables as cell
 from importers.tables import blank, check_header, normalise_header
 from opsplatform.calendars import NATIONS
@@ -299,12 +299,17 @@ class _Loader:
         self.rerate = rerate
         self.issued_months = issued_months
         self.problems: list[Problem] = []
+        self.absent: set[str] = set()
 
     def problem(self, message: str, sheet: str, row: int, column: str | None = None) -> None:
         self.problems.append(Problem(message, sheet, row, column))
 
     def find(self, model, **key):
         return self.session.scalars(select(model).filter_by(**key)).one_or_none()
+
+    def kept(self, values: dict) -> dict:
+        """The values a sheet really gives: a column left out of it changes nothing."""
+        return {k: v for k, v in values.items() if k not in self.absent}
 
     def upsert(self, sheet: str, model, key: dict, values: dict):
         """Create or update the row with natural `key`; count what happened."""
@@ -313,7 +318,10 @@ class _Loader:
             row = model(**key, **values)
             self.session.add(row)
             self.report.count(sheet, "created")
-        elif any(getattr(row, k) != v for k, v in values.items()):
+            self.session.flush()
+            return row
+        values = self.kept(values)
+        if any(getattr(row, k) != v for k, v in values.items()):
             for k, v in values.items():
                 setattr(row, k, v)
             self.report.count(sheet, "updated")
@@ -398,7 +406,7 @@ class _Loader:
                 self.problem(f"a {rule} tariff takes no {other}", sheet, n, other)
         if rule in ("graduated", "banded") and r["bands"] is not None:
             try:
-                parse_bands(r["bands"], rule)
+                r["bands"] = format_bands(parse_bands(r["bands"], rule), rule)
             except ValueError as error:
                 self.problem(str(error), sheet, n, "bands")
         if rule == "apportion" and r["driver"] is None:
@@ -423,7 +431,9 @@ class _Loader:
         values = _without(r, "service", "financial_year", "client")
         values["client_id"] = client.id if client else None
         existing = self.find(Tariff, **key)
-        changed = existing is None or any(getattr(existing, k) != v for k, v in values.items())
+        changed = existing is None or any(
+            getattr(existing, k) != v for k, v in self.kept(values).items()
+        )
         if changed and not self.rerate:
             months = self.issued_months(self.session, r["financial_year"])
             if months:
@@ -595,7 +605,9 @@ def load_setup(
     for sheet in SHEETS:
         handle = getattr(loader, sheet.name.lower())
         keys_seen: dict[tuple, int] = {}
-        for number, raw in sheets.get(sheet.name, []):
+        rows = sheets.get(sheet.name, [])
+        loader.absent = sheet.column_names() - set(rows[0][1]) if rows else set()
+        for number, raw in rows:
             row = _parse_row(sheet, number, raw, loader.problems)
             if row is None:
                 continue

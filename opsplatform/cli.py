@@ -244,9 +244,11 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
                 inserted=report.inserted,
                 skipped=report.skipped,
             )
-    except UsageRefused as refused:
+    except Refused as refused:
         if errors_out:
             write_error_report(errors_out, refused.problems)
+        if not isinstance(refused, UsageRefused):
+            raise
         if as_json:
             emit(refused.report.as_dict())
         click.echo(
@@ -407,6 +409,7 @@ def billing_export(number: str, out: Path):
 @click.option("--reason", required=True, help="Why: printed on the statement.")
 @click.option("--statement", help="The statement this corrects.")
 @click.option("--line", type=int, help="The line number it corrects on that statement.")
+@click.option("--approved-by", help="Who authorised it (printed on the statement).")
 @json_option
 @refusals
 def billing_adjust(
@@ -416,6 +419,7 @@ def billing_adjust(
     reason: str,
     statement: str | None,
     line: int | None,
+    approved_by: str | None,
     as_json: bool,
 ):
     """A manual credit (negative AMOUNT) or debit line on the client's next statement."""
@@ -427,7 +431,9 @@ def billing_adjust(
     except ValueError as error:
         raise Refused(f"AMOUNT: {error}") from None
     with database().transaction() as session:
-        pending = adjust(session, client, service, value, reason, statement, raised_by(), line)
+        pending = adjust(
+            session, client, service, value, reason, statement, raised_by(), line, approved_by
+        )
         record(
             session,
             raised_by(),

@@ -1,9 +1,10 @@
-"""The demo centre: Northmoor Shared Services and six client authorities, made up but plausible.
+"""The demo centre: Northmoor Shared Services, hosted by Northmoor District Council, and its six
+client authorities, all made up but plausible.
 
 Reference data goes through the setup workbook loader and usage through the usage
 importer, so the demo passes the same checks as a finance officer's files; then every
 month up to last month is closed and issued, as the centre would have done. Volumes come
-from a fixed seed per month, so the same month always looks the same.
+from a fixed seed per month, so a month comes out the same whenever the demo is loaded.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -26,9 +28,11 @@ from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import Database
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, FinancialYear, Month, iter_months
+from sla.service import assess_quarter
 
 SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
 CENTRE = "Northmoor Shared Services"
+BASE_YEAR = FinancialYear(2025)  # the year whose prices and volumes the tables below give
 
 
 class DemoNotEmpty(Exception):
@@ -162,40 +166,100 @@ def _season(service: str, month: Month) -> float:
     return factors[month.month - 1] * len(factors) / sum(factors)
 
 
-def _priced(value: str, years: int, step: str = "0.01") -> Decimal:
+def _years_from_base(year: FinancialYear) -> int:
+    return year.start_year - BASE_YEAR.start_year
+
+
+def _priced(years: int, value: str, step: str = "0.01") -> Decimal:
     """`value` raised by 3% a year for `years` years, rounded to a multiple of `step`."""
     unit = Decimal(step)
     raised = Decimal(value) * Decimal("1.03") ** years / unit
     return raised.quantize(Decimal(1), ROUND_HALF_UP) * unit
 
 
-def _tariffs(year: FinancialYear, n: int) -> list[list]:
-    """The Tariffs rows of a financial year, `n` years after the first: prices rise 3% a year."""
-    fy = str(year)
-    p = lambda value, step="0.01": _priced(value, n, step)  # noqa: E731
-    pay = f"1000@{p('5.20')}; 4000@{p('4.40')}; *@{p('3.80')}"
-    premium = f"1000@{p('6.10')}; 4000@{p('5.25')}; *@{p('4.55')}"
+TARIFF_COLUMNS = (
+    "service",
+    "financial_year",
+    "rule",
+    "client",
+    "tier",
+    "rate",
+    "bands",
+    "annual_amount",
+    "driver",
+    "minimum",
+    "annual_cap",
+    "billing",
+    "true_up_tolerance",
+)
+
+
+def _estimate(authority: Authority, year: FinancialYear) -> int:
+    """The invoices a year a client told the centre to expect, growing 2% a year."""
+    return round(authority.invoices * 1.02 ** _years_from_base(year), -2)
+
+
+def _tariffs(year: FinancialYear) -> list[list]:
+    """The Tariffs rows of a financial year: 2025-26 prices, moved 3% a year from then."""
+    p = partial(_priced, _years_from_base(year))
     desk = "; ".join(
         f"{limit}={p(fee, '10')}"
         for limit, fee in (("150", "5200"), ("300", "8900"), ("600", "14800"), ("*", "21500"))
     )
-    # service, year, rule, client, tier, rate, bands, annual, driver, min, cap, billing, tol.
-    return [
-        ["PAY", fy, "graduated", None, None, None, pay, None, None, None, None, None, None],
-        ["PAY", fy, "graduated", None, "premium", None, premium] + [None] * 6,
-        ["PAY", fy, "unit_rate", "WEX", None, p("3.65")] + [None] * 7,
-        ["AP", fy, "unit_rate", None, None, p("1.95"), None, None, None, None, None, "estimate", 5],
-        ["RB", fy, "apportion", None, None, None, None, p("2280000", "100"), "properties"]
-        + [None] * 4,
-        ["ICT", fy, "banded", None, None, None, desk] + [None] * 6,
-        ["CC", fy, "unit_rate", None, None, p("3.40")] + [None] * 4 + [p("225000", "1000")]
-        + [None] * 2,
-        ["AUDIT", fy, "fixed_fee", None, None, None, None, p("64000", "100")] + [None] * 5,
-        ["AUDIT", fy, "fixed_fee", None, "small", None, None, p("36000", "100")] + [None] * 5,
-        ["AUDIT", fy, "fixed_fee", None, "large", None, None, p("142000", "100")] + [None] * 5,
-        ["PRINT", fy, "unit_rate", None, None, p("0.38", "0.0001"), None, None, None, p("350", "5")]
-        + [None] * 3,
+    rows = [
+        {
+            "service": "PAY",
+            "rule": "graduated",
+            "bands": f"1000@{p('5.20')}; 4000@{p('4.40')}; *@{p('3.80')}",
+        },
+        {
+            "service": "PAY",
+            "tier": "premium",
+            "rule": "graduated",
+            "bands": f"1000@{p('6.10')}; 4000@{p('5.25')}; *@{p('4.55')}",
+        },
+        {"service": "PAY", "client": "WEX", "rule": "unit_rate", "rate": p("3.65")},
+        {
+            "service": "AP",
+            "rule": "unit_rate",
+            "rate": p("1.95"),
+            "billing": "estimate",
+            "true_up_tolerance": 5,
+        },
+        {
+            "service": "RB",
+            "rule": "apportion",
+            "annual_amount": p("2280000", "100"),
+            "driver": "properties",
+        },
+        {"service": "ICT", "rule": "banded", "bands": desk},
+        {
+            "service": "CC",
+            "rule": "unit_rate",
+            "rate": p("3.40"),
+            "annual_cap": p("225000", "1000"),
+        },
+        {"service": "AUDIT", "rule": "fixed_fee", "annual_amount": p("64000", "100")},
+        {
+            "service": "AUDIT",
+            "tier": "small",
+            "rule": "fixed_fee",
+            "annual_amount": p("36000", "100"),
+        },
+        {
+            "service": "AUDIT",
+            "tier": "large",
+            "rule": "fixed_fee",
+            "annual_amount": p("142000", "100"),
+        },
+        {
+            "service": "PRINT",
+            "rule": "unit_rate",
+            "rate": p("0.38", "0.0001"),
+            "minimum": p("350", "5"),
+        },
     ]
+    return [[{**row, "financial_year": str(year)}.get(c) for c in TARIFF_COLUMNS] for row in rows]
 
 
 class _Centre:
@@ -207,28 +271,28 @@ class _Centre:
         self.first = (self.last + -12).financial_year.first_month
         self.years = [
             FinancialYear(y)
-            for y in range(self.first.year, Month.of(now.date()).financial_year.start_year + 1)
+            for y in range(
+                self.first.financial_year.start_year,
+                Month.of(now.date()).financial_year.start_year + 1,
+            )
         ]
         self.calendars = {a.nation: WorkingCalendar(a.nation) for a in CLIENTS}
+        self.subscriptions = [
+            (client, service, (self.first + start).first_day, self._last_day(end), tier, po)
+            for client, service, start, end, tier, po in SUBSCRIPTIONS
+        ]
         self.periods: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
-        for client, service, start, end, _tier, _po in SUBSCRIPTIONS:
-            last_day = (self.first + end).last_day if end is not None else None
-            self.periods.setdefault((client, service), []).append(
-                ((self.first + start).first_day, last_day)
-            )
+        for client, service, start, end, _tier, _po in self.subscriptions:
+            self.periods.setdefault((client, service), []).append((start, end))
+
+    def _last_day(self, offset: int | None) -> date | None:
+        return None if offset is None else (self.first + offset).last_day
 
     def subscribed(self, client: str, service: str, day: date) -> bool:
         return any(
             start <= day and (end is None or day <= end)
             for start, end in self.periods.get((client, service), ())
         )
-
-    def years_in(self, year: FinancialYear) -> int:
-        return year.start_year - self.first.financial_year.start_year
-
-    def estimate(self, authority: Authority, year: FinancialYear) -> int:
-        """The invoices a year a client told the centre to expect, growing 2% a year."""
-        return round(authority.invoices * 1.02 ** self.years_in(year), -2)
 
     # -- reference data ------------------------------------------------------------
 
@@ -252,13 +316,7 @@ class _Centre:
             "Services": [["code", "name", "unit", "vat_rate", "cost_centre"], *SERVICES],
             "Subscriptions": [["client", "service", "start", "end", "tier", "po_number"]],
             "Drivers": [["client", "financial_year", "driver", "value"]],
-            "Tariffs": [
-                [
-                    "service", "financial_year", "rule", "client", "tier", "rate", "bands",
-                    "annual_amount", "driver", "minimum", "annual_cap", "billing",
-                    "true_up_tolerance",
-                ]
-            ],  # fmt: skip
+            "Tariffs": [list(TARIFF_COLUMNS)],
             "Estimates": [["client", "service", "financial_year", "quantity"]],
             "KPIs": [list(row) for row in KPIS],
             "SLAs": [
@@ -273,20 +331,16 @@ class _Centre:
                 ["ICT-8H", None, 61, "2018-19"],
             ],
         }
-        for client, service, start, end, tier, po in SUBSCRIPTIONS:
-            last_day = (self.first + end).last_day if end is not None else None
-            sheets["Subscriptions"].append(
-                [client, service, (self.first + start).first_day, last_day, tier, po]
-            )
+        sheets["Subscriptions"] += [list(row) for row in self.subscriptions]
         for year in self.years:
-            n = self.years_in(year)
-            sheets["Tariffs"] += _tariffs(year, n)
+            n = _years_from_base(year)
+            sheets["Tariffs"] += _tariffs(year)
             for a in CLIENTS:
                 if a.properties:
                     properties = round(a.properties * 1.007**n)
                     sheets["Drivers"].append([a.code, str(year), "properties", properties])
                 if a.invoices:
-                    sheets["Estimates"].append([a.code, "AP", str(year), self.estimate(a, year)])
+                    sheets["Estimates"].append([a.code, "AP", str(year), _estimate(a, year)])
         return sheets
 
     # -- usage ---------------------------------------------------------------------
@@ -298,14 +352,11 @@ class _Centre:
         rows: list[list] = []
         for a in CLIENTS:
             calendar = self.calendars[a.nation]
-            days = [
-                month.first_day + timedelta(days=i)
-                for i in range(month.last_day.day)
-                if calendar.is_working_day(month.first_day + timedelta(days=i))
-            ]
+            dates = (month.first_day + timedelta(days=i) for i in range(month.last_day.day))
+            days = [day for day in dates if calendar.is_working_day(day)]
             rows += self._payroll(rng, a, days)
             bias = random.Random(f"{SEED}:{a.code}:{month.financial_year}").uniform(0.9, 1.1)
-            invoices = self.estimate(a, month.financial_year) / 12 * bias * _season("AP", month)
+            invoices = _estimate(a, month.financial_year) / 12 * bias * _season("AP", month)
             rows += self._daily(rng, a, "AP", invoices, days, "Payment run")
             rows += self._daily(rng, a, "CC", a.calls * _season("CC", month), days, None)
             rows += self._daily(rng, a, "PRINT", a.mail_items * _season("PRINT", month), days, None)
@@ -316,7 +367,15 @@ class _Centre:
             rows += self._late_print(rng, month.previous())
         return rows
 
-    def _daily(self, rng, a: Authority, service, monthly: float, days, reference) -> list[list]:
+    def _daily(
+        self,
+        rng: random.Random,
+        a: Authority,
+        service: str,
+        monthly: float,
+        days: list[date],
+        reference: str | None,
+    ) -> list[list]:
         """One row a working day with the day's count, busier on Mondays."""
         rows = []
         for day in days:
@@ -327,29 +386,33 @@ class _Centre:
                 rows.append([event, a.code, service, day, quantity, reference, None, None])
         return rows
 
-    def _payroll(self, rng, a: Authority, days: list[date]) -> list[list]:
+    def _payroll(self, rng: random.Random, a: Authority, days: list[date]) -> list[list]:
         """The main monthly pay run (on the 25th or the working day before; the 18th in
         December) and a small supplementary run around the 10th."""
         pay_day = max(d for d in days if d.day <= (18 if d.month == 12 else 25))
         extra_day = max(d for d in days if d.day <= 10)
         label = pay_day.strftime("%B %Y")
-        growth = 1.01 ** self.years_in(FinancialYear.of(pay_day))
+        growth = 1.01 ** _years_from_base(FinancialYear.of(pay_day))
         runs = [
             (pay_day, "M", a.payslips * growth * rng.uniform(0.985, 1.015), f"Payroll {label}"),
             (extra_day, "S", a.payslips * rng.uniform(0.02, 0.05), f"Supplementary {label}"),
         ]
-        return [
-            [f"PAY-{a.code}-{day:%Y%m%d}-{run}", a.code, "PAY", day, round(q), reference]
-            + [None, None]
-            for day, run, q, reference in runs
-            if self.subscribed(a.code, "PAY", day)
-        ]
+        rows = []
+        for day, run, quantity, reference in runs:
+            if self.subscribed(a.code, "PAY", day):
+                event = f"PAY-{a.code}-{day:%Y%m%d}-{run}"
+                rows.append([event, a.code, "PAY", day, round(quantity), reference, None, None])
+        return rows
 
-    def _audit(self, rng, a: Authority, days: list[date]) -> list[list]:
+    def _audit(self, rng: random.Random, a: Authority, days: list[date]) -> list[list]:
         """Audit days delivered, booked in half days on the last working day of each week."""
         rows = []
         weekly = a.audit_days / 46 * (0.5 if days[0].month in (8, 12) else 1)
-        week_ends = [d for i, d in enumerate(days) if i + 1 == len(days) or days[i + 1].weekday() < d.weekday()]
+        week_ends = [
+            d
+            for i, d in enumerate(days)
+            if i + 1 == len(days) or days[i + 1].weekday() < d.weekday()
+        ]
         for day in week_ends:
             quantity = round(max(rng.gauss(weekly, weekly * 0.35), 0) * 2) / 2
             if quantity > 0 and self.subscribed(a.code, "AUDIT", day):
@@ -362,7 +425,9 @@ class _Centre:
         finish = completed.isoformat(timespec="minutes") if completed <= self.now else None
         return started.isoformat(timespec="minutes"), finish
 
-    def _incidents(self, rng, a: Authority, month: Month, days: list[date]) -> list[list]:
+    def _incidents(
+        self, rng: random.Random, a: Authority, month: Month, days: list[date]
+    ) -> list[list]:
         """Service desk incidents: most fixed within hours, some the next day, a few in days."""
         rows = []
         count = round(a.incidents * _season("ICT", month) * rng.uniform(0.92, 1.08))
@@ -382,12 +447,18 @@ class _Centre:
             while completed.weekday() >= 5:
                 completed += timedelta(days=1)
             reference = f"INC{month.compact[2:]}{a.code[:2]}{n:04d}"
-            rows.append(
-                [f"ICT-{reference}", a.code, "ICT", day, 1, reference, *self._timed(started, completed)]
-            )
+            timed = self._timed(started, completed)
+            rows.append([f"ICT-{reference}", a.code, "ICT", day, 1, reference, *timed])
         return rows
 
-    def _claims(self, rng, a: Authority, month: Month, days, calendar) -> list[list]:
+    def _claims(
+        self,
+        rng: random.Random,
+        a: Authority,
+        month: Month,
+        days: list[date],
+        calendar: WorkingCalendar,
+    ) -> list[list]:
         """New benefit claims from receipt to decision, slower at the April uprating."""
         rows = []
         count = round(a.claims * _season("RB", month) * rng.uniform(0.9, 1.1))
@@ -402,15 +473,14 @@ class _Centre:
                 decided += timedelta(days=1)
             completed = datetime.combine(decided, time(9)) + timedelta(minutes=rng.randrange(480))
             reference = f"HB/{a.code}/{month.compact}/{n:03d}"
-            rows.append(
-                [f"RB-{reference}", a.code, "RB", day, 1, reference, *self._timed(started, completed)]
-            )
+            timed = self._timed(started, completed)
+            rows.append([f"RB-{reference}", a.code, "RB", day, 1, reference, *timed])
         return rows
 
-    def _late_print(self, rng, month: Month) -> list[list]:
+    def _late_print(self, rng: random.Random, month: Month) -> list[list]:
         """A print job sheet that missed last month's file: billed as a prior-period line."""
-        code = ("ASH", "BRK", "WEX", "GLAN")[month.month % 4]
-        authority = next(a for a in CLIENTS if a.code == code)
+        authority = rng.choice([a for a in CLIENTS if a.code in ("ASH", "BRK", "WEX", "GLAN")])
+        code = authority.code
         calendar = self.calendars[authority.nation]
         day = month.last_day
         while not calendar.is_working_day(day):
@@ -419,7 +489,8 @@ class _Centre:
             return []
         quantity = round(authority.mail_items * rng.uniform(0.04, 0.08))
         reference = f"Late job sheet, {month.first_day:%B %Y}"
-        return [[f"PRINT-{code}-{day:%Y%m%d}-LATE", code, "PRINT", day, quantity, reference]]
+        event = f"PRINT-{code}-{day:%Y%m%d}-LATE"
+        return [[event, code, "PRINT", day, quantity, reference, None, None]]
 
 
 def _write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
@@ -442,8 +513,9 @@ def _write_csv(path: Path, rows: list[list]) -> Path:
 
 
 def load_demo(database: Database, now: datetime | None = None) -> str:
-    """Load the demo centre, with usage up to last month closed and issued, in one transaction;
-    return a one-line summary. Raises DemoNotEmpty if the database holds clients or usage.
+    """Load the demo centre, with usage up to last month closed and issued and each billed
+    quarter's KPIs finalised (raising service credits), in one transaction; return a one-line
+    summary. Raises DemoNotEmpty if the database holds clients or usage.
 
     `now` (naive London time, default the clock) fixes which month is last month.
     """
@@ -463,6 +535,8 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
             events += import_file(session, path).inserted
             close_month(session, month)
             statements += len(issue_month(session, month))
+            if month.month in (3, 6, 9, 12):  # a quarter is billed: freeze it, raise its credits
+                assess_quarter(session, month.quarter, final=True)
     months = centre.last - centre.first + 1
     return (
         f"demo loaded: {CENTRE}, {len(CLIENTS)} clients, {len(SERVICES)} services, "

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 02:41:19.506419
+Create Date: 2026-11-29 02:48:21.683037
 
 """
 
@@ -173,6 +173,7 @@ def upgrade() -> None:
         sa.Column("corrects", sa.String(length=60), nullable=True),
         sa.Column("not_before", sa.String(length=7), nullable=True),
         sa.Column("raised_by", sa.String(length=254), nullable=False),
+        sa.Column("approved_by", sa.String(length=254), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["client_id"], ["clients.id"], name=op.f("fk_pending_lines_client_id_clients")

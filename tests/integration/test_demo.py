@@ -1,0 +1,74 @@
+"""The demo centre: loaded once into an empty database, every past month issued and balanced."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+import opsplatform.demo
+from billing.models import Statement, StatementLine
+from opsplatform.demo import load_demo
+from opsplatform.errors import Refused
+from opsplatform.models import Client, Tariff, UsageEvent
+from opsplatform.periods import LONDON, Month
+
+CLIENTS = {"ASH", "BRK", "GLAN", "HOLM", "WEX", "WXFRA"}
+KPIS = {"ICT-3WD", "ICT-8H", "RB-20WD", "RB-AVG"}
+
+
+def test_demo_loads_an_issued_balanced_centre_once(cli, database):
+    loaded = cli("demo").stdout
+    assert loaded.startswith("demo loaded: Northmoor Shared Services, 6 clients, 7 services, ")
+    last = Month.of(datetime.now(LONDON).date()).previous()
+
+    statements = cli.json("billing", "list")
+    assert f"{len(statements)} statements issued" in loaded
+    assert {s["status"] for s in statements} == {"issued"}
+    months = sorted({Month.parse(s["month"]) for s in statements})
+    assert months[-1] == last and len(months) >= 13
+    assert months[0].month == 4 and len(months) == months[-1] - months[0] + 1
+
+    latest = [s for s in statements if s["month"] == str(last)]
+    assert {s["client"] for s in latest} == CLIENTS
+    for summary in latest:
+        document = cli.json("billing", "show", summary["number"])
+        assert document["number"] == f"NSS-{last.compact}-{document['client']}"
+        net = sum((Decimal(line["amount"]) for line in document["lines"]), Decimal(0))
+        vat = sum((Decimal(line["vat"]) for line in document["lines"]), Decimal(0))
+        assert Decimal(document["net"]) == net > 0
+        assert Decimal(document["vat"]) == vat
+        assert Decimal(document["total"]) == net + vat
+
+    with database.transaction() as session:
+        kinds = set(session.scalars(select(StatementLine.kind).distinct()))
+        years = set(session.scalars(select(Tariff.financial_year).distinct()))
+    # a March true-up for estimate billing, and late print usage re-rated onto later statements
+    assert {"charge", "true_up", "prior_period"} <= kinds
+    assert {str(m.financial_year) for m in months} <= years
+
+    quarter = last.quarter if last == last.quarter.months()[-1] else last.quarter.previous()
+    results = cli.json("sla", "assess", str(quarter))
+    centre = {r["kpi"]: r for r in results if r["client"] is None}
+    assert set(centre) == KPIS
+    assert all(r["status"] != "no_data" for r in centre.values())
+
+    refused = cli("demo", expect=1)
+    assert "the demo loads only into an empty database" in refused.stderr
+    skipped = cli("demo", "--if-empty")
+    assert "not loaded" in skipped.stdout
+    assert cli.json("billing", "list") == statements
+
+
+def test_a_failed_demo_leaves_the_database_empty(database, monkeypatch):
+    def refuse(session, month):
+        raise Refused(f"refused to issue {month}")
+
+    monkeypatch.setattr(opsplatform.demo, "issue_month", refuse)
+    with pytest.raises(Refused, match="refused to issue 2026-04"):
+        load_demo(database, now=datetime(2027, 5, 10, 9, 30))
+    with database.transaction() as session:
+        for table in (Client, UsageEvent, Statement):
+            assert session.scalar(select(func.count()).select_from(table)) == 0

@@ -1,0 +1,449 @@
+"""`setup template` and `setup load` on a real SQLite file (CONTRACT.md sections 2, 3 and 5)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from billing.models import Statement
+from opsplatform.models import Client, Service, Setting, Subscription, Tariff
+from tests.support import FY, small_centre, write_book, write_csv
+
+# The columns of CONTRACT.md section 3, sheet by sheet.
+CONTRACT_SHEETS = {
+    "Settings": ["key", "value"],
+    "Clients": ["code", "name", "nation", "email"],
+    "Services": ["code", "name", "unit", "vat_rate", "cost_centre"],
+    "Subscriptions": ["client", "service", "start", "end", "tier", "po_number"],
+    "Drivers": ["client", "financial_year", "driver", "value"],
+    "Tariffs": [
+        "service",
+        "financial_year",
+        "rule",
+        "client",
+        "tier",
+        "rate",
+        "bands",
+        "annual_amount",
+        "driver",
+        "minimum",
+        "annual_cap",
+        "billing",
+        "true_up_tolerance",
+    ],
+    "Estimates": ["client", "service", "financial_year", "quantity"],
+    "KPIs": [
+        "code",
+        "name",
+        "service",
+        "unit",
+        "direction",
+        "target",
+        "amber",
+        "method",
+        "limit",
+        "calendar",
+    ],
+    "SLAs": ["client", "kpi", "target", "amber", "service_credit_percent"],
+}
+
+
+def count(database, model) -> int:
+    with database.transaction() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def client_names(database) -> dict[str, str]:
+    with database.transaction() as session:
+        return dict(session.execute(select(Client.code, Client.name)).all())
+
+
+def show(cli, number: str) -> dict:
+    return cli.json("billing", "show", number)
+
+
+def lines_of(document: dict, kind: str) -> list[dict]:
+    return [line for line in document["lines"] if line["kind"] == kind]
+
+
+# -- the template --------------------------------------------------------------------------
+
+
+def test_template_has_the_contract_sheets_and_headers_and_loads_back_empty(cli, database, tmp_path):
+    out = tmp_path / "setup-template.xlsx"
+    cli("setup", "template", out)
+
+    book = load_workbook(out, read_only=True)
+    try:
+        for sheet, columns in CONTRACT_SHEETS.items():
+            assert sheet in book.sheetnames, f"the template has no {sheet} sheet"
+            header = [c for c in next(book[sheet].iter_rows(values_only=True)) if c is not None]
+            assert [str(c).strip().lower() for c in header] == columns, sheet
+    finally:
+        book.close()
+
+    result = cli("setup", "load", out, "--json")
+    report = json.loads(result.stdout)
+    assert all(
+        counts["created"] == counts["updated"] == 0 for counts in report.get("sheets", {}).values()
+    )
+    assert count(database, Client) == 0
+    assert count(database, Service) == 0
+    assert count(database, Tariff) == 0
+
+
+# -- loading the small centre --------------------------------------------------------------
+
+
+def test_loading_creates_rows_and_loading_again_reports_them_unchanged(cli, database, tmp_path):
+    book = write_book(tmp_path / "setup.xlsx", small_centre())
+
+    first = cli.json("setup", "load", book)
+    assert first["sheets"]["Clients"] == {"created": 3, "updated": 0, "unchanged": 0}
+    assert first["sheets"]["Services"] == {"created": 3, "updated": 0, "unchanged": 0}
+    assert first["sheets"]["Subscriptions"] == {"created": 8, "updated": 0, "unchanged": 0}
+    assert first["sheets"]["Tariffs"] == {"created": 3, "updated": 0, "unchanged": 0}
+    assert first["sheets"]["Settings"]["created"] == 2
+    assert client_names(database) == {
+        "WYR": "Wyre Council",
+        "LAN": "Lancaster City Council",
+        "PRS": "Preston City Council",
+    }
+    assert count(database, Subscription) == 8
+
+    second = cli.json("setup", "load", book)
+    for sheet, counts in second["sheets"].items():
+        assert counts["created"] == 0, sheet
+        assert counts["updated"] == 0, sheet
+        assert counts["unchanged"] == first["sheets"][sheet]["created"], sheet
+    assert count(database, Client) == 3
+    assert count(database, Subscription) == 8
+    assert count(database, Tariff) == 3
+
+    text = cli("setup", "load", book).stdout
+    assert "0 new, 0 changed, 3 unchanged" in text
+
+
+def test_headers_ignore_case_and_surrounding_spaces(cli, database, tmp_path):
+    book = write_book(
+        tmp_path / "setup.xlsx",
+        {
+            "Clients": [[" CODE ", "Name  ", " Nation"], ["WYR", "Wyre Council", "England"]],
+            "Services": [
+                ["Code", " NAME ", "Unit", "VAT_Rate "],
+                ["PAY", "Payroll", "payslip", 20],
+            ],
+        },
+    )
+    cli("setup", "load", book)
+    assert client_names(database) == {"WYR": "Wyre Council"}
+    with database.transaction() as session:
+        service = session.scalars(select(Service)).one()
+        assert (service.code, service.unit, service.vat_rate) == ("PAY", "payslip", Decimal(20))
+
+
+def test_dry_run_reports_but_writes_nothing(cli, database, tmp_path):
+    book = write_book(tmp_path / "setup.xlsx", small_centre())
+
+    report = cli.json("setup", "load", book, "--dry-run")
+    assert report["dry_run"] is True
+    assert report["sheets"]["Clients"]["created"] == 3
+    assert "would load" in cli("setup", "load", book, "--dry-run").stdout
+
+    assert count(database, Client) == 0
+    assert count(database, Service) == 0
+    assert count(database, Subscription) == 0
+    assert count(database, Tariff) == 0
+    assert count(database, Setting) == 0
+
+
+# -- all or nothing ------------------------------------------------------------------------
+
+
+def broken_book() -> dict[str, list[list]]:
+    """Valid rows mixed with one of each kind of problem; (sheet, row, column) of each below."""
+    return {
+        "Clients": [
+            ["code", "name"],
+            ["WYR", "Wyre Council"],  # fine on its own: must not be written either
+            ["x!", "Bad Code Council"],  # row 3: bad code
+        ],
+        "Services": [
+            ["code", "name", "unit", "colour"],  # colour: unknown column
+            ["PAY", "Payroll", "payslip", "blue"],
+        ],
+        "Subscriptions": [
+            ["client", "service", "start", "end"],
+            ["NOPE", "PAY", date(2026, 4, 1), None],  # row 2: dangling client
+            ["WYR", "PAY", "2026-13-01", None],  # row 3: bad date
+            ["WYR", "PAY", date(2026, 6, 1), date(2026, 5, 1)],  # row 4: end before start
+        ],
+        "Tariffs": [
+            ["service", "financial_year", "rule", "rate", "bands"],
+            ["PAY", FY, "unit_rate", None, None],  # row 2: needs a rate
+            ["PAY", "2027-28", "graduated", None, "lots of them"],  # row 3: bad bands
+        ],
+        "KPIs": [
+            ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit"],
+            ["PAY-5D", "Payslips on time", "PAY", "percent", "higher", 90, 95, "within", 5],
+        ],
+        "Extras": [["anything"], ["at all"]],  # unknown sheet
+    }
+
+
+EXPECTED_PROBLEMS = [
+    ("Clients", 3, "code"),
+    ("Services", 1, "colour"),
+    ("Subscriptions", 2, "client"),
+    ("Subscriptions", 3, "start"),
+    ("Subscriptions", 4, "end"),
+    ("Tariffs", 2, "rate"),
+    ("Tariffs", 3, "bands"),
+    ("KPIs", 2, "amber"),
+]
+
+
+def test_a_workbook_with_many_problems_lists_every_one_and_writes_nothing(cli, database, tmp_path):
+    book = write_book(tmp_path / "broken.xlsx", broken_book())
+
+    result = cli("setup", "load", book, expect=1)
+    stderr = result.stderr
+    for sheet, row, column in EXPECTED_PROBLEMS:
+        assert f"sheet {sheet}, row {row}, column {column}" in stderr, (sheet, row, column)
+    assert "Extras" in stderr
+    assert all(line.startswith("error: ") for line in stderr.splitlines() if line.strip())
+
+    errors = cli.json("setup", "load", book, expect=1)["errors"]
+    where = {(e["sheet"], e["row"], e["column"]) for e in errors}
+    for expected in EXPECTED_PROBLEMS:
+        assert expected in where, expected
+    assert any(e["sheet"] == "Extras" for e in errors)
+    assert all(e["message"] for e in errors)
+
+    assert count(database, Client) == 0
+    assert count(database, Service) == 0
+    assert count(database, Subscription) == 0
+    assert count(database, Tariff) == 0
+    assert cli.json("billing", "list") == []
+
+
+def test_a_refused_workbook_leaves_earlier_data_as_it_was(cli, database, tmp_path):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    book = write_book(
+        tmp_path / "rename.xlsx",
+        {
+            "Clients": [["code", "name"], ["WYR", "Wyre Borough Council"]],
+            "Subscriptions": [["client", "service", "start"], ["WYR", "PAY", "not a date"]],
+        },
+    )
+    cli("setup", "load", book, expect=1)
+    assert client_names(database)["WYR"] == "Wyre Council"
+
+
+# -- upserts and tariffs -------------------------------------------------------------------
+
+
+def test_rows_are_upserted_by_natural_key(cli, database, tmp_path):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    rename = write_book(
+        tmp_path / "rename.xlsx",
+        {
+            "Clients": [
+                ["code", "name"],
+                ["wyr", "Wyre Borough Council"],
+                ["LAN", "Lancaster City Council"],
+            ],
+            "Subscriptions": [
+                ["client", "service", "start", "tier"],
+                ["WYR", "PAY", date(2026, 4, 1), "premium"],
+            ],
+        },
+    )
+    report = cli.json("setup", "load", rename)
+    assert report["sheets"]["Clients"] == {"created": 0, "updated": 1, "unchanged": 1}
+    assert report["sheets"]["Subscriptions"] == {"created": 0, "updated": 1, "unchanged": 0}
+
+    assert client_names(database) == {
+        "WYR": "Wyre Borough Council",
+        "LAN": "Lancaster City Council",
+        "PRS": "Preston City Council",
+    }
+    assert count(database, Subscription) == 8
+    with database.transaction() as session:
+        tier = session.scalar(
+            select(Subscription.tier)
+            .join(Client, Subscription.client_id == Client.id)
+            .join(Service, Subscription.service_id == Service.id)
+            .where(Client.code == "WYR", Service.code == "PAY")
+        )
+    assert tier == "premium"
+
+
+def test_the_most_specific_tariff_applies_client_then_tier_then_general(cli, tmp_path):
+    book = {
+        "Settings": [["key", "value"], ["statement_prefix", "TSS"]],
+        "Clients": [["code", "name"], ["WYR", "Wyre"], ["LAN", "Lancaster"], ["PRS", "Preston"]],
+        "Services": [["code", "name", "unit"], ["PAY", "Payroll", "payslip"]],
+        "Subscriptions": [
+            ["client", "service", "start", "tier"],
+            ["WYR", "PAY", date(2026, 4, 1), None],  # standard: the general rate
+            ["PRS", "PAY", date(2026, 4, 1), "premium"],  # the premium tier's rate
+            ["LAN", "PAY", date(2026, 4, 1), "premium"],  # its own rate beats the tier's
+        ],
+        "Tariffs": [
+            ["service", "financial_year", "rule", "client", "tier", "rate"],
+            ["PAY", FY, "unit_rate", None, None, 1],
+            ["PAY", FY, "unit_rate", None, "premium", 2],
+            ["PAY", FY, "unit_rate", "LAN", None, 3],
+        ],
+    }
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", book))
+    usage = [
+        {"client": code, "service": "PAY", "date": "2026-05-10", "quantity": 10}
+        for code in ("WYR", "LAN", "PRS")
+    ]
+    cli("usage", "import", write_csv(tmp_path / "may.csv", usage))
+    cli("billing", "close", "2026-05")
+
+    def pay(code: str) -> str:
+        (line,) = [x for x in show(cli, f"TSS-202605-{code}")["lines"] if x["service"] == "PAY"]
+        return line["amount"]
+
+    assert pay("WYR") == "10.00"
+    assert pay("PRS") == "20.00"
+    assert pay("LAN") == "30.00"
+
+
+# -- frozen tariffs ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def april_issued(cli, tmp_path):
+    """The small centre with 100 WYR payslips in April, April issued and May drafted."""
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    cli(
+        "usage",
+        "import",
+        write_csv(
+            tmp_path / "april.csv",
+            [{"client": "WYR", "service": "PAY", "date": "2026-04-15", "quantity": 100}],
+        ),
+    )
+    cli("billing", "close", "2026-04")
+    cli("billing", "issue", "2026-04")
+    cli("billing", "close", "2026-05")
+    assert show(cli, "TSS-202604-WYR")["status"] == "issued"
+    return cli
+
+
+def new_pay_tariff(tmp_path):
+    book = small_centre()
+    book["Tariffs"] = [book["Tariffs"][0], ["PAY", FY, "graduated", "500@5.00; *@3.00", None, None]]
+    return write_book(tmp_path / "new-tariff.xlsx", book)
+
+
+def pay_bands(database) -> str:
+    with database.transaction() as session:
+        return session.scalar(
+            select(Tariff.bands)
+            .join(Service)
+            .where(Service.code == "PAY", Tariff.financial_year == FY)
+        )
+
+
+def test_unchanged_tariffs_of_an_issued_year_load_fine(april_issued, tmp_path):
+    report = april_issued.json("setup", "load", write_book(tmp_path / "same.xlsx", small_centre()))
+    assert report["sheets"]["Tariffs"] == {"created": 0, "updated": 0, "unchanged": 3}
+
+    # next year's tariffs are not frozen by this year's statements
+    book = small_centre()
+    book["Tariffs"] = [book["Tariffs"][0], ["PAY", "2027-28", "graduated", "*@9.00", None, None]]
+    report = april_issued.json("setup", "load", write_book(tmp_path / "next.xlsx", book))
+    assert report["sheets"]["Tariffs"] == {"created": 1, "updated": 0, "unchanged": 0}
+
+
+def test_a_changed_tariff_of_an_issued_year_is_refused_naming_the_issued_month(
+    april_issued, database, tmp_path
+):
+    cli = april_issued
+    book = new_pay_tariff(tmp_path)
+    result = cli("setup", "load", book, expect=1)
+    assert "2026-04" in result.stderr
+    assert "--rerate" in result.stderr
+    errors = cli.json("setup", "load", book, expect=1)["errors"]
+    assert [(e["sheet"], e["row"]) for e in errors] == [("Tariffs", 2)]
+    assert pay_bands(database) == "500@4.00; *@3.00"
+
+    # with May issued too, both months are named
+    cli("billing", "issue", "2026-05")
+    result = cli("setup", "load", book, expect=1)
+    assert "2026-04" in result.stderr and "2026-05" in result.stderr
+
+    # a brand-new tariff for the frozen year (a client's own) is a change too
+    extra = small_centre()
+    extra["Tariffs"][0] = [*extra["Tariffs"][0], "client"]
+    extra["Tariffs"].append(["PAY", FY, "graduated", "500@1.00; *@1.00", None, None, "WYR"])
+    cli("setup", "load", write_book(tmp_path / "extra.xlsx", extra), expect=1)
+    assert count(database, Tariff) == 3
+
+
+def test_rerate_accepts_the_change_and_bills_the_difference_as_prior_period(
+    april_issued, database, tmp_path
+):
+    cli = april_issued
+    april_before = show(cli, "TSS-202604-WYR")
+    may_before = show(cli, "TSS-202605-WYR")
+    assert lines_of(may_before, "prior_period") == []
+
+    cli("setup", "load", new_pay_tariff(tmp_path), "--rerate")
+    assert pay_bands(database) == "500@5.00; *@3.00"
+    assert show(cli, "TSS-202604-WYR") == april_before  # issued statements never change
+
+    cli("billing", "close", "2026-05")
+    may = show(cli, "TSS-202605-WYR")
+    (prior,) = lines_of(may, "prior_period")
+    assert prior["service"] == "PAY"
+    assert prior["amount"] == "100.00"  # 100 payslips re-rated from 4.00 to 5.00
+    assert "TSS-202604-WYR" in (prior.get("corrects") or prior["description"])
+    assert Decimal(may["net"]) == Decimal(may_before["net"]) + Decimal("100.00")
+    # LAN and PRS had no April payslips: nothing changed for them
+    assert lines_of(show(cli, "TSS-202605-LAN"), "prior_period") == []
+    assert lines_of(show(cli, "TSS-202605-PRS"), "prior_period") == []
+
+
+def test_restating_a_frozen_tariff_with_other_spacing_is_not_a_change(april_issued, tmp_path):
+    # The same bands written without the space after ';' mean the same tariff: the
+    # whole setup workbook is reloaded through the year, and an unchanged tariff loads.
+    book = small_centre()
+    book["Tariffs"][1] = ["PAY", FY, "graduated", "500@4.00;*@3.00", None, None]
+    april_issued("setup", "load", write_book(tmp_path / "respaced.xlsx", book))
+
+
+def test_the_frozen_check_only_counts_issued_statements(cli, database, tmp_path):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    cli("billing", "close", "2026-04")  # drafts only
+    cli("setup", "load", new_pay_tariff(tmp_path))
+    assert pay_bands(database) == "500@5.00; *@3.00"
+    with database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Statement)) == 3
+
+
+def test_a_column_left_out_of_a_sheet_keeps_the_stored_values(cli, database, tmp_path):
+    first = {
+        "Clients": [["code", "name", "nation", "email"], ["GLA", "Glanafon", "wales", "a@b.cymru"]]
+    }
+    cli("setup", "load", write_book(tmp_path / "first.xlsx", first))
+    renamed = {"Clients": [["code", "name"], ["GLA", "Glanafon County Borough"]]}
+    cli("setup", "load", write_book(tmp_path / "renamed.xlsx", renamed))
+    with database.transaction() as session:
+        client = session.scalars(select(Client).where(Client.code == "GLA")).one()
+        assert (client.name, client.nation, client.email) == (
+            "Glanafon County Borough",
+            "wales",
+            "a@b.cymru",
+        )

@@ -1,0 +1,459 @@
+"""`usage import`, `usage revert` and `usage template` on a real SQLite file (CONTRACT.md s. 4)."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from opsplatform.models import Client, ImportBatch, Service, UsageEvent
+from tests.support import small_centre, write_book, write_csv
+
+USAGE_COLUMNS = [
+    "event_id",
+    "client",
+    "service",
+    "date",
+    "quantity",
+    "reference",
+    "started_at",
+    "completed_at",
+]
+
+
+@pytest.fixture
+def centre(cli, tmp_path):
+    """The small centre: WYR and LAN use PAY, HOST and ICT; PRS only HOST and ICT."""
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    return cli
+
+
+def events(database) -> list[dict]:
+    """The usage ledger as plain values, oldest first."""
+    with database.transaction() as session:
+        rows = session.execute(
+            select(
+                UsageEvent.event_id,
+                Client.code,
+                Service.code,
+                UsageEvent.month,
+                UsageEvent.local_date,
+                UsageEvent.occurred_at,
+                UsageEvent.quantity,
+                UsageEvent.batch_id,
+            )
+            .join(Client, UsageEvent.client_id == Client.id)
+            .join(Service, UsageEvent.service_id == Service.id)
+            .order_by(UsageEvent.id)
+        ).all()
+    keys = ("event_id", "client", "service", "month", "local_date", "at", "quantity", "batch")
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def batches(database) -> int:
+    with database.transaction() as session:
+        return session.scalar(select(func.count()).select_from(ImportBatch))
+
+
+def show(cli, number: str) -> dict:
+    return cli.json("billing", "show", number)
+
+
+def pay_lines(document: dict, kind: str = "charge") -> list[dict]:
+    return [x for x in document["lines"] if x["service"] == "PAY" and x["kind"] == kind]
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def test_csv_import_stores_each_row(centre, database, tmp_path):
+    rows = [
+        {
+            "event_id": "a1",
+            "client": "WYR",
+            "service": "PAY",
+            "date": "2026-05-01",
+            "quantity": 698,
+        },
+        {"event_id": "a2", "client": "wyr", "service": "pay", "date": "2026-05-22", "quantity": 2},
+        {
+            "event_id": "a3",
+            "client": "LAN",
+            "service": "PAY",
+            "date": "12/05/2026",
+            "quantity": "1.5",
+        },
+    ]
+    report = centre.json("usage", "import", write_csv(tmp_path / "may.csv", rows))
+    assert report["rows"] == 3
+    assert report["inserted"] == 3
+    assert report["skipped"] == 0
+    assert isinstance(report["batch"], int)
+
+    stored = events(database)
+    assert [(e["event_id"], e["client"], e["month"], e["quantity"]) for e in stored] == [
+        ("a1", "WYR", "2026-05", Decimal(698)),
+        ("a2", "WYR", "2026-05", Decimal(2)),
+        ("a3", "LAN", "2026-05", Decimal("1.5")),
+    ]
+    assert {e["batch"] for e in stored} == {report["batch"]}
+
+
+def test_xlsx_import_reads_the_first_sheet_only(centre, database, tmp_path):
+    book = write_book(
+        tmp_path / "may.xlsx",
+        {
+            "Usage": [
+                ["client", "service", "date", "quantity"],
+                ["WYR", "PAY", datetime(2026, 5, 3), 10],
+                ["LAN", "PAY", "2026-05-04", 20],
+            ],
+            "Scratch": [["this sheet is", "not usage"], ["NOPE", "NOPE"]],
+        },
+    )
+    report = centre.json("usage", "import", book)
+    assert report["inserted"] == 2
+    stored = events(database)
+    assert [(e["client"], str(e["local_date"]), e["quantity"]) for e in stored] == [
+        ("WYR", "2026-05-03", Decimal(10)),
+        ("LAN", "2026-05-04", Decimal(20)),
+    ]
+
+
+def test_headers_ignore_case_and_spaces_and_a_bom_and_quantity_defaults_to_1(
+    centre, database, tmp_path
+):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(
+        "\ufeff Client ,SERVICE,Date , Reference\r\n"
+        "WYR,PAY,2026-05-05,first\r\n"
+        "LAN,PAY,2026-05-06,second\r\n".encode()
+    )
+    report = centre.json("usage", "import", path)
+    assert report["inserted"] == 2
+    stored = events(database)
+    assert [(e["client"], e["quantity"]) for e in stored] == [
+        ("WYR", Decimal(1)),
+        ("LAN", Decimal(1)),
+    ]
+
+
+def test_dry_run_reports_but_writes_nothing(centre, database, tmp_path):
+    path = write_csv(
+        tmp_path / "may.csv",
+        [{"client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 5}],
+    )
+    report = centre.json("usage", "import", path, "--dry-run")
+    assert report["dry_run"] is True
+    assert report["rows"] == 1
+    assert report["batch"] is None
+    assert events(database) == []
+    assert batches(database) == 0
+
+    # the dry run did not use the file up: it imports for real afterwards
+    assert centre.json("usage", "import", path)["inserted"] == 1
+    assert len(events(database)) == 1
+
+
+# -- all or nothing ------------------------------------------------------------------------
+
+
+BAD_ROWS = [
+    # (row, column) of each problem; row 2 is a good row
+    {"client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 5},
+    {"client": "ZZZ", "service": "PAY", "date": "2026-05-01", "quantity": 5},  # 3 client
+    {"client": "WYR", "service": "NOPE", "date": "2026-05-01", "quantity": 5},  # 4 service
+    {"client": "WYR", "service": "PAY", "date": "2026-02-30", "quantity": 5},  # 5 date
+    {"client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 0},  # 6 quantity
+    {"client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": -3},  # 7 quantity
+    {"client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": "lots"},  # 8 quantity
+    {
+        "client": "WYR",
+        "service": "PAY",
+        "date": "2026-05-01",
+        "started_at": "2026-05-02T09:00:00",
+        "completed_at": "2026-05-01T09:00:00",
+    },  # 9 completed_at
+    {"client": "PRS", "service": "PAY", "date": "2026-05-01", "quantity": 5},  # 10 not subscribed
+    {"client": "WYR", "service": "PAY", "date": "2026-03-31", "quantity": 5},  # 11 before start
+]
+BAD = [
+    (3, "client"),
+    (4, "service"),
+    (5, "date"),
+    (6, "quantity"),
+    (7, "quantity"),
+    (8, "quantity"),
+    (9, "completed_at"),
+    (10, "client"),
+    (11, "client"),
+]
+
+
+def test_every_bad_row_is_reported_and_nothing_is_written(centre, database, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", BAD_ROWS)
+    out = tmp_path / "errors.xlsx"
+
+    result = centre("usage", "import", path, "--errors", out, expect=1)
+    for row, column in BAD:
+        assert f"row {row}, column {column}" in result.stderr, (row, column)
+    assert "row 2," not in result.stderr
+    assert "nothing was imported" in result.stderr
+
+    book = load_workbook(out, read_only=True)
+    try:
+        rows = list(book.worksheets[0].iter_rows(values_only=True))
+    finally:
+        book.close()
+    header = [str(c).lower() for c in rows[0]]
+    assert header[:2] == ["row", "column"]
+    listed = [(r[0], r[1]) for r in rows[1:]]
+    assert sorted(listed) == sorted(BAD)
+    assert all(r[2] for r in rows[1:]), "every bad row has a message"
+
+    document = centre.json("usage", "import", path, expect=1)
+    assert sorted((e["row"], e["column"]) for e in document["errors"]) == sorted(BAD)
+
+    assert events(database) == []
+    assert batches(database) == 0
+    # the refused file was not registered: once fixed, its good row imports
+    fixed = write_csv(tmp_path / "bad.csv", BAD_ROWS[:1])
+    assert centre.json("usage", "import", fixed)["inserted"] == 1
+
+
+def test_the_errors_workbook_is_written_for_header_problems_too(centre, tmp_path):
+    # `--errors` is where a script looks for what is wrong: a stale report from an
+    # earlier run must not stand in for this run's problems.
+    out = tmp_path / "errors.xlsx"
+    centre("usage", "import", write_csv(tmp_path / "bad.csv", BAD_ROWS), "--errors", out, expect=1)
+    path = tmp_path / "wrong-header.csv"
+    path.write_text("client,service,when\nWYR,PAY,2026-05-01\n", encoding="utf-8")
+
+    result = centre("usage", "import", path, "--errors", out, expect=1)
+    assert "row 1, column when" in result.stderr
+    book = load_workbook(out, read_only=True)
+    try:
+        rows = list(book.worksheets[0].iter_rows(values_only=True))[1:]
+    finally:
+        book.close()
+    assert {(r[0], r[1]) for r in rows} == {(1, "when"), (1, "date")}
+
+
+def test_the_messages_say_what_is_wrong(centre, tmp_path):
+    path = write_csv(tmp_path / "bad.csv", BAD_ROWS)
+    errors = {
+        (e["row"], e["column"]): e["message"]
+        for e in centre.json("usage", "import", path, expect=1)["errors"]
+    }
+    assert "ZZZ" in errors[(3, "client")]
+    assert "NOPE" in errors[(4, "service")]
+    assert "not subscribed" in errors[(10, "client")]
+    assert "not subscribed" in errors[(11, "client")]
+
+
+# -- repeats -------------------------------------------------------------------------------
+
+
+def test_the_same_content_twice_is_refused_naming_the_first_batch(centre, database, tmp_path):
+    rows = [{"client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 5}]
+    first = centre.json("usage", "import", write_csv(tmp_path / "may.csv", rows))
+
+    again = centre("usage", "import", tmp_path / "may.csv", expect=1)
+    assert f"batch {first['batch']}" in again.stderr
+
+    renamed = tmp_path / "may-copy.csv"
+    shutil.copy(tmp_path / "may.csv", renamed)
+    again = centre("usage", "import", renamed, expect=1)
+    assert f"batch {first['batch']}" in again.stderr
+    assert "may.csv" in again.stderr
+
+    assert len(events(database)) == 1
+    assert batches(database) == 1
+
+
+def test_an_event_id_stored_with_the_same_content_is_skipped_and_counted(
+    centre, database, tmp_path
+):
+    e1 = {"event_id": "E1", "client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 5}
+    e2 = {"event_id": "E2", "client": "LAN", "service": "PAY", "date": "2026-05-02", "quantity": 7}
+    e3 = {"event_id": "E3", "client": "LAN", "service": "PAY", "date": "2026-05-03", "quantity": 9}
+    centre("usage", "import", write_csv(tmp_path / "one.csv", [e1, e2]))
+
+    report = centre.json("usage", "import", write_csv(tmp_path / "two.csv", [e1, e3]))
+    assert report["skipped"] == 1
+    assert report["inserted"] == 1
+    text = centre("usage", "import", write_csv(tmp_path / "three.csv", [e2, e3, e1])).stdout
+    assert "imported 0 of 3 rows" in text
+    assert "3 already stored" in text
+    assert [e["event_id"] for e in events(database)] == ["E1", "E2", "E3"]
+
+
+def test_an_event_id_stored_with_different_content_is_a_bad_row(centre, database, tmp_path):
+    e1 = {"event_id": "E1", "client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 5}
+    centre("usage", "import", write_csv(tmp_path / "one.csv", [e1]))
+
+    changed = {**e1, "quantity": 6}
+    new = {"event_id": "E9", "client": "LAN", "service": "PAY", "date": "2026-05-02"}
+    document = centre.json(
+        "usage", "import", write_csv(tmp_path / "two.csv", [new, changed]), expect=1
+    )
+    assert [(e["row"], e["column"]) for e in document["errors"]] == [(3, "event_id")]
+    assert "E1" in document["errors"][0]["message"]
+    stored = events(database)
+    assert [(e["event_id"], e["quantity"]) for e in stored] == [("E1", Decimal(5))]
+    assert batches(database) == 1
+
+
+def test_an_event_id_repeated_inside_one_file(centre, database, tmp_path):
+    row = {"event_id": "D1", "client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 5}
+    other = {"event_id": "D2", "client": "LAN", "service": "PAY", "date": "2026-05-01"}
+
+    clash = write_csv(tmp_path / "clash.csv", [row, other, {**row, "quantity": 50}])
+    document = centre.json("usage", "import", clash, expect=1)
+    assert [(e["row"], e["column"]) for e in document["errors"]] == [(4, "event_id")]
+    assert events(database) == []
+
+    # an identical repeat is stored once (and counted as skipped), never twice
+    repeat = write_csv(tmp_path / "repeat.csv", [row, other, row])
+    report = centre.json("usage", "import", repeat)
+    assert (report["inserted"], report["skipped"]) == (2, 1)
+    assert [e["event_id"] for e in events(database)] == ["D1", "D2"]
+
+
+# -- time zones ----------------------------------------------------------------------------
+
+
+def test_usage_belongs_to_its_europe_london_month(centre, database, tmp_path):
+    rows = [
+        # 23:30 UTC on 30 April is 00:30 BST on 1 May
+        {"event_id": "utc-offset", "date": "2026-04-30T23:30:00+00:00"},
+        {"event_id": "zulu", "date": "2026-04-30T23:30:00Z"},
+        # a naive datetime is London time: still 30 April
+        {"event_id": "naive", "date": "2026-04-30T23:30:00"},
+        # 23:30 UTC on 31 March 2026 (BST since 29 March) is 1 April in London: subscribed
+        {"event_id": "spring", "date": "2026-03-31T23:30:00+00:00"},
+        # 00:30 BST on 1 June is still 31 May in UTC
+        {"event_id": "bst", "date": "2026-06-01T00:30:00+01:00"},
+        # winter: GMT, so 23:30 UTC on 31 December stays in December
+        {"event_id": "winter", "date": "2026-12-31T23:30:00+00:00"},
+        # a date alone is a local date
+        {"event_id": "day", "date": "2026-05-31"},
+    ]
+    rows = [{**r, "client": "WYR", "service": "PAY"} for r in rows]
+    report = centre.json("usage", "import", write_csv(tmp_path / "tz.csv", rows))
+    assert report["inserted"] == len(rows)
+
+    stored = {e["event_id"]: e for e in events(database)}
+    assert {k: e["month"] for k, e in stored.items()} == {
+        "utc-offset": "2026-05",
+        "zulu": "2026-05",
+        "naive": "2026-04",
+        "spring": "2026-04",
+        "bst": "2026-06",
+        "winter": "2026-12",
+        "day": "2026-05",
+    }
+    assert str(stored["utc-offset"]["local_date"]) == "2026-05-01"
+    assert str(stored["bst"]["local_date"]) == "2026-06-01"
+    # stored in UTC
+    assert stored["naive"]["at"] == datetime(2026, 4, 30, 22, 30, tzinfo=UTC)
+    assert stored["bst"]["at"] == datetime(2026, 5, 31, 23, 30, tzinfo=UTC)
+
+
+def test_a_moment_before_the_subscription_in_london_time_is_refused(centre, database, tmp_path):
+    # 23:30 on 31 March in London (BST) is 22:30 UTC: before WYR's subscription starts
+    rows = [{"client": "WYR", "service": "PAY", "date": "2026-03-31T22:30:00+00:00"}]
+    document = centre.json("usage", "import", write_csv(tmp_path / "early.csv", rows), expect=1)
+    assert [(e["row"], e["column"]) for e in document["errors"]] == [(2, "client")]
+    assert events(database) == []
+
+
+# -- revert --------------------------------------------------------------------------------
+
+
+def test_revert_removes_the_usage_once_and_frees_the_file(centre, database, tmp_path):
+    rows = [{"client": "WYR", "service": "PAY", "date": "2026-05-01", "quantity": 700}]
+    path = write_csv(tmp_path / "may.csv", rows)
+    batch = centre.json("usage", "import", path)["batch"]
+    centre("billing", "close", "2026-05")
+    assert pay_lines(show(centre, "TSS-202605-WYR"))[0]["amount"] == "2600.00"
+
+    result = centre("usage", "revert", batch)
+    assert "1" in result.stdout
+    assert events(database) == []
+    centre("billing", "close", "2026-05")
+    (line,) = pay_lines(show(centre, "TSS-202605-WYR"))
+    assert line["amount"] == "0.00"
+
+    again = centre("usage", "revert", batch, expect=1)
+    assert "already reverted" in again.stderr
+    centre("usage", "revert", 999, expect=1)
+
+    second = centre.json("usage", "import", path)
+    assert second["inserted"] == 1
+    assert second["batch"] != batch
+    centre("billing", "close", "2026-05")
+    assert pay_lines(show(centre, "TSS-202605-WYR"))[0]["amount"] == "2600.00"
+
+
+def test_reverting_usage_of_an_issued_month_is_billed_back_as_prior_period(centre, tmp_path):
+    rows = [{"client": "WYR", "service": "PAY", "date": "2026-04-10", "quantity": 100}]
+    batch = centre.json("usage", "import", write_csv(tmp_path / "april.csv", rows))["batch"]
+    centre("billing", "close", "2026-04")
+    centre("billing", "issue", "2026-04")
+    assert pay_lines(show(centre, "TSS-202604-WYR"))[0]["amount"] == "400.00"
+
+    centre("usage", "revert", batch)
+    centre("billing", "close", "2026-05")
+    (prior,) = pay_lines(show(centre, "TSS-202605-WYR"), "prior_period")
+    assert prior["amount"] == "-400.00"
+    assert pay_lines(show(centre, "TSS-202604-WYR"))[0]["amount"] == "400.00"
+
+
+# -- late usage ----------------------------------------------------------------------------
+
+
+def test_usage_for_an_issued_month_is_billed_once_as_prior_period(centre, tmp_path):
+    centre("billing", "close", "2026-04")
+    centre("billing", "issue", "2026-04")
+    april = show(centre, "TSS-202604-WYR")
+
+    late = [{"client": "WYR", "service": "PAY", "date": "2026-04-15", "quantity": 100}]
+    report = centre.json("usage", "import", write_csv(tmp_path / "late.csv", late))
+    assert report["inserted"] == 1
+    assert show(centre, "TSS-202604-WYR") == april
+
+    centre("billing", "close", "2026-05")
+    centre("billing", "close", "2026-05")
+    may = show(centre, "TSS-202605-WYR")
+    (prior,) = [x for x in may["lines"] if x["kind"] == "prior_period"]
+    assert prior["service"] == "PAY"
+    assert prior["amount"] == "400.00"  # 100 payslips at 4.00
+    assert "TSS-202604-WYR" in (prior.get("corrects") or prior["description"])
+    assert [x for x in show(centre, "TSS-202605-LAN")["lines"] if x["kind"] == "prior_period"] == []
+
+    centre("billing", "issue", "2026-05")
+    centre("billing", "close", "2026-06")
+    june = show(centre, "TSS-202606-WYR")
+    assert [x for x in june["lines"] if x["kind"] == "prior_period"] == []
+
+
+# -- template ------------------------------------------------------------------------------
+
+
+def test_usage_template_has_the_usage_columns_and_imports_once_filled(centre, database, tmp_path):
+    out = tmp_path / "usage-template.xlsx"
+    centre("usage", "template", out)
+    book = load_workbook(out)
+    sheet = book.worksheets[0]
+    header = [c.value for c in sheet[1] if c.value is not None]
+    assert [str(h).strip().lower() for h in header] == USAGE_COLUMNS
+
+    sheet.append(["T1", "WYR", "PAY", "2026-05-07", 3])
+    book.save(out)
+    assert centre.json("usage", "import", out)["inserted"] == 1
+    assert [(e["event_id"], e["quantity"]) for e in events(database)] == [("T1", Decimal(3))]
