@@ -11,10 +11,9 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-from openpyxl import Workbook
-
 import migrations
 from opsplatform.db import Database
+from opsplatform.workbooks import write_sheets
 
 FY = "2026-27"
 
@@ -29,8 +28,6 @@ def services(n: int) -> list[str]:
 
 def setup_book(path: Path, n_clients: int, n_services: int) -> Path:
     """Every client subscribed to every service from April 2026 at a unit rate."""
-    book = Workbook()
-    book.remove(book.active)
     sheets = {
         "Clients": [["code", "name"]] + [[c, f"Council {c}"] for c in clients(n_clients)],
         "Services": [["code", "name", "unit"]]
@@ -40,12 +37,7 @@ def setup_book(path: Path, n_clients: int, n_services: int) -> Path:
         "Tariffs": [["service", "financial_year", "rule", "rate"]]
         + [[s, FY, "unit_rate", 1.25] for s in services(n_services)],
     }
-    for title, rows in sheets.items():
-        ws = book.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    book.save(path)
-    return path
+    return write_sheets(path, sheets)
 
 
 def usage_rows(n: int, n_clients: int, n_services: int, seed: int = 1):

@@ -18,16 +18,16 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 from pathlib import Path
 
-from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from billing.service import close_month, issue_month
-from importers.setup import load_setup
+from importers.setup import SHEETS_BY_NAME, load_setup
 from importers.usage import COLUMNS, import_file
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import Database
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, FinancialYear, Month, iter_months
+from opsplatform.workbooks import write_sheets
 from sla.service import assess_quarter
 
 SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
@@ -177,21 +177,7 @@ def _priced(years: int, value: str, step: str = "0.01") -> Decimal:
     return raised.quantize(Decimal(1), ROUND_HALF_UP) * unit
 
 
-TARIFF_COLUMNS = (
-    "service",
-    "financial_year",
-    "rule",
-    "client",
-    "tier",
-    "rate",
-    "bands",
-    "annual_amount",
-    "driver",
-    "minimum",
-    "annual_cap",
-    "billing",
-    "true_up_tolerance",
-)
+TARIFF_COLUMNS = tuple(c.name for c in SHEETS_BY_NAME["tariffs"].columns)
 
 
 def _estimate(authority: Authority, year: FinancialYear) -> int:
@@ -493,17 +479,6 @@ class _Centre:
         return [[event, code, "PRINT", day, quantity, reference, None, None]]
 
 
-def _write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        sheet = book.create_sheet(title)
-        for row in rows:
-            sheet.append(row)
-    book.save(path)
-    return path
-
-
 def _write_csv(path: Path, rows: list[list]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -529,7 +504,7 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
                 f"the database already holds {clients} client(s) and {usage} usage event(s); "
                 "the demo loads only into an empty database"
             )
-        load_setup(session, _write_book(Path(folder) / "demo-setup.xlsx", centre.setup_sheets()))
+        load_setup(session, write_sheets(Path(folder) / "demo-setup.xlsx", centre.setup_sheets()))
         for month in iter_months(centre.first, centre.last):
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path).inserted

@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
+from openpyxl import Workbook
 from openpyxl.cell import Cell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -69,3 +71,15 @@ def write_table(
         width = widths[column - 1] if widths else max(12, min(len(name) + 4, 60))
         ws.column_dimensions[get_column_letter(column)].width = width
     return last
+
+
+def write_sheets(path: Path, sheets: dict[str, list[list]]) -> Path:
+    """A plain workbook: one sheet per key, its rows as given (the first is the header)."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        ws = book.create_sheet(title)
+        for row in rows:
+            ws.append(row)
+    book.save(path)
+    return path

@@ -6,21 +6,14 @@ import csv
 from datetime import date
 from pathlib import Path
 
-from openpyxl import Workbook
+from opsplatform.workbooks import write_sheets
 
 FY = "2026-27"
 
 
 def write_book(path: Path, sheets: dict[str, list[list]]) -> Path:
     """A workbook with one sheet per key; the first row of each is its header."""
-    book = Workbook()
-    book.remove(book.active)
-    for title, rows in sheets.items():
-        ws = book.create_sheet(title)
-        for row in rows:
-            ws.append(row)
-    book.save(path)
-    return path
+    return write_sheets(path, sheets)
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
