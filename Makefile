@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
+CSS := opsplatform/static/govuk.css
+
 .PHONY: install run test lint format
 
 $(BIN)/.installed: pyproject.toml
@@ -13,7 +15,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+# GOV.UK Frontend from the npm registry, compiled with Arial; neither is committed.
+$(CSS): frontend/app.scss frontend/package.json
+	npm install --silent --no-audit --no-fund --prefix frontend
+	frontend/node_modules/.bin/sass --quiet --load-path=frontend/node_modules --style=compressed --no-source-map frontend/app.scss $@
+	mkdir -p opsplatform/static/govuk
+	cp -R frontend/node_modules/govuk-frontend/dist/govuk/assets opsplatform/static/govuk/
+
+install: $(BIN)/.installed $(CSS)
 
 run: install
 	$(BIN)/opsplatform db upgrade

@@ -115,7 +115,7 @@ def test_login_csrf_token_from_another_session_is_refused(app, people):
 def test_wrong_password_is_401_with_an_error_summary(client, people):
     response = login(client, people["finance"]["email"], "not-the-password")
     assert response.status_code == 401
-    assert 'class="error-summary"' in response.text
+    assert 'class="govuk-error-summary"' in response.text
     assert "Enter a correct email address and password" in response.text
     # the form comes back, with a fresh token, ready for another go
     assert csrf_token(response.text)
@@ -133,7 +133,7 @@ def test_empty_form_is_401_with_an_error_summary(client):
     page = client.get("/login")
     response = client.post("/login", data={"csrf_token": csrf_token(page.text)})
     assert response.status_code == 401
-    assert 'class="error-summary"' in response.text
+    assert 'class="govuk-error-summary"' in response.text
 
 
 def test_right_password_redirects_and_the_session_works(client, people):
