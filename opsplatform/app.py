@@ -52,8 +52,12 @@ def create_app() -> Flask:
 
     from opsplatform.api import init_api
     from opsplatform.web import web
+    from opsplatform.web.dashboard import dashboard
+    from opsplatform.web.finance import finance
+    from opsplatform.web.portal import portal
 
-    app.register_blueprint(web)
+    for blueprint in (web, dashboard, finance, portal):
+        app.register_blueprint(blueprint)
     init_api(app)
 
     @app.after_request
