@@ -336,3 +336,22 @@ def test_a_missing_driver_value_refuses_the_close(cli, database, tmp_path):
     assert "population" in result.stderr and "FYL" in result.stderr
     assert {c: show(cli, f"TSS-202605-{c}") for c in drafts} == drafts
     assert numbers(cli.json("billing", "list")) == sorted(d["number"] for d in drafts.values())
+
+
+def test_each_line_records_the_tariff_and_version_it_was_priced_with(cli, database, tmp_path):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    cli("billing", "close", "2026-04")
+    cli("billing", "issue", "2026-04")
+    changed = small_centre()
+    changed["Tariffs"][1][3] = "500@4.50; *@3.00"
+    cli("setup", "load", write_book(tmp_path / "changed.xlsx", changed), "--rerate")
+    cli("billing", "close", "2026-05")
+    with database.transaction() as session:
+        versions = {
+            (s.month, line.kind): line.tariff_version
+            for s in session.scalars(select(Statement))
+            for line in s.lines
+            if line.service is not None and line.service.code == "PAY" and s.client.code == "WYR"
+        }
+    assert versions[("2026-04", "charge")] == 1
+    assert versions[("2026-05", "charge")] == 2
