@@ -33,8 +33,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# The whole suite twice: on SQLite, then on a throwaway PostgreSQL server.
 test: lint
 	$(BIN)/pytest
+	.ci/with-postgres $(BIN)/pytest -q -p no:cacheprovider
 
 format: install
 	$(BIN)/ruff check --fix .

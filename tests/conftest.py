@@ -4,34 +4,83 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
 import migrations
 from opsplatform.db import Database
 
 
+class Databases:
+    """Fresh migrated databases for tests: SQLite files by default, or databases on the
+    PostgreSQL server named by OPSPLATFORM_TEST_POSTGRES (a URL without a database name),
+    so that the same tests run on both. A copy is made from a template database."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.server = os.environ.get("OPSPLATFORM_TEST_POSTGRES", "").rstrip("/")
+        self.count = 0
+
+    def new(self, template: str | None = None) -> str:
+        """A new database's URL: a copy of `template` (a URL from here), or freshly migrated."""
+        self.count += 1
+        name = f"test_{os.getpid()}_{self.count}"
+        if not self.server:
+            path = self.folder / f"{name}.sqlite3"
+            if template is None:
+                migrations.upgrade(f"sqlite:///{path}")
+            else:
+                with (
+                    sqlite3.connect(template.removeprefix("sqlite:///")) as source,
+                    sqlite3.connect(path) as target,
+                ):
+                    source.backup(target)  # the backup API sees what is still in the WAL
+            return f"sqlite:///{path}"
+        admin = create_engine(f"{self.server}/postgres", isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            if template is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            else:
+                source = template.rsplit("/", 1)[1]
+                connection.execute(  # a template may have no other connections
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = :name AND pid <> pg_backend_pid()"
+                    ),
+                    {"name": source},
+                )
+                connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source}"'))
+        admin.dispose()
+        url = f"{self.server}/{name}"
+        if template is None:
+            migrations.upgrade(url)
+        return url
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory) -> Path:
+def databases(tmp_path_factory) -> Databases:
+    return Databases(tmp_path_factory.mktemp("databases"))
+
+
+@pytest.fixture(scope="session")
+def migrated_template(databases) -> str:
     """One database migrated with the real Alembic migrations, copied for each test."""
-    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    migrations.upgrade(f"sqlite:///{path}")
-    return path
+    return databases.new()
 
 
 @pytest.fixture
-def instance(tmp_path, migrated_template, monkeypatch) -> Path:
-    """An instance folder holding a freshly migrated database, set in the environment."""
+def instance(tmp_path, databases, migrated_template, monkeypatch) -> Path:
+    """An instance folder and a freshly migrated database, both set in the environment."""
     folder = tmp_path / "instance"
     folder.mkdir()
-    shutil.copy(migrated_template, folder / "opsplatform.sqlite3")
     monkeypatch.setenv("OPSPLATFORM_INSTANCE_PATH", str(folder))
-    monkeypatch.setenv("OPSPLATFORM_DATABASE_URL", f"sqlite:///{folder / 'opsplatform.sqlite3'}")
+    monkeypatch.setenv("OPSPLATFORM_DATABASE_URL", databases.new(template=migrated_template))
     return folder
 
 

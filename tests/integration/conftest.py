@@ -8,7 +8,6 @@ each test's own instance database.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -67,30 +66,22 @@ def build_centre(cli: Cli, folder: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def centre_template(tmp_path_factory, migrated_template) -> tuple[Path, dict[str, dict]]:
-    """The populated centre's database file, and its people (email, password, token, id)."""
+def centre_template(tmp_path_factory, databases, migrated_template) -> tuple[str, dict[str, dict]]:
+    """The populated centre's database URL, and its people (email, password, token, id)."""
     folder = tmp_path_factory.mktemp("centre")
-    path = folder / "opsplatform.sqlite3"
-    with sqlite3.connect(migrated_template) as source, sqlite3.connect(path) as target:
-        source.backup(target)
+    url = databases.new(template=migrated_template)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("OPSPLATFORM_INSTANCE_PATH", str(folder))
-        env.setenv("OPSPLATFORM_DATABASE_URL", f"sqlite:///{path}")
+        env.setenv("OPSPLATFORM_DATABASE_URL", url)
         people = build_centre(Cli(), folder)
-    return path, people
+    return url, people
 
 
 @pytest.fixture
-def people(instance, centre_template) -> dict[str, dict]:
-    """Copy the populated centre into this test's instance database; its people by name."""
-    path, people = centre_template
-    source = sqlite3.connect(path)  # the backup API sees whatever is still in the WAL
-    target = sqlite3.connect(instance / "opsplatform.sqlite3")
-    try:
-        source.backup(target)
-    finally:
-        source.close()
-        target.close()
+def people(instance, databases, centre_template, monkeypatch) -> dict[str, dict]:
+    """A copy of the populated centre as this test's database; its people by name."""
+    url, people = centre_template
+    monkeypatch.setenv("OPSPLATFORM_DATABASE_URL", databases.new(template=url))
     return {name: dict(person) for name, person in people.items()}
 
 
