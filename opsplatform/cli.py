@@ -275,7 +275,7 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
 @json_option
 @refusals
 def usage_revert(batch: int, as_json: bool):
-    """Reverse an import batch: its usage leaves the ledger; issued months are re-rated."""
+    """Reverse an import batch: its usage leaves the ledger (issued months are re-rated at the next close)."""
     from importers.usage import revert_batch
 
     with database().transaction() as session:

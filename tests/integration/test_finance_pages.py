@@ -1,0 +1,822 @@
+"""The finance staff's import pages: usage and setup imports checked then confirmed, history,
+reverts, roles and CSRF (see opsplatform/web/finance.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select, update
+
+from opsplatform.models import AuditEvent, Client, ImportBatch, Service, Tariff, UsageEvent
+from tests.support import FY, write_book
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+GOOD_ROWS = [
+    {
+        "event_id": "MAY-WYR",
+        "client": "WYR",
+        "service": "PAY",
+        "date": "2026-05-10",
+        "quantity": 50,
+    },
+    {"event_id": "MAY-LAN", "client": "LAN", "service": "PAY", "date": "2026-05-11", "quantity": 7},
+    {
+        "event_id": "APR-LATE",
+        "client": "WYR",
+        "service": "PAY",
+        "date": "2026-04-20",
+        "quantity": 3,
+    },
+]
+BAD_ROWS = [
+    {"event_id": "B1", "client": "XXX", "service": "PAY", "date": "2026-05-10", "quantity": 1},
+    {"event_id": "B2", "client": "WYR", "service": "PAY", "date": "2026-05-10", "quantity": -5},
+    {"event_id": "B3", "client": "PRS", "service": "PAY", "date": "2026-05-10", "quantity": 1},
+    {"event_id": "B4", "client": "WYR", "service": "PAY", "date": "2026-05-10", "quantity": 1},
+    {"event_id": "B5", "client": "LAN", "service": "PAY", "date": "not a date", "quantity": 1},
+]
+FROZEN_TARIFF = {
+    "Tariffs": [
+        ["service", "financial_year", "rule", "bands"],
+        ["PAY", FY, "graduated", "500@4.50; *@3.00"],
+    ]
+}
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+class Page(HTMLParser):
+    """What the tests look for in a page: forms with their inputs, links, and the cells of
+    tables and summary lists (a summary list's key starts a row)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+        self.links: list[str] = []
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({**attrs, "inputs": {}})
+        elif tag == "input" and self.forms and attrs.get("name"):
+            self.forms[-1]["inputs"][attrs["name"]] = attrs
+        elif tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        elif tag in ("tr", "dt"):
+            self.rows.append([])
+        if tag in ("td", "th", "dt", "dd"):
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th", "dt", "dd") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def form(self, action: str) -> dict:
+        found = [f for f in self.forms if f.get("action") == action]
+        assert len(found) == 1, f"no single form posting to {action}: {self.forms}"
+        return found[0]
+
+
+def token_of(client) -> str:
+    """The CSRF token of the client's session (every signed-in page has the sign-out form)."""
+    page = Page(client.get("/").text)
+    return next(f for f in page.forms if "csrf_token" in f["inputs"])["inputs"]["csrf_token"][
+        "value"
+    ]
+
+
+def sign_in(app, person: dict):
+    client = app.test_client()
+    page = Page(client.get("/login").text)
+    token = page.form("/login")["inputs"]["csrf_token"]["value"]
+    data = {"email": person["email"], "password": person["password"], "csrf_token": token}
+    response = client.post("/login", data=data)
+    assert response.status_code == 302, response.text
+    return client
+
+
+@pytest.fixture
+def finance(app, people):
+    return sign_in(app, people["finance"])
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def book_bytes(tmp_path: Path, sheets: dict[str, list[list]], name: str = "setup.xlsx") -> bytes:
+    return write_book(tmp_path / name, sheets).read_bytes()
+
+
+def upload(client, url: str, content: bytes, name: str, csrf: bool = True):
+    data = {"file": (io.BytesIO(content), name)}
+    if csrf:
+        data["csrf_token"] = token_of(client)
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def checked(client, url: str, content: bytes, name: str):
+    """Upload a file, follow to its check page; the page and the token in its address."""
+    response = upload(client, url, content, name)
+    assert response.status_code == 303, response.text
+    location = response.headers["Location"]
+    token = location.rstrip("/").rsplit("/", 1)[1]
+    return client.get(location), token
+
+
+def post(client, url: str, **data):
+    return client.post(url, data={"csrf_token": token_of(client), **data})
+
+
+def counts(app) -> dict:
+    with app.extensions["opsplatform.db"].transaction() as session:
+        return {
+            "events": session.scalar(select(func.count()).select_from(UsageEvent)),
+            "batches": session.scalar(select(func.count()).select_from(ImportBatch)),
+            "clients": session.scalar(select(func.count()).select_from(Client)),
+            "audit": session.scalar(select(func.count()).select_from(AuditEvent)),
+        }
+
+
+def uploads(app) -> list[Path]:
+    root = Path(app.instance_path) / "uploads"
+    return sorted(root.iterdir()) if root.is_dir() else []
+
+
+def text_of(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+# -- usage: check, then import -------------------------------------------------------------
+
+
+def test_upload_form_has_a_file_input_csrf_token_and_the_template_link(finance):
+    response = finance.get("/imports/usage")
+    assert response.status_code == 200
+    page = Page(response.text)
+    form = page.form("/imports/usage")
+    assert form["method"] == "post"
+    assert form["enctype"] == "multipart/form-data"
+    assert form["inputs"]["file"]["type"] == "file"
+    assert form["inputs"]["file"]["accept"] == ".csv,.xlsx"
+    assert form["inputs"]["csrf_token"]["type"] == "hidden"
+    assert "/imports/usage/template.xlsx" in page.links
+    assert 'class="govuk-file-upload"' in response.text
+    assert "<script" not in response.text and "style=" not in response.text
+
+
+def test_blank_usage_template_downloads(finance):
+    response = finance.get("/imports/usage/template.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype == XLSX
+    assert "attachment" in response.headers["Content-Disposition"]
+    book = load_workbook(io.BytesIO(response.data))
+    header = [c.value for c in book.worksheets[0][1]]
+    assert header[:4] == ["event_id", "client", "service", "date"]
+
+
+def test_good_csv_is_checked_then_imported_on_confirmation(app, finance, people):
+    before = counts(app)
+    page, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "May usage.csv")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "Check the usage before you import it" in text
+    assert "May_usage.csv" in text  # the name made safe
+    rows = Page(page.text).rows
+    assert ["Rows in the file", "3"] in rows
+    assert ["Rows to import", "3"] in rows
+    assert ["Rows already stored (skipped)", "0"] in rows
+    assert ["Total quantity to import", "60"] in rows
+    assert ["April 2026", "1", "Issued"] in rows
+    assert ["May 2026", "2", "Not issued yet"] in rows
+    assert "prior-period line" in text
+    assert "Nothing has been imported yet" in text
+    # the check wrote nothing
+    assert counts(app) == before
+    assert [p.name for p in uploads(app)] == [token]
+    assert (uploads(app)[0] / "May_usage.csv").is_file()
+
+    form = Page(page.text).form(f"/imports/usage/{token}/commit")
+    assert form["inputs"]["csrf_token"]["value"]
+    assert "Import 3 rows" in page.text
+
+    response = post(finance, f"/imports/usage/{token}/commit")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/imports"
+    after = counts(app)
+    assert after["events"] == before["events"] + 3
+    assert after["batches"] == before["batches"] + 1
+    assert uploads(app) == []
+    with app.extensions["opsplatform.db"].transaction() as session:
+        batch = session.scalars(select(ImportBatch).order_by(ImportBatch.id.desc())).first()
+        assert (batch.filename, batch.rows, batch.inserted, batch.status) == (
+            "May_usage.csv",
+            3,
+            3,
+            "imported",
+        )
+        stored = set(
+            session.scalars(select(UsageEvent.event_id).where(UsageEvent.batch_id == batch.id))
+        )
+        assert stored == {"MAY-WYR", "MAY-LAN", "APR-LATE"}
+        entry = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (entry.actor, entry.action, entry.subject) == (
+            people["finance"]["email"],
+            "usage import",
+            "May_usage.csv",
+        )
+        assert json.loads(entry.detail)["batch"] == batch.id
+
+    history = finance.get("/imports")
+    assert history.status_code == 200
+    assert "govuk-notification-banner--success" in history.text
+    assert f"Batch {batch.id} imported: 3 of 3 rows from May_usage.csv" in history.text
+    row = next(r for r in Page(history.text).rows if r and r[0] == str(batch.id))
+    assert row[1] == "May_usage.csv"
+    assert row[3:7] == ["3", "3", "0", "Imported"]
+    # the banner is shown once
+    assert "govuk-notification-banner" not in finance.get("/imports").text
+
+
+def test_xlsx_usage_file_is_accepted(app, finance, tmp_path):
+    sheet = [list(GOOD_ROWS[0])] + [list(r.values()) for r in GOOD_ROWS[:2]]
+    content = book_bytes(tmp_path, {"Usage": sheet}, "usage.xlsx")
+    page, token = checked(finance, "/imports/usage", content, "usage.xlsx")
+    assert ["Rows to import", "2"] in Page(page.text).rows
+    before = counts(app)["events"]
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 302
+    assert counts(app)["events"] == before + 2
+
+
+def test_rows_already_stored_are_counted_as_skipped(app, finance):
+    first = [GOOD_ROWS[0]]
+    _, token = checked(finance, "/imports/usage", csv_bytes(first), "one.csv")
+    post(finance, f"/imports/usage/{token}/commit")
+    both = [GOOD_ROWS[0], GOOD_ROWS[1]]
+    page, token = checked(finance, "/imports/usage", csv_bytes(both), "two.csv")
+    rows = Page(page.text).rows
+    assert ["Rows to import", "1"] in rows
+    skipped = next(r for r in rows if r[0] == "Rows already stored (skipped)")
+    assert re.match(r"1\s*Their event_id is already in the ledger", skipped[1])
+    assert "Import 1 row<" in page.text
+    post(finance, f"/imports/usage/{token}/commit")
+    assert "(1 already stored, skipped)" in finance.get("/imports").text
+
+
+def test_a_file_whose_rows_are_all_stored_offers_nothing_to_import(finance):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "a.csv")
+    post(finance, f"/imports/usage/{token}/commit")
+    reordered = list(reversed(GOOD_ROWS))  # other content, same events
+    page, token = checked(finance, "/imports/usage", csv_bytes(reordered), "b.csv")
+    assert "there is nothing new to import" in page.text
+    assert not [f for f in Page(page.text).forms if f.get("action", "").endswith("/commit")]
+
+
+# -- usage: refusals ----------------------------------------------------------------------
+
+
+def test_bad_csv_lists_every_bad_row_stores_nothing_and_offers_the_error_workbook(app, finance):
+    before = counts(app)
+    page, token = checked(finance, "/imports/usage", csv_bytes(BAD_ROWS), "bad.csv")
+    assert page.status_code == 200
+    assert page.text.count('class="govuk-error-summary"') == 1
+    text = text_of(page.text)
+    assert "Error: The usage file cannot be imported" in page.text
+    assert "Nothing has been imported" in text
+    assert "bad.csv has 4 problems: correct them and upload the file again" in text
+    problems = [r for r in Page(page.text).rows if r and r[0].isdigit()]
+    assert [(r[0], r[1]) for r in problems] == [
+        ("2", "client"),
+        ("3", "quantity"),
+        ("4", "client"),
+        ("6", "date"),
+    ]
+    assert "unknown client 'XXX'" in problems[0][2]
+    assert "PRS is not subscribed to PAY" in problems[2][2]
+    assert not [f for f in Page(page.text).forms if f.get("action", "").endswith("/commit")]
+    assert counts(app) == before
+
+    link = f"/imports/usage/{token}/errors.xlsx"
+    assert link in Page(page.text).links
+    response = finance.get(link)
+    assert response.status_code == 200
+    assert response.mimetype == XLSX
+    assert "bad-problems.xlsx" in response.headers["Content-Disposition"]
+    ws = load_workbook(io.BytesIO(response.data)).active
+    listed = [row for row in ws.iter_rows(min_row=2, values_only=True)]
+    assert [(r[0], r[1]) for r in listed] == [
+        (2, "client"),
+        (3, "quantity"),
+        (4, "client"),
+        (6, "date"),
+    ]
+
+    # a refused upload cannot be imported
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 404
+    assert counts(app) == before
+
+
+def test_content_already_imported_is_refused_at_the_check_naming_the_batch(app, finance):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    post(finance, f"/imports/usage/{token}/commit")
+    with app.extensions["opsplatform.db"].transaction() as session:
+        batch = session.scalar(select(func.max(ImportBatch.id)))
+    page, _ = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "again.csv")
+    assert "The usage file cannot be imported" in page.text
+    assert f"already imported as batch {batch}" in page.text
+
+
+def test_a_refusal_when_importing_writes_nothing_and_shows_the_problems(app, finance):
+    """The same file checked twice; the first import makes the second one a repeat."""
+    _, first = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    _, second = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    assert post(finance, f"/imports/usage/{first}/commit").status_code == 302
+    before = counts(app)
+    response = post(finance, f"/imports/usage/{second}/commit")
+    assert response.status_code == 303
+    page = finance.get(response.headers["Location"])
+    assert "The usage file cannot be imported" in page.text
+    assert "already imported as batch" in page.text
+    assert counts(app) == before
+    assert post(finance, f"/imports/usage/{second}/commit").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (None, b"", "Select a usage file"),
+        ("usage.txt", b"client,service,date\n", "The selected file must be a CSV or XLSX"),
+        ("usage.xls", b"not really", "The selected file must be a CSV or XLSX"),
+        ("usage.csv", b"", "The selected file is empty"),
+    ],
+)
+def test_upload_form_errors(app, finance, name, content, message):
+    data = {"csrf_token": token_of(finance)}
+    if name is not None:
+        data["file"] = (io.BytesIO(content), name)
+    response = finance.post("/imports/usage", data=data, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Error: Import usage" in response.text
+    assert 'class="govuk-error-summary"' in response.text
+    assert 'href="#file"' in response.text
+    assert f"</span> {message}</p>" in response.text
+    assert "govuk-file-upload--error" in response.text
+    assert uploads(app) == []
+
+
+def test_a_file_too_large_is_refused_with_the_form(app, finance):
+    app.config["MAX_CONTENT_LENGTH"] = 4096
+    response = upload(finance, "/imports/usage", b"x" * 10_000, "usage.csv")
+    assert response.status_code == 413
+    assert "The selected file must be smaller than" in response.text
+    assert uploads(app) == []
+
+
+def test_a_file_name_is_made_safe(app, finance):
+    page, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "../../etc/passwd.csv")
+    assert "etc_passwd.csv" in page.text
+    assert (Path(app.instance_path) / "uploads" / token / "etc_passwd.csv").is_file()
+
+
+# -- tokens -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token", ["unknown-token-that-is-32-chars-x", "short", "..", "%2e%2e%2f%2e%2e"]
+)
+def test_commit_with_an_unknown_token_is_404(app, finance, token):
+    before = counts(app)
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 404
+    assert post(finance, f"/imports/setup/{token}/commit").status_code == 404
+    assert finance.get(f"/imports/usage/{token}").status_code == 404
+    assert finance.get(f"/imports/usage/{token}/errors.xlsx").status_code == 404
+    assert counts(app) == before
+
+
+def test_a_used_token_is_404(app, finance):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 302
+    before = counts(app)
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 404
+    assert finance.get(f"/imports/usage/{token}").status_code == 404
+    assert counts(app) == before
+
+
+def test_a_token_belongs_to_the_person_and_the_kind_of_upload(app, finance, people):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    admin = sign_in(app, people["admin"])
+    before = counts(app)
+    assert post(admin, f"/imports/usage/{token}/commit").status_code == 404
+    assert admin.get(f"/imports/usage/{token}").status_code == 404
+    assert post(finance, f"/imports/setup/{token}/commit").status_code == 404
+    assert counts(app) == before
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 302
+
+
+def test_an_import_already_under_way_is_not_started_twice(app, finance):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    (Path(app.instance_path) / "uploads" / token / ".commit.lock").touch()
+    before = counts(app)
+    response = post(finance, f"/imports/usage/{token}/commit")
+    assert response.status_code == 409
+    assert "already being imported" in response.text
+    assert counts(app) == before
+
+
+# -- CSRF ---------------------------------------------------------------------------------
+
+
+def test_upload_without_csrf_token_is_400_and_saves_nothing(app, finance):
+    response = upload(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv", csrf=False)
+    assert response.status_code == 400
+    assert uploads(app) == []
+    response = upload(finance, "/imports/setup", b"PK", "setup.xlsx", csrf=False)
+    assert response.status_code == 400
+    assert uploads(app) == []
+
+
+def test_commit_without_csrf_token_is_400_and_imports_nothing(app, finance, tmp_path):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    before = counts(app)
+    assert finance.post(f"/imports/usage/{token}/commit").status_code == 400
+    forged = {"csrf_token": "forged"}
+    assert finance.post(f"/imports/usage/{token}/commit", data=forged).status_code == 400
+    assert counts(app) == before
+    setup = book_bytes(tmp_path, {"Clients": [["code", "name"], ["BLA", "Blackpool Council"]]})
+    _, setup_token = checked(finance, "/imports/setup", setup, "setup.xlsx")
+    assert finance.post(f"/imports/setup/{setup_token}/commit").status_code == 400
+    assert counts(app) == before
+    # the upload is still there to be imported properly
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 302
+
+
+def test_revert_without_csrf_token_is_400_and_reverts_nothing(app, finance):
+    before = counts(app)
+    assert finance.post("/imports/1/revert").status_code == 400
+    assert counts(app) == before
+    with app.extensions["opsplatform.db"].transaction() as session:
+        assert session.get(ImportBatch, 1).status == "imported"
+
+
+# -- roles --------------------------------------------------------------------------------
+
+WRITE_PAGES = [
+    ("get", "/imports/usage"),
+    ("get", "/imports/setup"),
+    ("get", "/imports/usage/template.xlsx"),
+    ("get", "/imports/setup/template.xlsx"),
+    ("get", "/imports/1/revert"),
+    ("post", "/imports/usage"),
+    ("post", "/imports/setup"),
+    ("post", "/imports/usage/unknown-token-that-is-32-chars-x/commit"),
+    ("post", "/imports/setup/unknown-token-that-is-32-chars-x/commit"),
+    ("post", "/imports/1/revert"),
+]
+
+
+@pytest.mark.parametrize("role", ["manager", "auditor"])
+def test_managers_and_auditors_see_the_history_but_change_nothing(app, people, role):
+    client = sign_in(app, people[role])
+    history = client.get("/imports")
+    assert history.status_code == 200
+    assert "usage.csv" in history.text
+    links = Page(history.text).links
+    assert not [link for link in links if link.endswith("/revert")]
+    assert "/imports/usage" not in links and "/imports/setup" not in links
+    before = counts(app)
+    for method, url in WRITE_PAGES:
+        if method == "get":
+            response = client.get(url)
+        else:
+            response = post(client, url, file=(io.BytesIO(csv_bytes(GOOD_ROWS)), "u.csv"))
+        assert response.status_code == 403, (method, url)
+    assert counts(app) == before
+    assert uploads(app) == []
+
+
+@pytest.mark.parametrize("role", ["wyr", "lan"])
+def test_client_users_find_no_finance_pages(app, people, role):
+    client = sign_in(app, people[role])
+    before = counts(app)
+    assert client.get("/imports").status_code == 404
+    for method, url in WRITE_PAGES:
+        if method == "get":
+            response = client.get(url)
+        else:
+            response = post(client, url, file=(io.BytesIO(csv_bytes(GOOD_ROWS)), "u.csv"))
+        assert response.status_code == 404, (method, url)
+    assert counts(app) == before
+    assert uploads(app) == []
+
+
+def test_signed_out_people_are_sent_to_sign_in(client):
+    for url in ("/imports", "/imports/usage", "/imports/setup", "/imports/1/revert"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("role", ["admin", "finance"])
+def test_admin_and_finance_may_import_and_revert(app, people, role):
+    client = sign_in(app, people[role])
+    history = client.get("/imports")
+    assert "/imports/usage" in Page(history.text).links
+    assert "/imports/1/revert" in Page(history.text).links
+    _, token = checked(client, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    assert post(client, f"/imports/usage/{token}/commit").status_code == 302
+    assert client.get("/imports/1/revert").status_code == 200
+
+
+# -- the history --------------------------------------------------------------------------
+
+
+def test_history_is_newest_first_with_london_times_and_status_tags(app, finance):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage-may.csv")
+    post(finance, f"/imports/usage/{token}/commit")
+    with app.extensions["opsplatform.db"].transaction() as session:
+        session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == 1)
+            .values(created_at=datetime(2026, 1, 15, 11, 30, tzinfo=UTC))
+        )
+        session.execute(
+            update(ImportBatch)
+            .where(ImportBatch.id == 2)
+            .values(created_at=datetime(2026, 7, 1, 11, 30, tzinfo=UTC))
+        )
+    page = finance.get("/imports")
+    html = page.text
+    assert (
+        '<caption class="govuk-table__caption govuk-table__caption--m">Usage import history' in html
+    )
+    assert '<th scope="col" class="govuk-table__header">Batch</th>' in html
+    rows = [r for r in Page(html).rows if r and r[0].isdigit()]
+    assert [r[0] for r in rows] == ["2", "1"]
+    assert rows[0][2] == "1 Jul 2026 12:30"  # British Summer Time
+    assert rows[1][2] == "15 Jan 2026 11:30"  # Greenwich Mean Time
+    assert 'class="govuk-tag govuk-tag--green">Imported' in html
+
+
+def test_history_pages(app, finance):
+    with app.extensions["opsplatform.db"].transaction() as session:
+        session.add_all(
+            ImportBatch(filename=f"f{n}.csv", sha256=f"{n:064d}", rows=1, inserted=1)
+            for n in range(60)
+        )
+    first = finance.get("/imports")
+    assert 'class="govuk-pagination"' in first.text
+    assert "/imports?page=2" in Page(first.text).links
+    second = finance.get("/imports?page=2")
+    assert second.status_code == 200
+    assert "/imports?page=1" in Page(second.text).links
+    assert finance.get("/imports?page=9").status_code == 404
+
+
+# -- reverting ----------------------------------------------------------------------------
+
+
+def test_revert_asks_first_then_removes_the_batch_usage(app, finance, people):
+    page = finance.get("/imports/1/revert")
+    assert page.status_code == 200
+    text = text_of(page.text)
+    assert "Are you sure you want to revert batch 1?" in text
+    rows = Page(page.text).rows
+    assert ["File or source", "usage.csv"] in rows
+    assert ["Usage to be removed", "2 rows"] in rows
+    assert "April 2026: 2 rows (statements issued)" in text
+    assert "prior-period line" in text
+    form = Page(page.text).form("/imports/1/revert")
+    assert form["inputs"]["csrf_token"]["value"]
+    # looking is not reverting
+    assert counts(app)["events"] == 2
+
+    response = post(finance, "/imports/1/revert")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/imports"
+    with app.extensions["opsplatform.db"].transaction() as session:
+        assert session.scalar(select(func.count()).where(UsageEvent.batch_id == 1)) == 0
+        batch = session.get(ImportBatch, 1)
+        assert batch.status == "reverted"
+        entry = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (entry.actor, entry.action, entry.subject) == (
+            people["finance"]["email"],
+            "usage revert",
+            "batch 1",
+        )
+    history = finance.get("/imports")
+    assert "Batch 1 reverted: 2 usage events from usage.csv removed" in history.text
+    assert 'class="govuk-tag govuk-tag--grey">Reverted' in history.text
+    assert "/imports/1/revert" not in Page(history.text).links
+
+    again = post(finance, "/imports/1/revert")
+    assert again.status_code == 409
+    assert "Batch 1 has already been reverted" in again.text
+    assert finance.get("/imports/1/revert").status_code == 409
+
+
+def test_revert_of_an_unknown_batch_is_404(finance):
+    assert finance.get("/imports/999/revert").status_code == 404
+    assert post(finance, "/imports/999/revert").status_code == 404
+
+
+def test_a_reverted_file_can_be_imported_again(app, finance):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    post(finance, f"/imports/usage/{token}/commit")
+    with app.extensions["opsplatform.db"].transaction() as session:
+        batch = session.scalar(select(func.max(ImportBatch.id)))
+    post(finance, f"/imports/{batch}/revert")
+    page, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    assert ["Rows to import", "3"] in Page(page.text).rows
+
+
+# -- the setup workbook -------------------------------------------------------------------
+
+
+def test_setup_workbook_is_checked_then_loaded_on_confirmation(app, finance, people, tmp_path):
+    book = {
+        "Clients": [["code", "name"], ["WYR", "Wyre Council"], ["BLA", "Blackpool Council"]],
+        "Services": [["code", "name", "unit"], ["PAY", "Payroll and pensions", "payslip"]],
+    }
+    form = Page(finance.get("/imports/setup").text).form("/imports/setup")
+    assert form["inputs"]["file"]["accept"] == ".xlsx"
+    before = counts(app)
+    page, token = checked(finance, "/imports/setup", book_bytes(tmp_path, book), "setup.xlsx")
+    assert page.status_code == 200
+    assert "Check the setup workbook before you load it" in page.text
+    rows = Page(page.text).rows
+    assert ["Clients", "1", "0", "1"] in rows
+    assert ["Services", "0", "1", "0"] in rows
+    assert "re-rate" not in page.text
+    assert counts(app) == before
+
+    response = post(finance, f"/imports/setup/{token}/commit")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/imports"
+    with app.extensions["opsplatform.db"].transaction() as session:
+        assert session.scalars(select(Client.name).where(Client.code == "BLA")).one() == (
+            "Blackpool Council"
+        )
+        assert session.scalars(select(Service.name).where(Service.code == "PAY")).one() == (
+            "Payroll and pensions"
+        )
+        entry = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (entry.actor, entry.action, entry.subject) == (
+            people["finance"]["email"],
+            "setup load",
+            "setup.xlsx",
+        )
+    assert uploads(app) == []
+    history = finance.get("/imports")
+    assert "Setup workbook setup.xlsx loaded: 1 new, 1 changed, 1 unchanged" in history.text
+    assert post(finance, f"/imports/setup/{token}/commit").status_code == 404
+
+
+def test_setup_workbook_problems_are_listed_with_their_sheet(app, finance, tmp_path):
+    book = {
+        "Clients": [["code", "name"], ["x", "Bad code"], ["BLA", None]],
+        "Subscriptions": [["client", "service", "start"], ["NOPE", "PAY", "2026-04-01"]],
+    }
+    before = counts(app)
+    page, token = checked(finance, "/imports/setup", book_bytes(tmp_path, book), "setup.xlsx")
+    assert "The setup workbook cannot be loaded" in page.text
+    assert 'class="govuk-error-summary"' in page.text
+    problems = [r for r in Page(page.text).rows if r and r[0] in ("Clients", "Subscriptions")]
+    assert [(r[0], r[1], r[2]) for r in problems] == [
+        ("Clients", "2", "code"),
+        ("Clients", "3", "name"),
+        ("Subscriptions", "2", "client"),
+    ]
+    assert "rerate" not in page.text
+    assert counts(app) == before
+    response = finance.get(f"/imports/setup/{token}/errors.xlsx")
+    assert response.status_code == 200
+    ws = load_workbook(io.BytesIO(response.data)).active
+    assert [c.value for c in ws[1]] == ["sheet", "row", "column", "problem"]
+    assert ws.max_row == 4
+    assert post(finance, f"/imports/setup/{token}/commit").status_code == 404
+
+
+def test_setup_only_takes_xlsx(app, finance):
+    response = upload(finance, "/imports/setup", b"code,name\n", "setup.csv")
+    assert response.status_code == 400
+    assert "The selected file must be an XLSX workbook" in response.text
+    assert uploads(app) == []
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_clearly(finance):
+    page, _ = checked(finance, "/imports/setup", b"this is not a workbook", "setup.xlsx")
+    assert "cannot open it as an .xlsx workbook" in page.text
+    assert "Sheet None" not in page.text
+
+
+def test_frozen_tariffs_are_refused_and_re_rating_is_offered(app, finance, tmp_path):
+    before = counts(app)
+    content = book_bytes(tmp_path, FROZEN_TARIFF)
+    page, token = checked(finance, "/imports/setup", content, "tariffs.xlsx")
+    assert "The setup workbook changes frozen tariffs" in page.text
+    assert "2026-04 are issued" in page.text
+    assert "--rerate" not in page.text
+    form = Page(page.text).form(f"/imports/setup/{token}/check")
+    assert form["inputs"]["rerate"]["type"] == "checkbox"
+    assert form["inputs"]["csrf_token"]["value"]
+    assert counts(app) == before
+
+    # the box must be ticked
+    response = post(finance, f"/imports/setup/{token}/check")
+    assert response.status_code == 400
+    assert "Select re-rate issued months, or upload a corrected workbook" in response.text
+    assert "govuk-form-group--error" in response.text
+
+    response = post(finance, f"/imports/setup/{token}/check", rerate="yes")
+    assert response.status_code == 303
+    page = finance.get(response.headers["Location"])
+    assert "Check the setup workbook before you load it" in page.text
+    assert "You chose to re-rate issued months" in page.text
+    assert ["Tariffs", "0", "1", "0"] in Page(page.text).rows
+    assert counts(app) == before
+
+    assert post(finance, f"/imports/setup/{token}/commit").status_code == 302
+    with app.extensions["opsplatform.db"].transaction() as session:
+        tariff = session.scalars(
+            select(Tariff).join(Service).where(Service.code == "PAY", Tariff.financial_year == FY)
+        ).one()
+        assert tariff.bands.startswith("500@4.5")
+        assert tariff.version == 2
+        entry = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert entry.action == "setup load"
+        assert json.loads(entry.detail)["rerate"] is True
+    assert "(issued months re-rated)" in finance.get("/imports").text
+
+
+def test_re_rating_is_not_offered_when_other_problems_remain(app, finance, tmp_path):
+    book = {**FROZEN_TARIFF, "Clients": [["code", "name"], ["x", "Bad code"]]}
+    page, token = checked(finance, "/imports/setup", book_bytes(tmp_path, book), "setup.xlsx")
+    assert "The setup workbook cannot be loaded" in page.text
+    assert 'name="rerate"' not in page.text
+    assert "you will be able to choose to re-rate" in page.text
+    assert post(finance, f"/imports/setup/{token}/check", rerate="yes").status_code == 404
+
+
+def test_an_unchanged_tariff_of_an_issued_year_is_not_frozen(app, finance, tmp_path):
+    book = {
+        "Tariffs": [
+            ["service", "financial_year", "rule", "bands"],
+            ["PAY", FY, "graduated", "500@4.00; *@3.00"],
+        ]
+    }
+    page, _ = checked(finance, "/imports/setup", book_bytes(tmp_path, book), "setup.xlsx")
+    assert ["Tariffs", "0", "0", "1"] in Page(page.text).rows
+
+
+def test_blank_setup_workbook_downloads(finance):
+    response = finance.get("/imports/setup/template.xlsx")
+    assert response.status_code == 200
+    assert response.mimetype == XLSX
+    names = load_workbook(io.BytesIO(response.data)).sheetnames
+    assert "Tariffs" in names
+
+
+# -- markup -------------------------------------------------------------------------------
+
+
+def test_pages_use_no_inline_script_or_style(app, finance, tmp_path):
+    _, good = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "good.csv")
+    _, bad = checked(finance, "/imports/usage", csv_bytes(BAD_ROWS), "bad.csv")
+    _, frozen = checked(finance, "/imports/setup", book_bytes(tmp_path, FROZEN_TARIFF), "t.xlsx")
+    for url in (
+        "/imports",
+        "/imports/usage",
+        "/imports/setup",
+        f"/imports/usage/{good}",
+        f"/imports/usage/{bad}",
+        f"/imports/setup/{frozen}",
+        "/imports/1/revert",
+    ):
+        html = finance.get(url).text
+        assert "<script" not in html, url
+        assert "style=" not in html and "<style" not in html, url
+        assert "<caption" in html or "<table" not in html, url
+        assert re.search(r"<th(?=[\s>])(?![^>]*scope=)", html) is None, url
+        assert '<h1 class="govuk-heading-l">' in html, url
