@@ -19,8 +19,6 @@ $(BIN)/.installed: pyproject.toml
 $(CSS): frontend/app.scss frontend/package.json
 	npm install --silent --no-audit --no-fund --prefix frontend
 	frontend/node_modules/.bin/sass --quiet --load-path=frontend/node_modules --style=compressed --no-source-map frontend/app.scss $@
-	mkdir -p opsplatform/static/govuk
-	cp -R frontend/node_modules/govuk-frontend/dist/govuk/assets opsplatform/static/govuk/
 
 install: $(BIN)/.installed $(CSS)
 
