@@ -106,8 +106,8 @@ def write_error_report(path: Path, problems: list[Problem]) -> None:
     ws.title = "Errors"
     write_table(
         ws,
-        ["row", "column", "problem"],
-        [[p.row, p.column, p.message] for p in problems],
-        widths=[8, 16, 100],
+        ["sheet", "row", "column", "problem"],
+        [[p.sheet, p.row, p.column, p.message] for p in problems],
+        widths=[24, 8, 18, 100],
     )
     book.save(path)

@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
+from importers.templates import write_error_report
 from opsplatform.audit import record
 from opsplatform.errors import Problem, Refused
 from opsplatform.extensions import database
@@ -173,12 +174,7 @@ class Upload:
         the officer can check it again with re-rating; any other refused file is dropped.
         """
         problems = refusal.problems
-        if self.meta["kind"] == "setup":
-            _write_setup_errors(self.errors_path, problems)
-        else:
-            from importers.templates import write_error_report
-
-            write_error_report(self.errors_path, problems)
+        write_error_report(self.errors_path, problems)
         frozen = self.meta["kind"] == "setup" and problems and all(map(_frozen, problems))
         if not frozen:
             self.path.unlink(missing_ok=True)
@@ -208,24 +204,6 @@ def _sweep() -> None:
 
 def _frozen(problem: Problem) -> bool:
     return problem.sheet == "Tariffs" and "are frozen" in problem.message
-
-
-def _write_setup_errors(path: Path, problems: list[Problem]) -> None:
-    """Like importers.templates.write_error_report, with the sheet each problem is on."""
-    from openpyxl import Workbook
-
-    from opsplatform.workbooks import write_table
-
-    book = Workbook()
-    ws = book.active
-    ws.title = "Errors"
-    write_table(
-        ws,
-        ["sheet", "row", "column", "problem"],
-        [[p.sheet, p.row, p.column, p.message] for p in problems],
-        widths=[16, 8, 18, 100],
-    )
-    book.save(path)
 
 
 def _received(kind: str) -> tuple[Upload | None, str | None]:

@@ -210,10 +210,11 @@ def test_every_bad_row_is_reported_and_nothing_is_written(centre, database, tmp_
     finally:
         book.close()
     header = [str(c).lower() for c in rows[0]]
-    assert header[:2] == ["row", "column"]
-    listed = [(r[0], r[1]) for r in rows[1:]]
+    assert header == ["sheet", "row", "column", "problem"]
+    assert {r[0] for r in rows[1:]} == {"bad.csv"}, "each problem names the file"
+    listed = [(r[1], r[2]) for r in rows[1:]]
     assert sorted(listed) == sorted(BAD)
-    assert all(r[2] for r in rows[1:]), "every bad row has a message"
+    assert all(r[3] for r in rows[1:]), "every bad row has a message"
 
     document = centre.json("usage", "import", path, expect=1)
     assert sorted((e["row"], e["column"]) for e in document["errors"]) == sorted(BAD)
@@ -240,7 +241,7 @@ def test_the_errors_workbook_is_written_for_header_problems_too(centre, tmp_path
         rows = list(book.worksheets[0].iter_rows(values_only=True))[1:]
     finally:
         book.close()
-    assert {(r[0], r[1]) for r in rows} == {(1, "when"), (1, "date")}
+    assert {(r[1], r[2]) for r in rows} == {(1, "when"), (1, "date")}
 
 
 def test_the_messages_say_what_is_wrong(centre, tmp_path):
