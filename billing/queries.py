@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing.models import Statement, StatementQuery
@@ -78,12 +78,22 @@ def answer_query(
             answered_by,
             query.line_position,
         )
-        query.adjustment_id = pending.id
-    query.status = "accepted" if accept else "rejected"
-    query.answer = answer.strip()
-    query.answered_by = answered_by
-    query.answered_at = utcnow()
-    session.flush()
+    # Only the answer that finds the query still open takes effect, even when two people
+    # answer at once: the status is claimed in one conditional UPDATE.
+    claimed = session.execute(
+        update(StatementQuery)
+        .where(StatementQuery.id == query_id, StatementQuery.status == "open")
+        .values(
+            status="accepted" if accept else "rejected",
+            answer=answer.strip(),
+            answered_by=answered_by,
+            answered_at=utcnow(),
+            adjustment_id=pending.id if amount is not None else None,
+        )
+    )
+    if claimed.rowcount != 1:
+        raise Refused(f"query {query_id} has just been answered by someone else")
+    session.refresh(query)
     return query
 
 

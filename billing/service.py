@@ -194,8 +194,11 @@ def close_month(session: Session, month: Month) -> list[Statement]:
         statement.number = f"{settings.statement_prefix}-{month.compact}-{code}"
         _fill_statement(session, statement, drafts[code], services)
         built.append(statement)
-    for stale in existing.values():
-        session.delete(stale)
+    for stale in existing.values():  # the client no longer needs a statement this month
+        if stale.queries:  # keep the queries' trail: the draft stays, with nothing on it
+            _fill_statement(session, stale, [], services)
+        else:
+            session.delete(stale)
     session.flush()
     return built
 

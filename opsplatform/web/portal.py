@@ -1,7 +1,578 @@
-"""Pages: portal."""
+"""Pages: the client portal: a statement line and its source usage, statement queries, KPI results.
+
+Every page applies the rule of opsplatform.views: a client user sees only its own council's
+statements, lines, usage, queries and KPI results, and anything else does not exist for it
+(404); centre staff see everything. Queries are raised by client users (or by finance on a
+client's behalf) and answered by finance; the auditor reads only.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from io import BytesIO
+from pathlib import Path
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing.models import PendingLine, Statement, StatementLine, StatementQuery
+from billing.queries import answer_query, list_queries, raise_query
+from billing.service import month_label
+from importers.tables import money
+from opsplatform.audit import record
+from opsplatform.calendars import WorkingCalendar, load_calendars
+from opsplatform.errors import Refused
+from opsplatform.extensions import database
+from opsplatform.models import Client, UsageEvent
+from opsplatform.periods import LONDON, Month, PeriodError, Quarter
+from opsplatform.views import STAFF, WRITERS, client_code, statement_for
 
 portal = Blueprint("portal", __name__)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RAISERS = ("client", *WRITERS)  # finance (and admin) may raise a query on a client's behalf
+ANSWERERS = WRITERS
+USAGE_PER_PAGE = 100
+QUERY_STATUSES = ("open", "accepted", "rejected")
+REASON_LIMIT = 5000
+KIND_NAMES = {
+    "charge": "Charge for the month",
+    "prior_period": "Prior-period re-rating",
+    "adjustment": "Manual adjustment",
+    "service_credit": "Service credit",
+    "true_up": "Year-end true-up",
+    "carried_forward": "Carried forward (de minimis)",
+}
+NO_USAGE = {
+    "adjustment": "it is a manual adjustment, made for the reason given above",
+    "service_credit": "it is a service credit for a missed service level",
+    "carried_forward": "it carries a small amount between months (de minimis), not usage",
+}
+KPI_STATUS = {
+    "green": ("Green: on target", "govuk-tag--green"),
+    "amber": ("Amber: near target", "govuk-tag--yellow"),
+    "red": ("Red: off target", "govuk-tag--red"),
+    "no_data": ("No data", "govuk-tag--grey"),
+}
+
+
+# -- small pieces the templates use ----------------------------------------------------------
+
+
+def quantity_text(value: Decimal | None) -> str:
+    """A quantity without trailing zeros, with thousands separators: `1,234.5`."""
+    if value is None:
+        return "–"
+    if value == value.to_integral_value():
+        return f"{value:,.0f}"
+    return f"{value.normalize():,f}"
+
+
+def london_text(moment: datetime | None, with_time: bool = True) -> str:
+    if moment is None:
+        return "–"
+    local = moment.astimezone(LONDON)
+    return local.strftime("%-d %b %Y %H:%M" if with_time else "%-d %b %Y")
+
+
+def usage_months(line: StatementLine) -> list[Month]:
+    """The months of usage a line was worked out from; empty when it has no source usage.
+
+    A charge and a prior-period line rest on their month's usage; a year-end true-up on the
+    whole financial year's up to its month; adjustments, service credits and amounts carried
+    forward rest on no usage at all.
+    """
+    if line.service_id is None or line.kind not in ("charge", "prior_period", "true_up"):
+        return []
+    period = Month.parse(line.period)
+    if line.kind == "true_up":
+        return [m for m in period.financial_year.months() if m <= period]
+    return [period]
+
+
+def may_raise_queries() -> bool:
+    return current_user.is_authenticated and current_user.role in RAISERS
+
+
+def may_answer_queries() -> bool:
+    return current_user.is_authenticated and current_user.role in ANSWERERS
+
+
+@portal.app_context_processor
+def portal_helpers() -> dict:
+    """Functions the statement page uses for its per-line links and its queries."""
+    return {
+        "portal_may_raise_queries": may_raise_queries,
+        "portal_has_usage": lambda line: bool(usage_months(line)),
+        "portal_when": london_text,
+    }
+
+
+# -- what the signed-in user may see -----------------------------------------------------------
+
+
+def _line_for(session: Session, number: str, position: int) -> tuple[Statement, StatementLine]:
+    """The statement and its line at `position`, or 404 if either is not the user's to see."""
+    statement = statement_for(session, current_user, number)
+    if statement is None:
+        abort(404)
+    for line in statement.lines:
+        if line.position == position:
+            return statement, line
+    abort(404)
+
+
+def _visible_queries(session: Session, status: str | None) -> list[StatementQuery]:
+    if current_user.role == "client":
+        code = client_code(current_user)
+        return list_queries(session, status, code) if code is not None else []
+    return list_queries(session, status) if current_user.role in STAFF else []
+
+
+def _query_for(session: Session, query_id: int) -> StatementQuery:
+    query = session.get(StatementQuery, query_id)
+    if query is None:
+        abort(404)
+    if current_user.role == "client":
+        if current_user.client_id is None or query.statement.client_id != current_user.client_id:
+            abort(404)
+    elif current_user.role not in STAFF:
+        abort(404)
+    return query
+
+
+# -- a statement line and its source usage -----------------------------------------------------
+
+
+@portal.get("/statements/<number>/lines/<int:position>")
+@login_required
+def line(number: str, position: int):
+    page = request.args.get("page", 1, type=int)
+    with database().transaction(dry_run=True) as session:
+        statement, found = _line_for(session, number, position)
+        months = usage_months(found)
+        usage = None
+        if months:
+            usage = _usage_page(session, statement, found, months, page)
+            if usage is None:
+                abort(404)
+        queries = [q for q in statement.queries if q.line_position == position]
+        return render_template(
+            "portal/line.html",
+            statement=statement,
+            line=found,
+            kind_name=KIND_NAMES.get(found.kind, found.kind),
+            period_label=month_label(Month.parse(found.period)),
+            no_usage_reason=_no_usage_reason(found),
+            usage=usage,
+            queries=queries,
+            quantity_text=quantity_text,
+            london_text=london_text,
+            may_raise=may_raise_queries(),
+        )
+
+
+@dataclass
+class UsagePage:
+    """One page of a line's source usage, with the totals of all of it."""
+
+    months: list[Month]
+    events: list[UsageEvent]
+    count: int
+    total: Decimal
+    page: int
+    pages: int
+
+    @property
+    def period_text(self) -> str:
+        if len(self.months) == 1:
+            return month_label(self.months[0])
+        return f"{month_label(self.months[0])} to {month_label(self.months[-1])}"
+
+    @property
+    def first(self) -> int:
+        return (self.page - 1) * USAGE_PER_PAGE + 1
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.events) - 1
+
+    def page_numbers(self) -> list[int | None]:
+        """The page links to show: first, last and those around this one (None = a gap)."""
+        wanted = {1, self.pages, self.page - 1, self.page, self.page + 1}
+        shown: list[int | None] = []
+        for number in sorted(n for n in wanted if 1 <= n <= self.pages):
+            if shown and shown[-1] is not None and number > shown[-1] + 1:
+                shown.append(None)
+            shown.append(number)
+        return shown
+
+
+def _usage_page(
+    session: Session, statement: Statement, found: StatementLine, months: list[Month], page: int
+) -> UsagePage | None:
+    """The client's usage of the line's service in `months`, page `page`; None past the end."""
+    where = (
+        UsageEvent.client_id == statement.client_id,
+        UsageEvent.service_id == found.service_id,
+        UsageEvent.month.in_([str(m) for m in months]),
+    )
+    count, total = session.execute(
+        select(func.count(UsageEvent.id), func.sum(UsageEvent.quantity)).where(*where)
+    ).one()
+    pages = max(1, -(-count // USAGE_PER_PAGE))
+    if not 1 <= page <= pages:
+        return None
+    events = list(
+        session.scalars(
+            select(UsageEvent)
+            .where(*where)
+            .order_by(UsageEvent.occurred_at, UsageEvent.id)
+            .limit(USAGE_PER_PAGE)
+            .offset((page - 1) * USAGE_PER_PAGE)
+        )
+    )
+    return UsagePage(months, events, count, total or Decimal(0), page, pages)
+
+
+def _no_usage_reason(found: StatementLine) -> str | None:
+    if usage_months(found):
+        return None
+    if found.kind in NO_USAGE:
+        return NO_USAGE[found.kind]
+    return "it is not for a service counted in usage"
+
+
+# -- raising a query ---------------------------------------------------------------------------
+
+
+@portal.route("/statements/<number>/lines/<int:position>/query", methods=["GET", "POST"])
+@login_required
+def raise_line_query(number: str, position: int):
+    with database().transaction() as session:
+        statement, found = _line_for(session, number, position)
+        if not may_raise_queries():
+            abort(403)
+        reason = request.form.get("reason", "") if request.method == "POST" else ""
+        errors: list[tuple[str, str]] = []
+        if request.method == "POST":
+            if not reason.strip():
+                errors.append(("Enter what your query is about", "#reason"))
+            elif len(reason) > REASON_LIMIT:
+                errors.append(
+                    (f"Your query must be {REASON_LIMIT:,} characters or fewer", "#reason")
+                )
+            else:
+                try:
+                    query = raise_query(
+                        session, statement.number, position, reason, current_user.email
+                    )
+                except Refused as refusal:
+                    errors += [(p.message, "#reason") for p in refusal.problems]
+                else:
+                    record(
+                        session,
+                        current_user.email,
+                        "query raise",
+                        statement.number,
+                        query=query.id,
+                        line=position,
+                        reason=query.reason,
+                    )
+                    flash(
+                        f"Query {query.id} about line {position} of {statement.number} was sent. "
+                        "The centre's finance team will answer it here.",
+                        "success",
+                    )
+                    return redirect(url_for("portal.query", query_id=query.id))
+        page = render_template(
+            "portal/raise_query.html",
+            statement=statement,
+            line=found,
+            reason=reason,
+            errors=errors,
+            limit=REASON_LIMIT,
+        )
+        return page, 400 if errors else 200
+
+
+# -- the queries list and one query ------------------------------------------------------------
+
+
+@dataclass
+class QueryRow:
+    """A query as the pages show it, with its age or time to answer in working days."""
+
+    query: StatementQuery
+    working_days: int
+    calendar_days: int
+
+    @property
+    def is_open(self) -> bool:
+        return self.query.status == "open"
+
+
+def _timed(query: StatementQuery, calendars: dict[str, WorkingCalendar], today: date) -> QueryRow:
+    """Working days after the day it was raised up to the day it was answered (or today)."""
+    raised = query.raised_at.astimezone(LONDON).date()
+    until = query.answered_at.astimezone(LONDON).date() if query.answered_at else today
+    calendar = calendars.get(query.statement.client.nation) or calendars["england"]
+    return QueryRow(
+        query, calendar.working_days_between(raised, until), max((until - raised).days, 0)
+    )
+
+
+def _today() -> date:
+    return datetime.now(LONDON).date()
+
+
+@portal.get("/queries")
+@login_required
+def queries():
+    status = request.args.get("status") or None
+    error = None
+    if status is not None and status not in QUERY_STATUSES:
+        error = "Choose open, accepted or rejected"
+        status = None
+    with database().transaction(dry_run=True) as session:
+        calendars = load_calendars(session)
+        today = _today()
+        rows = [_timed(q, calendars, today) for q in _visible_queries(session, status)]
+        waiting = sorted((r for r in rows if r.is_open), key=lambda r: r.query.raised_at)
+        answered = sorted(
+            (r for r in rows if not r.is_open), key=lambda r: r.query.answered_at, reverse=True
+        )
+        page = render_template(
+            "portal/queries.html",
+            rows=waiting + answered,
+            status=status,
+            statuses=QUERY_STATUSES,
+            error=error,
+            staff=current_user.role in STAFF,
+            london_text=london_text,
+        )
+        return page, 400 if error else 200
+
+
+@portal.get("/queries/<int:query_id>")
+@login_required
+def query(query_id: int):
+    with database().transaction(dry_run=True) as session:
+        found = _query_for(session, query_id)
+        return _query_page(session, found, {}, [])
+
+
+def _query_page(
+    session: Session,
+    found: StatementQuery,
+    form: dict[str, str],
+    errors: list[tuple[str, str]],
+    status: int = 200,
+):
+    row = _timed(found, load_calendars(session), _today())
+    line = next((li for li in found.statement.lines if li.position == found.line_position), None)
+    # A draft's lines are rebuilt at each close: the line now at that position may differ.
+    line_changed = found.line_position is not None and (
+        line is None or f"{line.description}: £{line.amount:,.2f}" != found.line_summary
+    )
+    adjustment = session.get(PendingLine, found.adjustment_id) if found.adjustment_id else None
+    billed_on = None
+    if adjustment is not None:
+        billed_on = session.execute(
+            select(Statement.number, StatementLine.position)
+            .join(StatementLine, StatementLine.statement_id == Statement.id)
+            .where(StatementLine.pending_id == adjustment.id)
+            .order_by(Statement.month)
+        ).first()
+    page = render_template(
+        "portal/query.html",
+        query=found,
+        row=row,
+        line=line,
+        line_changed=line_changed,
+        adjustment=adjustment,
+        billed_on=billed_on,
+        form=form,
+        errors=errors,
+        may_answer=may_answer_queries(),
+        london_text=london_text,
+    )
+    return page, status
+
+
+@portal.post("/queries/<int:query_id>")
+@login_required
+def answer(query_id: int):
+    form = {key: request.form.get(key, "") for key in ("decision", "amount", "answer")}
+    with database().transaction() as session:
+        found = _query_for(session, query_id)
+        if not may_answer_queries():
+            abort(403)
+        if found.status != "open":
+            when = found.answered_at.astimezone(LONDON)
+            refusal = (
+                f"This query was already {found.status} by {found.answered_by} on "
+                f"{when:%-d %B %Y}: it cannot be answered again",
+                "#answer-summary",
+            )
+            return _query_page(session, found, {}, [refusal], 409)
+        errors, amount = _answer_problems(form)
+        if errors:
+            return _query_page(session, found, form, errors, 400)
+        accept = form["decision"] == "accept"
+        try:
+            answered = answer_query(
+                session, found.id, accept, form["answer"], current_user.email, amount
+            )
+        except Refused as refusal:
+            session.rollback()
+            found = _query_for(session, query_id)
+            problems = [(p.message, "#decision") for p in refusal.problems]
+            return _query_page(session, found, form, problems, 400)
+        record(
+            session,
+            current_user.email,
+            "query answer",
+            f"query {found.id}",
+            status=answered.status,
+            answer=answered.answer,
+            amount=amount,
+        )
+        message = f"Query {found.id} was {answered.status}"
+        if amount is not None:
+            what = "credit" if amount < 0 else "charge"
+            message += f", with a {what} of £{abs(amount):,.2f} on the client's next statement"
+        flash(message + ".", "success")
+    return redirect(url_for("portal.query", query_id=query_id))
+
+
+def _answer_problems(form: dict[str, str]) -> tuple[list[tuple[str, str]], Decimal | None]:
+    """What is wrong with an answer as submitted, and the adjustment amount if one is given."""
+    errors = []
+    if form["decision"] not in ("accept", "reject"):
+        errors.append(("Select whether you accept or reject the query", "#decision"))
+    amount = None
+    if form["amount"].strip():
+        try:
+            amount = money(form["amount"])
+        except ValueError:
+            errors.append(
+                ("Enter the adjustment in pounds and pence, like -10.00 for a credit", "#amount")
+            )
+        else:
+            if amount == 0:
+                errors.append(
+                    ("Enter an adjustment other than £0.00, or leave it empty", "#amount")
+                )
+            elif form["decision"] == "reject":
+                errors.append(
+                    (
+                        "Leave the adjustment empty when you reject a query: only an accepted "
+                        "query raises an adjustment",
+                        "#amount",
+                    )
+                )
+    if not form["answer"].strip():
+        errors.append(("Enter an explanation for the client", "#answer"))
+    elif len(form["answer"]) > REASON_LIMIT:
+        errors.append((f"The explanation must be {REASON_LIMIT:,} characters or fewer", "#answer"))
+    return errors, amount
+
+
+# -- KPI results -------------------------------------------------------------------------------
+
+
+def latest_complete_quarter(today: date | None = None) -> Quarter:
+    """The last quarter that has ended (by the Europe/London date)."""
+    return Month.of(today or _today()).quarter.previous()
+
+
+def _measure_text(value: Decimal | None, unit: str) -> str:
+    if value is None:
+        return "No data"
+    number = f"{round(value, 1):,.1f}".removesuffix(".0")
+    return {
+        "percent": f"{number}%",
+        "days": f"{number} days",
+        "seconds": f"{number} seconds",
+    }.get(unit, number)
+
+
+def _target_text(result) -> str:
+    bound = "or more" if result.kpi.direction == "higher" else "or less"
+    return f"{_measure_text(result.target, result.kpi.unit)} {bound}"
+
+
+@portal.get("/performance")
+@login_required
+def performance():
+    from sla.service import assess_quarter
+
+    text = request.args.get("quarter") or None
+    try:
+        quarter = Quarter.parse(text) if text else latest_complete_quarter()
+    except PeriodError as error:
+        page = render_template(
+            "portal/performance.html", quarter=None, text=text, error=str(error), rows=[]
+        )
+        return page, 400
+    mine = client_code(current_user)
+    with database().transaction(dry_run=True) as session:
+        names = dict(session.execute(select(Client.code, Client.name)).all())
+        results = assess_quarter(session, quarter)
+        if current_user.role not in STAFF:
+            results = [r for r in results if r.client is None or r.client == mine]
+        rows = [
+            {
+                "kpi": r.kpi.code,
+                "name": r.kpi.name,
+                "who": names.get(r.client, r.client) if r.client else "Whole centre",
+                "centre": r.client is None,
+                "value": _measure_text(r.measure.value, r.kpi.unit),
+                "target": _target_text(r),
+                "previous": _measure_text(r.previous, r.kpi.unit),
+                "status": KPI_STATUS[r.status],
+                "events": r.measure.events,
+            }
+            for r in results
+        ]
+    return render_template(
+        "portal/performance.html",
+        quarter=quarter,
+        text=str(quarter),
+        error=None,
+        rows=rows,
+        final=any(r.final for r in results),
+        months=(month_label(quarter.months()[0]), month_label(quarter.months()[-1])),
+        previous=quarter.previous(),
+        following=_following(quarter),
+        latest=latest_complete_quarter(),
+    )
+
+
+def _following(quarter: Quarter) -> Quarter:
+    return (quarter.months()[-1] + 1).quarter
+
+
+@portal.get("/performance/<quarter>.xlsx")
+@login_required
+def performance_download(quarter: str):
+    from sla.publication import write_publication
+
+    try:
+        parsed = Quarter.parse(quarter)
+    except PeriodError:
+        abort(404)
+    with (
+        tempfile.TemporaryDirectory(prefix="opsplatform-") as folder,
+        database().transaction(dry_run=True) as session,
+    ):
+        path = Path(folder) / f"performance-{parsed}.xlsx"
+        write_publication(session, parsed, path)
+        content = BytesIO(path.read_bytes())
+    return send_file(content, as_attachment=True, download_name=path.name, mimetype=XLSX)

@@ -1,0 +1,665 @@
+"""The client portal (opsplatform/web/portal.py): a statement line's source usage, statement
+queries raised and answered through the pages, and KPI results with their publication.
+
+The centre is tests/integration/conftest.py's: April 2026 issued, May 2026 drafted; WYR and LAN
+each used 100 payslips (PAY) in April, line 3 of their April statements.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from html.parser import HTMLParser
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select, update
+
+from billing.models import PendingLine, StatementQuery
+from opsplatform.models import AuditEvent, User
+from opsplatform.web.portal import latest_complete_quarter
+from tests.support import write_csv
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WYR_APRIL, LAN_APRIL, WYR_MAY = "TSS-202604-WYR", "TSS-202604-LAN", "TSS-202605-WYR"
+PAY_LINE = 3  # Payroll, April 2026 (after HOST and ICT)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+class Page(HTMLParser):
+    """Forms with their inputs, links, tables' and summary lists' cells, and the plain text."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.forms: list[dict] = []
+        self.links: list[str] = []
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+        self.feed(html)
+        self.text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append({**attrs, "inputs": {}, "textareas": []})
+        elif tag == "input" and self.forms and attrs.get("name"):
+            self.forms[-1]["inputs"][attrs["name"]] = attrs
+        elif tag == "textarea" and self.forms:
+            self.forms[-1]["textareas"].append(attrs.get("name"))
+        elif tag == "a" and attrs.get("href"):
+            self.links.append(attrs["href"])
+        elif tag in ("tr", "dt"):
+            self.rows.append([])
+        if tag in ("td", "th", "dt", "dd"):
+            self._cell = []
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th", "dt", "dd") and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def forms_to(self, action: str) -> list[dict]:
+        return [f for f in self.forms if f.get("action") == action]
+
+    def value(self, key: str) -> str:
+        """The value beside `key` in a summary list."""
+        return next(row[1] for row in self.rows if len(row) > 1 and row[0] == key)
+
+
+def sign_in(app, person: dict):
+    client = app.test_client()
+    page = Page(client.get("/login").text)
+    token = page.forms_to("/login")[0]["inputs"]["csrf_token"]["value"]
+    data = {"email": person["email"], "password": person["password"], "csrf_token": token}
+    response = client.post("/login", data=data)
+    assert response.status_code == 302, response.text
+    return client
+
+
+def token_of(client) -> str:
+    """The session's CSRF token, from the sign-out form every signed-in page carries."""
+    page = Page(client.get("/").text)
+    return next(f for f in page.forms if "csrf_token" in f["inputs"])["inputs"]["csrf_token"][
+        "value"
+    ]
+
+
+def post(client, url: str, **data):
+    return client.post(url, data={"csrf_token": token_of(client), **data})
+
+
+def query_url(number: str = WYR_APRIL, line: int = PAY_LINE) -> str:
+    return f"/statements/{number}/lines/{line}/query"
+
+
+def raise_one(client, reason: str = "We had 90 payslips, not 100", **where) -> int:
+    response = post(client, query_url(**where), reason=reason)
+    assert response.status_code == 302, response.text
+    return int(response.headers["Location"].rsplit("/", 1)[1])
+
+
+def answer(client, query_id: int, **data):
+    return post(client, f"/queries/{query_id}", **data)
+
+
+def count(app, model, *where) -> int:
+    with app.extensions["opsplatform.db"].transaction() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def stored_query_ids(app) -> list[int]:
+    with app.extensions["opsplatform.db"].transaction() as session:
+        return list(session.scalars(select(StatementQuery.id).order_by(StatementQuery.id)))
+
+
+def stored_query(app, query_id: int) -> StatementQuery:
+    with app.extensions["opsplatform.db"].transaction() as session:
+        return session.get(StatementQuery, query_id)
+
+
+def no_inline_code(html: str) -> bool:
+    return "<script" not in html and "style=" not in html and "onclick=" not in html
+
+
+@pytest.fixture
+def wyr(app, people):
+    return sign_in(app, people["wyr"])
+
+
+@pytest.fixture
+def lan(app, people):
+    return sign_in(app, people["lan"])
+
+
+@pytest.fixture
+def finance(app, people):
+    return sign_in(app, people["finance"])
+
+
+# -- a line and its source usage -------------------------------------------------------------
+
+
+def test_client_drills_from_its_statement_line_to_the_usage_behind_it(wyr):
+    statement = Page(wyr.get(f"/statements/{WYR_APRIL}").text)
+    line_url = f"/statements/{WYR_APRIL}/lines/{PAY_LINE}"
+    assert line_url in statement.links
+    assert query_url() in statement.links
+
+    response = wyr.get(line_url)
+    assert response.status_code == 200
+    assert no_inline_code(response.text)
+    page = Page(response.text)
+    assert page.value("Service") == "Payroll (PAY)"
+    assert page.value("Quantity") == "100 payslips"
+    assert page.value("How it was worked out") == "100 payslips x £4.00"
+    events = [row for row in page.rows if "APR-WYR" in row]
+    assert events == [
+        ["15 Apr 2026", "APR-WYR", "–", "100", "13 Apr 2026 09:00", "15 Apr 2026 09:00"]
+    ]  # naive times in the file are London time, stored in UTC and shown in London time again
+    assert "1 event, 100 payslips in all" in page.text
+    assert 'id="usage-differs"' not in response.text
+    assert 'scope="col"' in response.text and "govuk-table__caption" in response.text
+    assert query_url() in page.links
+
+
+def test_another_councils_line_and_its_query_form_do_not_exist_for_a_client(wyr):
+    assert wyr.get(f"/statements/{LAN_APRIL}/lines/{PAY_LINE}").status_code == 404
+    assert wyr.get(query_url(LAN_APRIL)).status_code == 404
+    response = post(wyr, query_url(LAN_APRIL), reason="Not ours to query")
+    assert response.status_code == 404
+    assert wyr.get(f"/statements/{WYR_APRIL}/lines/99").status_code == 404
+    assert wyr.get("/statements/TSS-209901-WYR/lines/1").status_code == 404
+
+
+def test_staff_see_any_councils_line(app, people):
+    for name in ("finance", "manager", "auditor", "admin"):
+        client = sign_in(app, people[name])
+        response = client.get(f"/statements/{LAN_APRIL}/lines/{PAY_LINE}")
+        assert response.status_code == 200, name
+        assert "APR-LAN" in response.text
+
+
+def test_a_fixed_fee_line_has_no_usage_events(wyr):
+    page = Page(wyr.get(f"/statements/{WYR_APRIL}/lines/1").text)
+    assert page.value("Service") == "Systems hosting (HOST)"
+    assert "No usage events are recorded for April 2026" in page.text
+
+
+def test_usage_is_paged_by_100_and_a_later_total_is_explained(app, wyr, cli, tmp_path):
+    rows = [
+        {
+            "event_id": f"LATE-{n:03d}",
+            "client": "WYR",
+            "service": "PAY",
+            "date": "2026-04-20",
+            "quantity": 1,
+            "reference": f"ref {n}",
+        }
+        for n in range(150)
+    ]
+    cli("usage", "import", write_csv(tmp_path / "late.csv", rows))
+    url = f"/statements/{WYR_APRIL}/lines/{PAY_LINE}"
+
+    first = Page(wyr.get(url).text)
+    assert "151 events, 250 payslips in all" in first.text
+    assert "Usage events 1 to 100 of 151" in first.text
+    assert len([r for r in first.rows if r and r[1].startswith(("APR-", "LATE-"))]) == 100
+    assert f"{url}?page=2#usage" in first.links
+    assert "prior-period line on a later statement" in first.text  # 250 now, 100 billed
+
+    second = Page(wyr.get(url + "?page=2").text)
+    assert "Usage events 101 to 151 of 151" in second.text
+    assert len([r for r in second.rows if r and r[1].startswith(("APR-", "LATE-"))]) == 51
+    assert f"{url}?page=1#usage" in second.links
+    assert wyr.get(url + "?page=3").status_code == 404
+    assert wyr.get(url + "?page=0").status_code == 404
+
+
+def test_an_adjustment_line_has_no_source_usage(app, finance, cli):
+    query_id = raise_one(finance)
+    answer(finance, query_id, decision="accept", amount="-10.00", answer="Ten payslips were void")
+    cli("billing", "close", "2026-05")
+    statement = Page(finance.get(f"/statements/{WYR_MAY}").text)
+    adjustment = next(row for row in statement.rows if "manual credit" in " ".join(row))
+    position = int(adjustment[0])
+    page = Page(finance.get(f"/statements/{WYR_MAY}/lines/{position}").text)
+    assert "This line has no source usage: it is a manual adjustment" in page.text
+    assert f"{WYR_APRIL} line {PAY_LINE}" in page.value("What it is")
+    # and the answered query points at where its adjustment was billed
+    query_page = Page(finance.get(f"/queries/{query_id}").text)
+    assert f"It is line {position} of statement {WYR_MAY}" in query_page.text
+
+
+# -- raising a query -----------------------------------------------------------------------
+
+
+def test_client_raises_a_query_on_its_line(app, wyr, people):
+    form = Page(wyr.get(query_url()).text).forms_to(query_url())
+    assert len(form) == 1
+    assert form[0]["method"] == "post"
+    assert form[0]["inputs"]["csrf_token"]["type"] == "hidden"
+    assert form[0]["textareas"] == ["reason"]
+
+    response = post(wyr, query_url(), reason="  We had 90 payslips in April, not 100  ")
+    assert response.status_code == 302
+    query_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert response.headers["Location"].endswith(f"/queries/{query_id}")
+
+    page = wyr.get(f"/queries/{query_id}")
+    assert page.status_code == 200
+    assert "govuk-notification-banner--success" in page.text
+    assert f"Query {query_id} about line {PAY_LINE} of {WYR_APRIL} was sent" in page.text
+    parsed = Page(page.text)
+    assert parsed.value("Query") == "We had 90 payslips in April, not 100"
+    assert parsed.value("Raised by") == people["wyr"]["email"]
+    assert "Payroll, April 2026: £400.00" in parsed.value("Line")
+    assert "Open" in parsed.text
+    assert "has not been answered yet" in parsed.text
+
+    stored = stored_query(app, query_id)
+    assert (stored.line_position, stored.status, stored.raised_by) == (
+        PAY_LINE,
+        "open",
+        people["wyr"]["email"],
+    )
+    assert count(app, AuditEvent, AuditEvent.action == "query raise") == 1
+
+    statement = Page(wyr.get(f"/statements/{WYR_APRIL}").text)
+    assert f"/queries/{query_id}" in statement.links
+    assert "Queries about this statement" in statement.text
+    line_page = Page(wyr.get(f"/statements/{WYR_APRIL}/lines/{PAY_LINE}").text)
+    assert f"/queries/{query_id}" in line_page.links
+
+
+def test_raising_a_query_needs_the_csrf_token(app, wyr):
+    wyr.get(query_url())
+    response = wyr.post(query_url(), data={"reason": "No token"})
+    assert response.status_code == 400
+    assert count(app, StatementQuery) == 0
+    forged = wyr.post(query_url(), data={"reason": "Forged", "csrf_token": "forged"})
+    assert forged.status_code == 400
+    assert count(app, StatementQuery) == 0
+
+
+def test_an_empty_reason_shows_an_error_and_writes_nothing(app, wyr):
+    for reason in ("", "   \n  "):
+        response = post(wyr, query_url(), reason=reason)
+        assert response.status_code == 400
+        assert 'class="govuk-error-summary"' in response.text
+        assert '<a href="#reason">Enter what your query is about</a>' in response.text
+        assert 'id="reason-error"' in response.text
+        assert response.text.count("<title>Error: ") == 1
+    assert count(app, StatementQuery) == 0
+    assert count(app, AuditEvent, AuditEvent.action == "query raise") == 0
+
+
+def test_a_query_may_be_raised_on_a_draft_statement(app, wyr):
+    query_id = raise_one(wyr, "Hosting looks too high this month", number=WYR_MAY, line=1)
+    stored = stored_query(app, query_id)
+    assert stored.line_position == 1
+    assert "draft" in Page(wyr.get(f"/queries/{query_id}").text).value("Statement")
+
+
+def test_a_query_on_a_draft_line_says_when_the_draft_was_rebuilt(app, wyr, cli, tmp_path):
+    query_id = raise_one(wyr, "Why nothing for payroll?", number=WYR_MAY, line=PAY_LINE)
+    page = Page(wyr.get(f"/queries/{query_id}").text)
+    assert "has been rebuilt" not in page.text
+    rows = [{"event_id": "MAY-WYR", "client": "WYR", "service": "PAY", "date": "2026-05-06"}]
+    cli("usage", "import", write_csv(tmp_path / "may.csv", rows))
+    cli("billing", "close", "2026-05")
+    page = Page(wyr.get(f"/queries/{query_id}").text)
+    assert "Payroll, May 2026: £0.00" in page.value("Line")  # what was queried
+    assert 'now reads "Payroll, May 2026: £4.00"' in page.value("Line")
+    assert stored_query(app, query_id).status == "open"
+
+
+def test_finance_raises_on_a_clients_behalf_but_auditor_and_manager_may_not(app, people):
+    finance = sign_in(app, people["finance"])
+    page = finance.get(query_url(LAN_APRIL))
+    assert "on behalf of Lancaster City Council" in page.text
+    query_id = raise_one(finance, "Lancaster phoned: 100 is wrong", number=LAN_APRIL)
+    assert stored_query(app, query_id).raised_by == people["finance"]["email"]
+    for name in ("auditor", "manager"):
+        client = sign_in(app, people[name])
+        assert client.get(query_url()).status_code == 403
+        assert post(client, query_url(), reason="read only").status_code == 403
+        statement = Page(client.get(f"/statements/{WYR_APRIL}").text)
+        assert query_url() not in statement.links
+        assert f"/statements/{WYR_APRIL}/lines/{PAY_LINE}" in statement.links
+    assert count(app, StatementQuery) == 1
+
+
+# -- answering a query -----------------------------------------------------------------------
+
+
+def test_finance_accepts_with_a_credit_and_an_adjustment_names_the_statement_and_line(
+    app, wyr, finance, people
+):
+    query_id = raise_one(wyr)
+    page = Page(finance.get(f"/queries/{query_id}").text)
+    forms = page.forms_to(f"/queries/{query_id}")
+    assert len(forms) == 1
+    assert set(forms[0]["inputs"]) == {"csrf_token", "decision", "amount"}
+    assert forms[0]["textareas"] == ["answer"]
+
+    response = answer(
+        finance, query_id, decision="accept", amount="-10.00", answer="Ten payslips were void"
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith(f"/queries/{query_id}")
+
+    stored = stored_query(app, query_id)
+    assert stored.status == "accepted"
+    assert stored.answered_by == people["finance"]["email"]
+    with app.extensions["opsplatform.db"].transaction() as session:
+        pending = session.scalars(select(PendingLine)).all()
+    assert len(pending) == 1
+    assert pending[0].id == stored.adjustment_id
+    assert pending[0].amount == Decimal("-10.00")
+    assert pending[0].kind == "adjustment"
+    assert pending[0].corrects == f"{WYR_APRIL} line {PAY_LINE}"
+    assert WYR_APRIL in pending[0].description
+    assert count(app, AuditEvent, AuditEvent.action == "query answer") == 1
+
+    shown = finance.get(f"/queries/{query_id}")
+    assert "was accepted, with a credit of £10.00" in shown.text
+    parsed = Page(shown.text)
+    assert parsed.value("Explanation") == "Ten payslips were void"
+    assert parsed.value("Time to answer") == "0 working days (0 days)"
+    assert parsed.value("Answered by") == people["finance"]["email"]
+    assert "-£10.00 credit" in parsed.value("Adjustment")
+    assert "next statement" in parsed.value("Adjustment")
+    assert not parsed.forms_to(f"/queries/{query_id}")  # nothing left to answer
+
+    # the client sees the answer too, and its statement shows the status
+    mine = Page(wyr.get(f"/queries/{query_id}").text)
+    assert mine.value("Explanation") == "Ten payslips were void"
+    statement = Page(wyr.get(f"/statements/{WYR_APRIL}").text)
+    row = next(r for r in statement.rows if r and r[0] == f"Query {query_id}")
+    assert row[3].startswith("Accepted")
+
+
+def test_a_rejection_needs_an_explanation_and_no_amount(app, wyr, finance):
+    query_id = raise_one(wyr)
+    cases = [
+        ({"decision": "reject", "answer": ""}, "#answer", "Enter an explanation for the client"),
+        (
+            {"decision": "reject", "amount": "-10.00", "answer": "No"},
+            "#amount",
+            "Leave the adjustment empty when you reject a query",
+        ),
+        (
+            {"decision": "accept", "amount": "ten pounds", "answer": "Yes"},
+            "#amount",
+            "Enter the adjustment in pounds and pence",
+        ),
+        (
+            {"decision": "accept", "amount": "1.234", "answer": "Yes"},
+            "#amount",
+            "Enter the adjustment in pounds and pence",
+        ),
+        (
+            {"decision": "accept", "amount": "0", "answer": "Yes"},
+            "#amount",
+            "Enter an adjustment other than £0.00",
+        ),
+        ({"answer": "Maybe"}, "#decision", "Select whether you accept or reject the query"),
+    ]
+    for data, href, message in cases:
+        response = answer(finance, query_id, **data)
+        assert response.status_code == 400, data
+        assert 'class="govuk-error-summary"' in response.text
+        assert f'<a href="{href}">{message}' in response.text, data
+        assert f'id="{href[1:]}-error"' in response.text
+        assert stored_query(app, query_id).status == "open"
+    assert count(app, PendingLine) == 0
+    assert count(app, AuditEvent, AuditEvent.action == "query answer") == 0
+    # what was typed comes back
+    response = answer(finance, query_id, decision="reject", amount="-5", answer="Keep this")
+    assert "Keep this</textarea>" in response.text
+    assert 'value="-5"' in response.text
+
+    ok = answer(finance, query_id, decision="reject", answer="The payroll system shows 100")
+    assert ok.status_code == 302
+    stored = stored_query(app, query_id)
+    assert (stored.status, stored.adjustment_id) == ("rejected", None)
+    assert count(app, PendingLine) == 0
+
+
+def test_billings_refusal_is_shown_in_the_error_summary(app, wyr, finance, cli):
+    cli("queries", "raise", WYR_APRIL, "--reason", "The whole statement is late")
+    query_id = stored_query_ids(app)[-1]
+    listed = Page(wyr.get("/queries").text)
+    assert "Whole statement" in next(r for r in listed.rows if r and r[0] == f"Query {query_id}")
+    response = answer(finance, query_id, decision="accept", amount="-10.00", answer="Sorry")
+    assert response.status_code == 400
+    assert 'class="govuk-error-summary"' in response.text
+    assert "an adjustment needs a query on a service&#39;s line" in response.text
+    assert stored_query(app, query_id).status == "open"
+    assert count(app, PendingLine) == 0
+    ok = answer(finance, query_id, decision="accept", answer="Sorry, it was late")
+    assert ok.status_code == 302
+    assert stored_query(app, query_id).status == "accepted"
+
+
+def test_answering_twice_is_refused(app, wyr, finance):
+    query_id = raise_one(wyr)
+    assert answer(finance, query_id, decision="accept", amount="-10.00", answer="Yes").status_code
+    again = answer(finance, query_id, decision="accept", amount="-10.00", answer="Yes again")
+    assert again.status_code == 409
+    assert 'class="govuk-error-summary"' in again.text
+    assert "This query was already accepted" in again.text
+    assert "cannot be answered again" in again.text
+    assert count(app, PendingLine) == 1
+    assert stored_query(app, query_id).answer == "Yes"
+
+
+def test_a_client_cannot_answer_its_own_query_nor_see_another_councils(app, wyr, lan, finance):
+    own = raise_one(wyr)
+    theirs = raise_one(lan, number=LAN_APRIL)
+
+    page = Page(wyr.get(f"/queries/{own}").text)
+    assert not page.forms_to(f"/queries/{own}")
+    response = answer(wyr, own, decision="accept", amount="-400.00", answer="We say so")
+    assert response.status_code == 403
+    assert stored_query(app, own).status == "open"
+    assert count(app, PendingLine) == 0
+
+    assert wyr.get(f"/queries/{theirs}").status_code == 404
+    assert answer(wyr, theirs, decision="reject", answer="x").status_code == 404
+    assert wyr.get("/queries/9999").status_code == 404
+    assert finance.get(f"/queries/{theirs}").status_code == 200
+
+
+def test_auditor_and_manager_read_queries_but_cannot_answer(app, wyr, people):
+    query_id = raise_one(wyr)
+    for name in ("auditor", "manager"):
+        client = sign_in(app, people[name])
+        page = client.get(f"/queries/{query_id}")
+        assert page.status_code == 200
+        assert not Page(page.text).forms_to(f"/queries/{query_id}")
+        assert answer(client, query_id, decision="reject", answer="no").status_code == 403
+    admin = sign_in(app, people["admin"])
+    assert Page(admin.get(f"/queries/{query_id}").text).forms_to(f"/queries/{query_id}")
+    assert stored_query(app, query_id).status == "open"
+
+
+def test_answering_needs_the_csrf_token(app, wyr, finance):
+    query_id = raise_one(wyr)
+    response = finance.post(f"/queries/{query_id}", data={"decision": "reject", "answer": "no"})
+    assert response.status_code == 400
+    assert stored_query(app, query_id).status == "open"
+
+
+def test_time_to_answer_counts_working_days_in_the_clients_nation(app, wyr, finance):
+    query_id = raise_one(wyr)
+    answer(finance, query_id, decision="reject", answer="No")
+    with app.extensions["opsplatform.db"].transaction() as session:
+        session.execute(  # Friday before the late-May bank holiday, answered the Tuesday after
+            update(StatementQuery)
+            .where(StatementQuery.id == query_id)
+            .values(
+                raised_at=datetime(2026, 5, 22, 15, 0, tzinfo=UTC),
+                answered_at=datetime(2026, 5, 26, 9, 0, tzinfo=UTC),
+            )
+        )
+    page = Page(finance.get(f"/queries/{query_id}").text)
+    assert page.value("Time to answer") == "1 working day (4 days)"
+    listed = Page(finance.get("/queries").text)
+    row = next(r for r in listed.rows if r and r[0] == f"Query {query_id}")
+    assert "Answered in 1 working day" in row
+
+
+# -- the list of queries -------------------------------------------------------------------
+
+
+def test_queries_list_shows_a_client_only_its_own_and_staff_all(app, wyr, lan, finance):
+    own = raise_one(wyr)
+    answered = raise_one(wyr, "And hosting?", line=1)
+    theirs = raise_one(lan, number=LAN_APRIL)
+    answer(finance, answered, decision="reject", answer="Hosting is a fixed fee")
+
+    response = wyr.get("/queries")
+    assert response.status_code == 200
+    assert no_inline_code(response.text)
+    page = Page(response.text)
+    ids = [r[0] for r in page.rows if r and r[0].startswith("Query ")]
+    assert ids == [f"Query {own}", f"Query {answered}"]  # open first
+    assert f"/queries/{theirs}" not in page.links
+    assert LAN_APRIL not in response.text
+    open_row = next(r for r in page.rows if r and r[0] == f"Query {own}")
+    assert open_row[-1] == "Open"
+    assert open_row[-2].startswith("Open for ")
+    assert "working day" in open_row[-2]
+
+    everyone = Page(finance.get("/queries").text)
+    ids = [r[0] for r in everyone.rows if r and r[0].startswith("Query ")]
+    assert ids == [f"Query {own}", f"Query {theirs}", f"Query {answered}"]
+    assert "Lancaster City Council" in everyone.text
+
+    only_open = Page(finance.get("/queries?status=open").text)
+    assert {r[0] for r in only_open.rows if r and r[0].startswith("Query ")} == {
+        f"Query {own}",
+        f"Query {theirs}",
+    }
+    rejected = Page(wyr.get("/queries?status=rejected").text)
+    assert [r[0] for r in rejected.rows if r and r[0].startswith("Query ")] == [f"Query {answered}"]
+    assert Page(lan.get("/queries?status=rejected").text).text.count("Query ") == 0
+
+    bad = finance.get("/queries?status=lost")
+    assert bad.status_code == 400
+    assert 'class="govuk-error-summary"' in bad.text
+
+
+def test_a_client_user_without_a_council_sees_no_queries(app, wyr, people):
+    query_id = raise_one(wyr)
+    with app.extensions["opsplatform.db"].transaction() as session:
+        session.execute(
+            update(User).where(User.email == people["lan"]["email"]).values(client_id=None)
+        )
+    orphan = sign_in(app, people["lan"])
+    assert "Query " not in Page(orphan.get("/queries").text).text
+    assert orphan.get(f"/queries/{query_id}").status_code == 404
+    assert orphan.get(f"/statements/{WYR_APRIL}/lines/{PAY_LINE}").status_code == 404
+    rows = result_rows(Page(orphan.get("/performance?quarter=2026-27-Q1").text))
+    assert [r[1] for r in rows] == ["Whole centre"]
+
+
+# -- performance -----------------------------------------------------------------------------
+
+
+def result_rows(page: Page) -> list[list[str]]:
+    return [r for r in page.rows if r and r[0].startswith("PAY-5D")]
+
+
+def test_performance_shows_a_client_the_centre_and_its_own_results(wyr):
+    response = wyr.get("/performance?quarter=2026-27-Q1")
+    assert response.status_code == 200
+    assert no_inline_code(response.text)
+    rows = result_rows(Page(response.text))
+    assert [r[1] for r in rows] == ["Whole centre", "Wyre Council"]
+    assert rows[0][2:] == ["Green: on target", "100%", "95% or more", "No data"]
+    assert "Lancaster" not in response.text
+    assert 'scope="row"' in response.text
+    assert 'class="govuk-tag govuk-tag--green"' in response.text
+    assert "/performance/2026-27-Q1.xlsx" in Page(response.text).links
+
+
+def test_performance_shows_staff_every_council(app, people):
+    for name in ("finance", "manager", "auditor", "admin"):
+        client = sign_in(app, people[name])
+        rows = result_rows(Page(client.get("/performance?quarter=2026-27-Q1").text))
+        assert [r[1] for r in rows] == [
+            "Whole centre",
+            "Lancaster City Council",
+            "Wyre Council",
+        ], name
+
+
+def test_performance_defaults_to_the_latest_complete_quarter_and_refuses_a_bad_one(wyr):
+    assert latest_complete_quarter(date(2026, 11, 29)).__str__() == "2026-27-Q2"
+    assert str(latest_complete_quarter(date(2026, 4, 1))) == "2025-26-Q4"
+    page = wyr.get("/performance")
+    assert page.status_code == 200
+    assert f"Performance in {latest_complete_quarter()}" in page.text
+    bad = wyr.get("/performance?quarter=2026-Q1")
+    assert bad.status_code == 400
+    assert 'class="govuk-error-summary"' in bad.text
+    assert "is not a quarter" in bad.text
+
+
+def test_the_publication_downloads_as_a_workbook(app, people):
+    for name in ("wyr", "finance"):
+        client = sign_in(app, people[name])
+        response = client.get("/performance/2026-27-Q1.xlsx")
+        assert response.status_code == 200, name
+        assert response.mimetype == XLSX
+        assert "attachment" in response.headers["Content-Disposition"]
+        assert "performance-2026-27-Q1.xlsx" in response.headers["Content-Disposition"]
+        book = load_workbook(io.BytesIO(response.data))
+        assert "Summary" in book.sheetnames
+    assert client.get("/performance/2026-Q1.xlsx").status_code == 404
+
+
+# -- everyone must sign in -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/statements/{WYR_APRIL}/lines/{PAY_LINE}",
+        query_url(),
+        "/queries",
+        "/queries/1",
+        "/performance",
+        "/performance/2026-27-Q1.xlsx",
+    ],
+)
+def test_pages_need_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_audit_entries_say_who_raised_and_answered(app, wyr, finance, people):
+    query_id = raise_one(wyr)
+    answer(finance, query_id, decision="accept", amount="-10.00", answer="Yes")
+    with app.extensions["opsplatform.db"].transaction() as session:
+        entries = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+        found = [(e.actor, e.action, e.subject, json.loads(e.detail)) for e in entries]
+    raised = next(e for e in found if e[1] == "query raise")
+    assert raised[0] == people["wyr"]["email"]
+    assert raised[2] == WYR_APRIL
+    assert raised[3]["query"] == query_id and raised[3]["line"] == PAY_LINE
+    answered = next(e for e in found if e[1] == "query answer")
+    assert answered[:3] == (people["finance"]["email"], "query answer", f"query {query_id}")
+    assert answered[3]["status"] == "accepted" and answered[3]["amount"] == "-10.00"
