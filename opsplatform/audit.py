@@ -23,9 +23,11 @@ def record(session: Session, actor: str, action: str, subject: str, **detail: ob
     )
 
 
-def recent(session: Session, limit: int = 200) -> list[dict]:
-    """The newest entries first."""
-    rows = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit))
+def recent(session: Session, limit: int = 200, offset: int = 0) -> list[dict]:
+    """The newest entries first, skipping the newest `offset`."""
+    rows = session.scalars(
+        select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+    )
     return [
         {
             "id": e.id,
