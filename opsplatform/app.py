@@ -34,6 +34,8 @@ def create_app() -> Flask:
         REMEMBER_COOKIE_SECURE=secure,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
+        # the sign-in throttle counts per process unless workers share a store (e.g. Redis)
+        RATELIMIT_STORAGE_URI=os.environ.get("OPSPLATFORM_RATELIMIT_STORAGE_URI", "memory://"),
     )
     app.extensions["opsplatform.db"] = Database(config.database_url)
     csrf.init_app(app)

@@ -5,6 +5,11 @@
 | OPSPLATFORM_DATABASE_URL | SQLAlchemy URL of the database | SQLite file `opsplatform.sqlite3` in the instance folder |
 | OPSPLATFORM_INSTANCE_PATH | folder for the embedded database and the generated secret key | Flask's instance folder |
 | OPSPLATFORM_SECRET_KEY | key that signs sessions | generated once, kept in the instance folder |
+| OPSPLATFORM_HTTPS | `1` behind HTTPS: Secure cookies and HSTS | off |
+| OPSPLATFORM_RATELIMIT_STORAGE_URI | where the sign-in throttle counts (shared by workers) | per process memory |
+
+gunicorn's own settings (`OPSPLATFORM_BIND`, `OPSPLATFORM_WORKERS`, `OPSPLATFORM_TIMEOUT`)
+are read by gunicorn.conf.py; see docs/DEPLOYMENT.md.
 """
 
 from __future__ import annotations

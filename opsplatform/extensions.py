@@ -12,7 +12,7 @@ from opsplatform.db import Database
 
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(get_remote_address, storage_uri="memory://", default_limits=[])
+limiter = Limiter(get_remote_address, default_limits=[])
 
 
 def database() -> Database:

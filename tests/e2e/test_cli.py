@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -211,3 +218,43 @@ def test_wrong_usage_exits_2_from_the_console_script(installed_cli):
         assert result.returncode == 2, result.stderr
         assert "Usage: opsplatform" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_gunicorn_serves_the_app_with_the_project_settings(instance, tmp_path):
+    """`gunicorn -c gunicorn.conf.py wsgi:app`, as docs/DEPLOYMENT.md says, answers on 127.0.0.1."""
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    process = subprocess.Popen(
+        [
+            str(gunicorn),
+            "-c",
+            str(root / "gunicorn.conf.py"),
+            "--chdir",
+            str(root),
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "1",
+            "wsgi:app",
+        ],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+                    assert json.loads(reply.read()) == {"status": "ok"}
+                    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
+                time.sleep(0.3)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
