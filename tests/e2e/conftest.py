@@ -1,0 +1,103 @@
+"""Fixtures for browser tests: Debian's headless Chromium against `opsplatform serve`.
+
+Tests using them are skipped, saying why, only where Chromium or ChromeDriver is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import small_centre, write_book, write_csv
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+NO_BROWSER = "Debian's chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(cli, instance, tmp_path):
+    """The small centre with May 2026 issued, served by `opsplatform serve` in a subprocess."""
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    rows = [
+        {"event_id": "m1", "client": "WYR", "service": "PAY", "date": "2026-05-04", "quantity": 7}
+    ]
+    cli("usage", "import", write_csv(tmp_path / "may.csv", rows))
+    cli("billing", "close", "2026-05")
+    cli("billing", "issue", "2026-05")
+    people = {
+        "client": cli.json(
+            "users", "create", "pay@wyre.gov.uk", "--role", "client", "--client", "WYR"
+        ),
+        "finance": cli.json("users", "create", "finance@centre.gov.uk", "--role", "finance"),
+    }
+    port = _free_port()
+    script = Path(sys.executable).parent / "opsplatform"
+    process = subprocess.Popen(
+        [str(script), "serve", "--port", str(port)],
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", people
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (CHROMIUM and DRIVER):
+        pytest.skip(NO_BROWSER)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+    ):
+        options.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    driver = webdriver.Chrome(service=Service(executable_path=DRIVER), options=options)
+    driver.downloads = downloads
+    yield driver
+    driver.quit()
+
+
+def sign_in(browser, base: str, person: dict) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{base}/login")
+    browser.find_element(By.ID, "email").send_keys(person["email"])
+    browser.find_element(By.ID, "password").send_keys(person["password"])
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()

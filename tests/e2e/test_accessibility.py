@@ -1,0 +1,77 @@
+"""axe-core in the browser finds no WCAG 2.x A or AA violation on the main pages.
+
+axe-core comes from the npm registry with the stylesheet's build (`make`); the pages are
+checked as the people who use them see them: a client council and finance staff.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import sign_in
+
+AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+CLIENT_PAGES = [
+    "/",
+    "/statements",
+    "/statements/TSS-202605-WYR",
+    "/statements/TSS-202605-WYR/lines/1",
+    "/statements/TSS-202605-WYR/lines/1/query",
+    "/queries",
+    "/performance",
+]
+STAFF_PAGES = [
+    "/dashboard",
+    "/imports",
+    "/imports/usage",
+    "/imports/setup",
+    "/statements?month=nonsense",
+]
+
+
+def violations(browser, url: str | None = None) -> list[str]:
+    """What axe-core finds on `url` (or on the page already open)."""
+    if url is not None:
+        browser.get(url)
+    browser.execute_script(AXE.read_text())
+    result = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
+        ".then(r => done(r.violations.map(v => v.id + ': ' + v.help + ' (' + v.nodes.length + ')')));",
+        TAGS,
+    )
+    return [f"{url or browser.current_url} {v}" for v in result]
+
+
+@pytest.fixture
+def axe():
+    if not AXE.exists():
+        pytest.skip("axe-core is not installed: run make (it installs frontend/node_modules)")
+
+
+def test_the_sign_in_page_and_its_error_state(server, browser, axe):
+    base, people = server
+    found = violations(browser, f"{base}/login")
+    sign_in(browser, base, {"email": people["finance"]["email"], "password": "wrong"})
+    found += violations(browser)  # the page with its error summary
+    assert found == []
+
+
+def test_a_client_councils_pages(server, browser, axe):
+    base, people = server
+    sign_in(browser, base, people["client"])
+    assert [v for page in CLIENT_PAGES for v in violations(browser, base + page)] == []
+
+
+def test_the_finance_pages(server, browser, axe):
+    base, people = server
+    sign_in(browser, base, people["finance"])
+    assert [v for page in STAFF_PAGES for v in violations(browser, base + page)] == []
+
+
+def test_the_check_itself_catches_an_unlabelled_field(browser, axe):
+    page = "data:text/html,<html lang='en'><title>t</title><main><input type='text'></main></html>"
+    assert any(" label: " in v for v in violations(browser, page))
