@@ -556,14 +556,16 @@ def test_history_is_newest_first_with_london_times_and_status_tags(app, finance)
     _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage-may.csv")
     post(finance, f"/imports/usage/{token}/commit")
     with app.extensions["opsplatform.db"].transaction() as session:
+        # ids come from a sequence, which on PostgreSQL a rolled-back dry run also moves on
+        older, newer = session.scalars(select(ImportBatch.id).order_by(ImportBatch.id)).all()
         session.execute(
             update(ImportBatch)
-            .where(ImportBatch.id == 1)
+            .where(ImportBatch.id == older)
             .values(created_at=datetime(2026, 1, 15, 11, 30, tzinfo=UTC))
         )
         session.execute(
             update(ImportBatch)
-            .where(ImportBatch.id == 2)
+            .where(ImportBatch.id == newer)
             .values(created_at=datetime(2026, 7, 1, 11, 30, tzinfo=UTC))
         )
     page = finance.get("/imports")
@@ -573,7 +575,7 @@ def test_history_is_newest_first_with_london_times_and_status_tags(app, finance)
     )
     assert '<th scope="col" class="govuk-table__header">Batch</th>' in html
     rows = [r for r in Page(html).rows if r and r[0].isdigit()]
-    assert [r[0] for r in rows] == ["2", "1"]
+    assert [r[0] for r in rows] == [str(newer), str(older)]
     assert rows[0][2] == "1 Jul 2026 12:30"  # British Summer Time
     assert rows[1][2] == "15 Jan 2026 11:30"  # Greenwich Mean Time
     assert 'class="govuk-tag govuk-tag--green">Imported' in html
