@@ -481,7 +481,11 @@ def issued_months(session: Session, year: str) -> list[str]:
 
 
 def issue_month(session: Session, month: Month) -> list[Statement]:
-    """Issue every draft of `month`: from now on they never change."""
+    """Issue every draft of `month`: from now on they never change.
+
+    A draft is the client's chance to review: while a query raised on one is still
+    open, the month is not issued.
+    """
     drafts = session.scalars(
         select(Statement)
         .where(Statement.month == str(month), Statement.status == "draft")
@@ -490,6 +494,16 @@ def issue_month(session: Session, month: Month) -> list[Statement]:
     if not drafts:
         raise Refused(
             f"there are no draft statements for {month}: run `opsplatform billing close {month}` first"
+        )
+    open_queries = [
+        f"query {q.id} on {statement.number}"
+        for statement in drafts
+        for q in statement.queries
+        if q.status == "open"
+    ]
+    if open_queries:
+        raise Refused(
+            [f"{q} is still open: answer it before the month is issued" for q in open_queries]
         )
     terms = centre_settings(session).payment_terms_days
     now = utcnow()

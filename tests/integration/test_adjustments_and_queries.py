@@ -308,3 +308,17 @@ def test_queries_list_by_client(centre):
     assert {q["id"] for q in listed} == {mine["id"], theirs["id"]}
     for q in listed:
         assert q["raised_at"] and q["answered_at"] is None and q["status"] == "open"
+
+
+def test_a_month_is_not_issued_while_a_query_on_its_draft_is_open(cli, tmp_path):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    cli("billing", "close", "2026-05")
+    query = cli.json("queries", "raise", "TSS-202605-WYR", "--line", "1", "--reason", "Why?")
+
+    refused = cli("billing", "issue", "2026-05", expect=1)
+    assert f"query {query['id']} on TSS-202605-WYR is still open" in refused.stderr
+    assert {s["status"] for s in cli.json("billing", "list", "--month", "2026-05")} == {"draft"}
+
+    cli("queries", "answer", str(query["id"]), "--reject", "--explanation", "As agreed")
+    cli("billing", "issue", "2026-05")
+    assert {s["status"] for s in cli.json("billing", "list", "--month", "2026-05")} == {"issued"}
