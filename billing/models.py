@@ -11,15 +11,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from opsplatform.db import Base, Money, Quantity, UTCDateTime, utcnow
 from opsplatform.models import Client, Service
 
-LINE_KINDS = (
-    "charge",
-    "prior_period",
-    "adjustment",
-    "service_credit",
-    "true_up",
-    "carried_forward",
-)
-
 
 class Statement(Base):
     """A client's monthly statement, numbered `{prefix}-{YYYYMM}-{CLIENT}`."""

@@ -14,7 +14,6 @@ from itertools import pairwise
 from opsplatform.money import format_gbp, instalments, round_money, split
 
 RULES = ("unit_rate", "graduated", "banded", "fixed_fee", "apportion")
-POOLED_RULES = ("fixed_fee", "apportion")
 
 _BAND = re.compile(r"^\s*(\*|\d+(?:\.\d+)?)\s*([@=])\s*(\d+(?:\.\d+)?)\s*$")
 

@@ -68,14 +68,6 @@ class WorkingCalendar:
             if day.month != month:
                 raise ValueError(f"{year}-{month:02d} has fewer than {n} working days")
 
-    def add_working_days(self, start: date, n: int) -> date:
-        """The date `n` working days after `start`."""
-        day = start
-        while n > 0:
-            day += timedelta(days=1)
-            n -= self.is_working_day(day)
-        return day
-
 
 def elapsed_calendar_days(start: date, end: date) -> int:
     """Whole calendar days from `start` to `end` (same day = 0)."""

@@ -66,9 +66,6 @@ class Subscription(Base):
     client: Mapped[Client] = relationship()
     service: Mapped[Service] = relationship()
 
-    def active_on(self, day: date) -> bool:
-        return self.start <= day and (self.end is None or day <= self.end)
-
     def overlaps(self, first: date, last: date) -> bool:
         return self.start <= last and (self.end is None or self.end >= first)
 

@@ -14,8 +14,6 @@ from decimal import Decimal
 from opsplatform.calendars import WorkingCalendar, elapsed_calendar_days, elapsed_seconds
 from opsplatform.periods import london_date
 
-STATUSES = ("green", "amber", "red", "no_data")
-
 
 @dataclass(frozen=True)
 class Measure:

@@ -178,25 +178,6 @@ def test_nth_working_day_beyond_the_month_is_refused():
     assert ENGLAND.nth_working_day(2026, 6, 22) == date(2026, 6, 30)
 
 
-def test_add_working_days():
-    assert ENGLAND.add_working_days(date(2026, 5, 1), 1) == date(2026, 5, 5)  # over the BH
-    assert ENGLAND.add_working_days(date(2026, 5, 1), 4) == date(2026, 5, 8)
-    assert ENGLAND.add_working_days(date(2026, 5, 6), 0) == date(2026, 5, 6)
-    assert SCOTLAND.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 5)
-    assert ENGLAND.add_working_days(date(2026, 12, 31), 1) == date(2027, 1, 4)
-
-
-@pytest.mark.parametrize("nation", list(ALL))
-@pytest.mark.parametrize("n", [0, 1, 2, 5, 17, 60])
-def test_add_working_days_and_elapsed_working_days_agree(nation, n):
-    calendar = ALL[nation]
-    start = date(2026, 12, 18)
-    end = calendar.add_working_days(start, n)
-    assert calendar.working_days_between(start, end) == n
-    if n:
-        assert calendar.is_working_day(end)
-
-
 # -- calendar days and seconds ------------------------------------------------------
 
 
