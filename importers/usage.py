@@ -54,6 +54,15 @@ class UsageReport:
     months: dict[str, int] = field(default_factory=dict)
     errors: list[Problem] = field(default_factory=list)
 
+    def counts(self) -> dict:
+        """What an import stored, as the audit log records it."""
+        return {
+            "batch": self.batch,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "skipped": self.skipped,
+        }
+
     def as_dict(self) -> dict:
         return {
             "batch": self.batch,

@@ -239,10 +239,7 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
                 raised_by(),
                 "usage import",
                 file.name,
-                batch=report.batch,
-                rows=report.rows,
-                inserted=report.inserted,
-                skipped=report.skipped,
+                **report.counts(),
             )
     except Refused as refused:
         if errors_out:

@@ -7,6 +7,7 @@ for it (404), so that one council cannot even learn another's statement numbers.
 from __future__ import annotations
 
 import tempfile
+from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
 
@@ -55,3 +56,15 @@ def statement_workbook(session: Session, user: User, number: str) -> tuple[Bytes
         path = Path(folder) / f"{found.number}.xlsx"
         write_statement_workbook(session, found, path)
         return BytesIO(path.read_bytes()), path.name
+
+
+def measure_text(value: Decimal | None, unit: str, missing: str = "no data") -> str:
+    """A KPI value in its unit, `98.5%`, `3.2 days`; `missing` when nothing was measured."""
+    if value is None:
+        return missing
+    number = f"{round(value, 1):,.1f}".removesuffix(".0")
+    return {
+        "percent": f"{number}%",
+        "days": f"{number} days",
+        "seconds": f"{number} seconds",
+    }.get(unit, number)

@@ -180,10 +180,7 @@ class UsageCollection(MethodView):
                     g.api_user.email,
                     "usage post",
                     source,
-                    batch=report.batch,
-                    rows=report.rows,
-                    inserted=report.inserted,
-                    skipped=report.skipped,
+                    **report.counts(),
                 )
         except Refused as refused:
             return errors(422, *refused.problems)

@@ -42,7 +42,7 @@ from opsplatform.models import (
 )
 from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter, iter_months
-from opsplatform.views import STAFF
+from opsplatform.views import STAFF, measure_text
 from sla.models import KpiCommentary, KpiResult
 from sla.service import assess_quarter, set_commentary
 from sla.service import commentary as saved_commentary
@@ -111,18 +111,6 @@ def months_text(first: Month, last: Month) -> str:
     if first.year == last.year:
         return f"{first.first_day:%B} to {month_name(last)}"
     return f"{month_name(first)} to {month_name(last)}"
-
-
-def measure_text(value: Decimal | None, unit: str) -> str:
-    """A KPI value in its unit: `98.5%`, `3.2 days`; "no data" when nothing was measured."""
-    if value is None:
-        return NO_DATA
-    number = f"{round(value, 1):,.1f}".removesuffix(".0")
-    return {
-        "percent": f"{number}%",
-        "days": f"{number} days",
-        "seconds": f"{number} seconds",
-    }.get(unit, number)
 
 
 # -- (1) billing: this month and the year to date, against the same months last year ---------

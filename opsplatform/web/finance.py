@@ -432,10 +432,7 @@ def usage_commit(token: str):
                 current_user.email,
                 "usage import",
                 filename,
-                batch=report.batch,
-                rows=report.rows,
-                inserted=report.inserted,
-                skipped=report.skipped,
+                **report.counts(),
             )
     except Refused as refused:
         rows = refused.report.rows if isinstance(refused, UsageRefused) else None

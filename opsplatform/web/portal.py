@@ -30,7 +30,7 @@ from opsplatform.errors import Refused
 from opsplatform.extensions import database
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
-from opsplatform.views import STAFF, WRITERS, client_code, statement_for
+from opsplatform.views import STAFF, WRITERS, client_code, measure_text, statement_for
 
 portal = Blueprint("portal", __name__)
 
@@ -492,20 +492,9 @@ def latest_complete_quarter(today: date | None = None) -> Quarter:
     return Month.of(today or _today()).quarter.previous()
 
 
-def _measure_text(value: Decimal | None, unit: str) -> str:
-    if value is None:
-        return "No data"
-    number = f"{round(value, 1):,.1f}".removesuffix(".0")
-    return {
-        "percent": f"{number}%",
-        "days": f"{number} days",
-        "seconds": f"{number} seconds",
-    }.get(unit, number)
-
-
 def _target_text(result) -> str:
     bound = "or more" if result.kpi.direction == "higher" else "or less"
-    return f"{_measure_text(result.target, result.kpi.unit)} {bound}"
+    return f"{measure_text(result.target, result.kpi.unit, 'No data')} {bound}"
 
 
 @portal.get("/performance")
@@ -533,9 +522,9 @@ def performance():
                 "name": r.kpi.name,
                 "who": names.get(r.client, r.client) if r.client else "Whole centre",
                 "centre": r.client is None,
-                "value": _measure_text(r.measure.value, r.kpi.unit),
+                "value": measure_text(r.measure.value, r.kpi.unit, "No data"),
                 "target": _target_text(r),
-                "previous": _measure_text(r.previous, r.kpi.unit),
+                "previous": measure_text(r.previous, r.kpi.unit, "No data"),
                 "status": KPI_STATUS[r.status],
                 "events": r.measure.events,
             }

@@ -8,7 +8,6 @@ import io
 import json
 import re
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from opsplatform.models import AuditEvent, Client, ImportBatch, Service, Tariff, UsageEvent
+from tests.pages import Page
 from tests.support import FY, write_book
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -53,46 +53,6 @@ FROZEN_TARIFF = {
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-class Page(HTMLParser):
-    """What the tests look for in a page: forms with their inputs, links, and the cells of
-    tables and summary lists (a summary list's key starts a row)."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.forms: list[dict] = []
-        self.links: list[str] = []
-        self.rows: list[list[str]] = []
-        self._cell: list[str] | None = None
-        self.feed(html)
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.forms.append({**attrs, "inputs": {}})
-        elif tag == "input" and self.forms and attrs.get("name"):
-            self.forms[-1]["inputs"][attrs["name"]] = attrs
-        elif tag == "a" and attrs.get("href"):
-            self.links.append(attrs["href"])
-        elif tag in ("tr", "dt"):
-            self.rows.append([])
-        if tag in ("td", "th", "dt", "dd"):
-            self._cell = []
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th", "dt", "dd") and self._cell is not None:
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def form(self, action: str) -> dict:
-        found = [f for f in self.forms if f.get("action") == action]
-        assert len(found) == 1, f"no single form posting to {action}: {self.forms}"
-        return found[0]
 
 
 def token_of(client) -> str:

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import io
 import json
-import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 from openpyxl import load_workbook
@@ -21,6 +19,7 @@ from sqlalchemy import func, select, update
 from billing.models import PendingLine, StatementQuery
 from opsplatform.models import AuditEvent, User
 from opsplatform.web.portal import latest_complete_quarter
+from tests.pages import Page
 from tests.support import write_csv
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -29,50 +28,6 @@ PAY_LINE = 3  # Payroll, April 2026 (after HOST and ICT)
 
 
 # -- helpers -------------------------------------------------------------------------------
-
-
-class Page(HTMLParser):
-    """Forms with their inputs, links, tables' and summary lists' cells, and the plain text."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.forms: list[dict] = []
-        self.links: list[str] = []
-        self.rows: list[list[str]] = []
-        self._cell: list[str] | None = None
-        self.feed(html)
-        self.text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "form":
-            self.forms.append({**attrs, "inputs": {}, "textareas": []})
-        elif tag == "input" and self.forms and attrs.get("name"):
-            self.forms[-1]["inputs"][attrs["name"]] = attrs
-        elif tag == "textarea" and self.forms:
-            self.forms[-1]["textareas"].append(attrs.get("name"))
-        elif tag == "a" and attrs.get("href"):
-            self.links.append(attrs["href"])
-        elif tag in ("tr", "dt"):
-            self.rows.append([])
-        if tag in ("td", "th", "dt", "dd"):
-            self._cell = []
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th", "dt", "dd") and self._cell is not None:
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def forms_to(self, action: str) -> list[dict]:
-        return [f for f in self.forms if f.get("action") == action]
-
-    def value(self, key: str) -> str:
-        """The value beside `key` in a summary list."""
-        return next(row[1] for row in self.rows if len(row) > 1 and row[0] == key)
 
 
 def sign_in(app, person: dict):
