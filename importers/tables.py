@@ -230,3 +230,21 @@ def file_blocks(path: Path) -> Iterator[bytes]:
     """The file's bytes in blocks, for hashing without loading it."""
     with open(path, "rb") as handle:
         yield from iter(lambda: handle.read(1 << 20), b"")
+
+
+def estimate_rows(path: Path) -> int | None:
+    """About how many rows under the header a usage file holds, for showing progress.
+
+    A CSV's line count (a quoted value may span lines) or a workbook's first sheet's
+    height (blank rows count); None when the file cannot tell.
+    """
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        lines = sum(block.count(b"\n") for block in file_blocks(path))
+        return max(lines - 1, 0)
+    try:
+        from python_calamine import CalamineWorkbook
+
+        return max(CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).height - 1, 0)
+    except Exception:  # an unreadable workbook is reported by the check itself
+        return None

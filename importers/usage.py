@@ -9,7 +9,7 @@ skipped and counted; with different content it is a bad row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -356,12 +356,14 @@ def import_rows(
     dry_run: bool,
     unique_content: bool = True,
     require_event_id: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> UsageReport:
     """Validate and store rows as one batch; raise Refused (listing every bad row) on any.
 
     A file's content may be imported once (`unique_content`); an API call may repeat,
-    its events being skipped by the event_id it must carry (`require_event_id`). The caller owns the transaction: it commits
-    on success and rolls back on a dry run or a refusal.
+    its events being skipped by the event_id it must carry (`require_event_id`). The caller
+    owns the transaction: it commits on success and rolls back on a dry run or a refusal.
+    `progress`, if given, is told the number of rows read after every chunk.
     """
     report = UsageReport(filename=filename, dry_run=dry_run)
     batch = _open_batch(session, filename, sha256, unique_content)
@@ -372,6 +374,8 @@ def import_rows(
         values = validator.validate(number, raw, report.errors)
         if values is not None:
             writer.add(number, values)
+        if progress is not None and report.rows % CHUNK == 0:
+            progress(report.rows)
     writer.flush()
     if report.errors:
         report.errors.sort(
@@ -394,7 +398,12 @@ class UsageRefused(Refused):
         super().__init__(report.errors)
 
 
-def import_file(session: Session, path: Path, dry_run: bool = False) -> UsageReport:
+def import_file(
+    session: Session,
+    path: Path,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> UsageReport:
     """Import a usage CSV or XLSX file (see CONTRACT.md section 4)."""
     if not path.is_file():
         raise Refused(f"{path}: no such file")
@@ -402,7 +411,7 @@ def import_file(session: Session, path: Path, dry_run: bool = False) -> UsageRep
     problems = check_header(header, set(COLUMNS), REQUIRED, path.name)
     if problems:
         raise Refused(problems)
-    return import_rows(session, rows, path.name, file_sha256(path), dry_run)
+    return import_rows(session, rows, path.name, file_sha256(path), dry_run, progress=progress)
 
 
 def revert_batch(session: Session, batch_id: int) -> dict:

@@ -3,24 +3,32 @@
 Every import is checked first (a dry run whose result is shown) and made only when the
 officer confirms it, GOV.UK "check your answers" style. Between the check and the import
 the file waits in the instance folder, `uploads/<token>/<file name>`, beside a hidden
-`.meta.json` (whose upload, what the check found) and, for a refused file, `.errors.xlsx`.
-A token belongs to the person who uploaded the file and is gone once the import is made;
-uploads left unconfirmed are swept away after a day.
+`.meta.json` (whose upload, its state, the job's progress, what the check found) and, for
+a refused file, `.errors.xlsx`. A token belongs to the person who uploaded the file and
+is gone once the import is made; uploads left unconfirmed are swept away after a day.
 
-Imports run in the request: a file of a few hundred thousand rows takes tens of seconds
-to check and as long again to import, so the server's worker timeout must allow for it.
+Checks and imports run as background jobs, one at a time per server process: the request
+waits a moment (so a small file's result shows at once), then the page shows a progress
+bar that updates itself, without JavaScript, by the `Refresh` header (which the officer
+may turn off). Progress lives in `.meta.json`, so it survives a reload and is seen by any
+worker. A job is one transaction: if its process dies, nothing of it is written, and
+once it has not reported for a while its page says so and lets the officer start again.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 import secrets
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from datetime import UTC, datetime
 from io import BytesIO
 from pathlib import Path
@@ -41,6 +49,7 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import secure_filename
 
+from importers.tables import estimate_rows
 from importers.templates import write_error_report
 from opsplatform.audit import record
 from opsplatform.errors import Problem, Refused
@@ -50,6 +59,7 @@ from opsplatform.periods import LONDON, Month
 from opsplatform.views import STAFF, WRITERS
 
 finance = Blueprint("finance", __name__)
+log = logging.getLogger("opsplatform.imports")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
@@ -59,6 +69,10 @@ PER_PAGE = 50  # import batches per page of the history
 STALE_SECONDS = 24 * 60 * 60  # unconfirmed uploads older than this are removed
 META, ERRORS, LOCK = ".meta.json", ".errors.xlsx", ".commit.lock"  # never a secure_filename
 RERATE_HINT = "load with --rerate to change them"
+RUNNING = {"checking": "Checking", "importing": "Importing"}  # states of a job under way
+STALL_SECONDS = 5 * 60  # a started job silent this long died with its process
+QUEUE_SECONDS = 60 * 60  # a job waiting this long for its turn was lost with its process
+REFRESH_SECONDS = 5  # how often a progress page updates itself
 
 
 # -- who may do what -----------------------------------------------------------------------
@@ -186,6 +200,72 @@ class Upload:
             problem_count=len(problems),
         )
         self.save()
+
+    # -- the background job that checks or imports it --
+
+    def start(self, state: str, work: Callable[[Upload], None]) -> None:
+        """Run `work` as this upload's job; wait a moment in case it is quick."""
+        self.meta.update(state=state, started=False, done=0, heartbeat=time.time())
+        self.meta.pop("notice", None)
+        if self.meta["kind"] == "usage":
+            self.meta["about"] = estimate_rows(self.path)
+        self.save()
+        job = current_app.extensions["opsplatform.imports"].submit(self._run, state, work)
+        wait_for([job], timeout=current_app.config["IMPORT_WAIT_SECONDS"])
+
+    def _run(self, state: str, work: Callable[[Upload], None]) -> None:
+        self.meta.update(started=True, heartbeat=time.time())
+        self.save()
+        try:
+            work(self)
+        except Exception:  # logged; the page says the job did not finish
+            log.exception("%s of upload %s failed", state, self.token)
+            self.interrupted()
+
+    def progressed(self, rows: int) -> None:
+        self.meta.update(done=rows, heartbeat=time.time())
+        self.save()
+
+    def stalled(self) -> bool:
+        """Whether this upload's job stopped without finishing (its process died)."""
+        if self.meta["state"] not in RUNNING:
+            return False
+        limit = STALL_SECONDS if self.meta["started"] else QUEUE_SECONDS
+        return time.time() - self.meta["heartbeat"] > limit
+
+    def interrupted(self) -> None:
+        """Record a job that did not finish; its transaction wrote nothing."""
+        if self.meta["state"] == "importing":
+            self.meta.update(
+                state="checked",
+                notice="The import did not finish, so nothing was imported. "
+                "You can import the file again.",
+            )
+            self.save()
+            self.release()
+        else:
+            self.refused(
+                Refused(
+                    f"{self.meta['filename']}: the check did not finish, so nothing was "
+                    "checked. Upload the file again."
+                )
+            )
+
+    def finished(self, message: str) -> None:
+        """Record a finished import: the file goes; the message waits for its page."""
+        self.path.unlink(missing_ok=True)
+        self.meta.update(state="imported", message=message)
+        self.save()
+        self.release()
+
+
+@finance.record_once
+def _job_runner(state) -> None:
+    """One import job at a time per process, so imports never wait on each other's locks."""
+    state.app.extensions["opsplatform.imports"] = ThreadPoolExecutor(
+        max_workers=1, thread_name_prefix="opsplatform-import"
+    )
+    state.app.config.setdefault("IMPORT_WAIT_SECONDS", 2)
 
 
 def _sweep() -> None:
@@ -373,16 +453,16 @@ def usage_check():
     upload, error = _received("usage")
     if upload is None:
         return _upload_page("usage", error, 400)
-    _check_usage(upload)
+    upload.start("checking", functools.partial(_check_usage, database()))
     return redirect(url_for("finance.usage_result", token=upload.token), 303)
 
 
-def _check_usage(upload: Upload) -> None:
+def _check_usage(db, upload: Upload) -> None:
     from importers.usage import UsageRefused, import_file
 
     try:
-        with database().transaction(dry_run=True) as session:
-            report = import_file(session, upload.path, dry_run=True)
+        with db.transaction(dry_run=True) as session:
+            report = import_file(session, upload.path, dry_run=True, progress=upload.progressed)
             months = _months(session, report.months)
     except Refused as refused:
         rows = refused.report.rows if isinstance(refused, UsageRefused) else None
@@ -406,7 +486,7 @@ def usage_result(token: str):
     if upload is None or upload.meta["state"] == "new":
         abort(404)
     problems = upload.meta.get("problems", [])
-    return render_template(
+    return _job_page(upload) or render_template(
         "finance/usage_check.html",
         upload=upload,
         meta=upload.meta,
@@ -418,38 +498,76 @@ def usage_result(token: str):
 @finance.post("/imports/usage/<token>/commit")
 @writers_only
 def usage_commit(token: str):
-    from importers.usage import UsageRefused, import_file
-
     upload = _committable("usage", token)
     if not upload.claim():
         return _busy(upload)
+    upload.start("importing", functools.partial(_import_usage, database(), current_user.email))
+    return _after_commit(upload)
+
+
+def _import_usage(db, email: str, upload: Upload) -> None:
+    from importers.usage import UsageRefused, import_file
+
     filename = upload.meta["filename"]
     try:
-        with database().transaction() as session:
-            report = import_file(session, upload.path)
-            record(
-                session,
-                current_user.email,
-                "usage import",
-                filename,
-                **report.counts(),
-            )
+        with db.transaction() as session:
+            report = import_file(session, upload.path, progress=upload.progressed)
+            record(session, email, "usage import", filename, **report.counts())
     except Refused as refused:
         rows = refused.report.rows if isinstance(refused, UsageRefused) else None
         upload.refused(refused, rows)
         upload.release()
-        return redirect(url_for("finance.usage_result", token=token), 303)
-    except BaseException:
-        upload.release()
-        raise
-    upload.discard()
-    flash(
+        return
+    upload.finished(
         f"Batch {report.batch} imported: {report.inserted:,} of {report.rows:,} "
         f"row{'' if report.rows == 1 else 's'} from {filename}"
-        + (f" ({report.skipped:,} already stored, skipped)" if report.skipped else ""),
-        "success",
+        + (f" ({report.skipped:,} already stored, skipped)" if report.skipped else "")
     )
+
+
+def _after_commit(upload: Upload):
+    """Where confirming an import leads: the history once it is made, else its own page."""
+    if upload.meta["state"] == "imported":
+        return _announce(upload)
+    endpoint = f"finance.{upload.meta['kind']}_result"
+    return redirect(url_for(endpoint, token=upload.token), 303)
+
+
+def _announce(upload: Upload):
+    flash(upload.meta["message"], "success")
+    upload.discard()
     return redirect(url_for("finance.imports"))
+
+
+def _job_page(upload: Upload):
+    """The page of an upload whose job is under way or just made; None in any other state.
+
+    A job under way shows its progress, updating itself unless the officer turned that
+    off; a finished import is announced on the import history.
+    """
+    if upload.stalled():
+        upload.interrupted()
+    state = upload.meta["state"]
+    if state == "imported":
+        return _announce(upload)
+    if state not in RUNNING:
+        return None
+    updating = request.args.get("updates") != "off"
+    about, done = upload.meta.get("about"), upload.meta["done"]
+    response = current_app.make_response(
+        render_template(
+            "finance/progress.html",
+            upload=upload,
+            meta=upload.meta,
+            doing=RUNNING[state],
+            about=None if about is None else max(about, done),
+            updating=updating,
+            refresh=REFRESH_SECONDS,
+        )
+    )
+    if updating:
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
 
 
 @finance.get("/imports/<any(usage, setup):kind>/<token>/errors.xlsx")
@@ -487,16 +605,16 @@ def setup_check():
     upload, error = _received("setup")
     if upload is None:
         return _upload_page("setup", error, 400)
-    _check_setup(upload)
+    upload.start("checking", functools.partial(_check_setup, database()))
     return redirect(url_for("finance.setup_result", token=upload.token), 303)
 
 
-def _check_setup(upload: Upload) -> None:
+def _check_setup(db, upload: Upload) -> None:
     from billing.service import issued_months
     from importers.setup import load_setup
 
     try:
-        with database().transaction(dry_run=True) as session:
+        with db.transaction(dry_run=True) as session:
             report = load_setup(
                 session, upload.path, True, upload.meta["rerate"], issued_months=issued_months
             )
@@ -513,7 +631,7 @@ def setup_result(token: str):
     upload = Upload.find("setup", token)
     if upload is None or upload.meta["state"] == "new":
         abort(404)
-    return _setup_page(upload)
+    return _job_page(upload) or _setup_page(upload)
 
 
 def _setup_page(upload: Upload, rerate_error: str | None = None, status: int = 200):
@@ -541,51 +659,43 @@ def setup_recheck(token: str):
         )
     upload.meta["rerate"] = True
     upload.errors_path.unlink(missing_ok=True)
-    _check_setup(upload)
+    upload.start("checking", functools.partial(_check_setup, database()))
     return redirect(url_for("finance.setup_result", token=token), 303)
 
 
 @finance.post("/imports/setup/<token>/commit")
 @writers_only
 def setup_commit(token: str):
-    from billing.service import issued_months
-    from importers.setup import load_setup
-
     upload = _committable("setup", token)
     if not upload.claim():
         return _busy(upload)
+    upload.start("importing", functools.partial(_load_setup, database(), current_user.email))
+    return _after_commit(upload)
+
+
+def _load_setup(db, email: str, upload: Upload) -> None:
+    from billing.service import issued_months
+    from importers.setup import load_setup
+
     filename, rerate = upload.meta["filename"], upload.meta["rerate"]
     try:
-        with database().transaction() as session:
+        with db.transaction() as session:
             report = load_setup(session, upload.path, False, rerate, issued_months=issued_months)
-            record(
-                session,
-                current_user.email,
-                "setup load",
-                filename,
-                rerate=rerate,
-                sheets=report.sheets,
-            )
+            record(session, email, "setup load", filename, rerate=rerate, sheets=report.sheets)
     except Refused as refused:
         upload.meta["rerate"] = False
         upload.refused(refused)
         upload.release()
-        return redirect(url_for("finance.setup_result", token=token), 303)
-    except BaseException:
-        upload.release()
-        raise
-    upload.discard()
+        return
     counts = {
         outcome: sum(c[outcome] for c in report.sheets.values())
         for outcome in ("created", "updated", "unchanged")
     }
-    flash(
+    upload.finished(
         f"Setup workbook {filename} loaded: {counts['created']:,} new, "
         f"{counts['updated']:,} changed, {counts['unchanged']:,} unchanged"
-        + (" (issued months re-rated)" if rerate else ""),
-        "success",
+        + (" (issued months re-rated)" if rerate else "")
     )
-    return redirect(url_for("finance.imports"))
 
 
 # -- reverting a batch ----------------------------------------------------------------------

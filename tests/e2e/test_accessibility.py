@@ -6,9 +6,13 @@ checked as the people who use them see them: a client council and finance staff.
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
+from selenium.webdriver.common.by import By
+from sqlalchemy import select
 
 from tests.e2e.conftest import sign_in
 
@@ -70,6 +74,34 @@ def test_the_finance_pages(server, browser, axe):
     base, people = server
     sign_in(browser, base, people["finance"])
     assert [v for page in STAFF_PAGES for v in violations(browser, base + page)] == []
+
+
+def test_an_import_under_way(server, browser, axe, instance, database):
+    """The progress page of a long import, as a worker's job leaves it in the instance folder."""
+    from opsplatform.models import User
+
+    base, people = server
+    with database.transaction() as session:
+        user = session.scalar(select(User.id).where(User.email == people["finance"]["email"]))
+    token = "t" * 32
+    folder = instance / "uploads" / token
+    folder.mkdir(parents=True)
+    meta = {
+        "kind": "usage",
+        "user_id": user,
+        "filename": "big.csv",
+        "state": "importing",
+        "started": True,
+        "done": 25000,
+        "about": 100000,
+        "heartbeat": time.time() + 3600,
+    }
+    (folder / ".meta.json").write_text(json.dumps(meta))
+    sign_in(browser, base, people["finance"])
+    found = violations(browser, f"{base}/imports/usage/{token}?updates=off")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Importing the usage file"
+    assert browser.find_element(By.ID, "progress").get_attribute("value") == "25000"
+    assert found == []
 
 
 def test_the_check_itself_catches_an_unlabelled_field(browser, axe):

@@ -35,3 +35,57 @@ def test_a_wrong_password_shows_the_error_summary(server, browser):
     sign_in(browser, base, {"email": people["finance"]["email"], "password": "wrong"})
     summary = browser.find_element(By.CSS_SELECTOR, ".govuk-error-summary")
     assert "Enter a correct email address and password" in summary.text
+
+
+def test_a_client_raises_a_query_on_a_line_and_follows_it(server, browser):
+    from selenium.webdriver.common.by import By
+
+    base, people = server
+    sign_in(browser, base, people["client"])
+    browser.get(f"{base}/statements/TSS-202605-WYR/lines/1")
+    browser.find_element(By.LINK_TEXT, "Query this line").click()
+    send = browser.find_element(By.XPATH, "//button[normalize-space()='Send query']")
+    send.click()  # nothing written: the error summary names the field
+    summary = browser.find_element(By.CSS_SELECTOR, ".govuk-error-summary")
+    assert "Enter what your query is about" in summary.text
+    summary.find_element(By.LINK_TEXT, "Enter what your query is about").click()
+    assert browser.switch_to.active_element.get_attribute("id") == "reason"
+    browser.find_element(By.ID, "reason").send_keys("We expected 6 payslips, not 7.")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Send query']").click()
+    banner = browser.find_element(By.CSS_SELECTOR, ".govuk-notification-banner--success")
+    assert "about line 1 of TSS-202605-WYR was sent" in banner.text
+    assert "We expected 6 payslips, not 7." in browser.page_source
+    browser.find_element(By.LINK_TEXT, "Queries").click()
+    listed = browser.find_element(By.TAG_NAME, "main").text
+    assert "TSS-202605-WYR 1: Systems hosting" in listed and "Open" in listed
+    browser.find_element(By.LINK_TEXT, "Query 1").click()
+    assert "We expected 6 payslips, not 7." in browser.find_element(By.TAG_NAME, "main").text
+
+
+def test_finance_uploads_usage_sees_the_check_then_imports_it(server, browser, tmp_path):
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    base, people = server
+    usage = tmp_path / "june.csv"
+    usage.write_text(
+        "event_id,client,service,date,quantity\nj1,WYR,PAY,2026-06-02,4\nj2,WYR,PAY,2026-06-03,5\n"
+    )
+    sign_in(browser, base, people["finance"])
+    browser.get(f"{base}/imports/usage")
+    browser.find_element(By.ID, "file").send_keys(str(usage))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Check the file']").click()
+
+    def reaches(title: str) -> None:
+        """Wait for the page titled so: a long job's progress page updates itself until then."""
+        WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.find_element(By.TAG_NAME, "h1").text == title
+        )
+
+    reaches("Check the usage before you import it")
+    assert "Nothing has been imported yet" in browser.page_source
+    browser.find_element(By.XPATH, "//button[normalize-space()='Import 2 rows']").click()
+    reaches("Imports")
+    banner = browser.find_element(By.CSS_SELECTOR, ".govuk-notification-banner--success")
+    assert "imported: 2 of 2 rows from june.csv" in banner.text

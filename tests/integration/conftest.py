@@ -90,6 +90,7 @@ def app(people):
     """A fresh app per test, so the sign-in limiter's memory storage starts empty; CSRF on."""
     app = create_app()
     assert app.config.get("WTF_CSRF_ENABLED", True)
+    app.config["IMPORT_WAIT_SECONDS"] = 60  # small test files finish within the request
     yield app
     app.extensions["opsplatform.db"].engine.dispose()
 

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import re
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -402,6 +404,135 @@ def test_an_import_already_under_way_is_not_started_twice(app, finance):
     response = post(finance, f"/imports/usage/{token}/commit")
     assert response.status_code == 409
     assert "already being imported" in response.text
+    assert counts(app) == before
+
+
+# -- imports as background jobs -----------------------------------------------------------
+
+
+@pytest.fixture
+def held(app, monkeypatch):
+    """Usage checks and imports that report 2 rows done, then wait until released."""
+    import importers.usage
+
+    release, reported = threading.Event(), threading.Event()
+    real = importers.usage.import_file
+
+    def slow(session, path, dry_run=False, progress=None):
+        progress(2)
+        reported.set()
+        assert release.wait(30)
+        return real(session, path, dry_run, progress)
+
+    monkeypatch.setattr(importers.usage, "import_file", slow)
+    app.config["IMPORT_WAIT_SECONDS"] = 0
+    yield release, reported
+    release.set()
+
+
+def settle(app, token: str) -> dict:
+    """The upload's state once its job is no longer under way."""
+    meta = uploads(app)[0] / ".meta.json"
+    for _ in range(300):
+        state = json.loads(meta.read_text())
+        if state["state"] not in ("checking", "importing"):
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"upload {token} still under way")
+
+
+def test_a_long_check_shows_its_progress_which_survives_a_reload(app, finance, people, held):
+    release, reported = held
+    response = upload(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "big.csv")
+    assert response.status_code == 303
+    location = response.headers["Location"]
+    assert reported.wait(10)
+    page = finance.get(location)
+    assert page.status_code == 200
+    assert page.headers["Refresh"] == "5"
+    assert "Checking the usage file" in page.text
+    progress = re.search(r'<progress id="progress"[^>]*max="(\d+)" value="(\d+)"', page.text)
+    assert progress.groups() == ("3", "2")  # 2 of about 3 rows
+    assert "2 of about 3 rows checked" in text_of(page.text)
+    # the same progress from a new session (another worker, a reload): it is kept on disk
+    again = sign_in(app, people["finance"]).get(location)
+    assert "2 of about 3 rows checked" in text_of(again.text)
+    # the officer may stop the page updating itself
+    quiet = finance.get(location + "?updates=off")
+    assert "Refresh" not in quiet.headers
+    assert "Check progress" in quiet.text
+
+    release.set()
+    settle(app, location.rsplit("/", 1)[1])
+    page = finance.get(location)
+    assert "Refresh" not in page.headers
+    assert "Check the usage before you import it" in page.text
+
+
+def test_a_long_import_shows_progress_then_the_history_announces_it(app, finance, held):
+    release, reported = held
+    release.set()  # the check runs straight through
+    response = upload(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "big.csv")
+    token = response.headers["Location"].rsplit("/", 1)[1]
+    assert settle(app, token)["state"] == "checked"
+    release.clear()
+    reported.clear()
+    before = counts(app)
+
+    response = post(finance, f"/imports/usage/{token}/commit")
+    assert response.status_code == 303
+    assert reported.wait(10)
+    page = finance.get(response.headers["Location"])
+    assert "Importing the usage file" in page.text
+    assert "nothing of it is stored" in page.text
+    assert counts(app) == before
+    # confirming again while it runs does not start a second import
+    assert post(finance, f"/imports/usage/{token}/commit").status_code in (404, 409)
+
+    release.set()
+    settle(app, token)
+    page = finance.get(response.headers["Location"])
+    assert page.status_code == 302
+    assert page.headers["Location"] == "/imports"
+    history = finance.get("/imports")
+    assert "imported: 3 of 3 rows from big.csv" in history.text
+    assert counts(app)["events"] == before["events"] + 3
+    assert uploads(app) == []
+
+
+def test_an_import_whose_process_died_can_be_made_again(app, finance):
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    folder = uploads(app)[0]
+    meta = json.loads((folder / ".meta.json").read_text())
+    # as a worker killed mid-import leaves it: under way, locked, silent for ten minutes
+    meta.update(state="importing", started=True, done=5000, heartbeat=time.time() - 600)
+    (folder / ".meta.json").write_text(json.dumps(meta))
+    (folder / ".commit.lock").touch()
+    before = counts(app)
+
+    page = finance.get(f"/imports/usage/{token}")
+    assert "The import did not finish, so nothing was imported" in page.text
+    assert "Import 3 rows" in page.text
+    assert counts(app) == before
+    assert post(finance, f"/imports/usage/{token}/commit").status_code == 302
+    assert counts(app)["events"] == before["events"] + 3
+
+
+def test_an_import_that_fails_unexpectedly_writes_nothing_and_says_so(app, finance, monkeypatch):
+    import importers.usage
+
+    _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
+    before = counts(app)
+
+    def broken(session, path, dry_run=False, progress=None):
+        session.add(ImportBatch(kind="usage", filename="x.csv", sha256="0" * 64))
+        session.flush()
+        raise OSError("disk full")
+
+    monkeypatch.setattr(importers.usage, "import_file", broken)
+    response = post(finance, f"/imports/usage/{token}/commit")
+    page = finance.get(response.headers["Location"])
+    assert "The import did not finish, so nothing was imported" in page.text
     assert counts(app) == before
 
 
