@@ -599,9 +599,22 @@ def load_setup(
     commits (or, for a dry run, rolls back).
     """
     sheets, problems = read_workbook(path)
+    return load_sheets(session, sheets, problems, dry_run, rerate, issued_months)
+
+
+def load_sheets(
+    session: Session,
+    sheets: dict[str, list[tuple[int, dict]]],
+    problems: list[Problem] | None = None,
+    dry_run: bool = False,
+    rerate: bool = False,
+    issued_months: Callable[[Session, str], list[str]] = lambda _session, _year: [],
+) -> LoadReport:
+    """Load rows given as a workbook's sheets would give them (raw cells by header),
+    checked exactly as the workbook's; raise Refused with `problems` and any found."""
     report = LoadReport(dry_run=dry_run)
     loader = _Loader(session, report, rerate, issued_months)
-    loader.problems += problems
+    loader.problems += problems or []
     for sheet in SHEETS:
         handle = getattr(loader, sheet.name.lower())
         keys_seen: dict[tuple, int] = {}

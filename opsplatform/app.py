@@ -56,9 +56,10 @@ def create_app() -> Flask:
     from opsplatform.web import web
     from opsplatform.web.dashboard import dashboard
     from opsplatform.web.finance import finance
+    from opsplatform.web.kpis import kpis
     from opsplatform.web.portal import portal
 
-    for blueprint in (web, dashboard, finance, portal):
+    for blueprint in (web, dashboard, finance, kpis, portal):
         app.register_blueprint(blueprint)
     init_api(app)
 

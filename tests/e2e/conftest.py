@@ -95,9 +95,14 @@ def browser(tmp_path):
 
 
 def sign_in(browser, base: str, person: dict) -> None:
+    """Sign in, and wait for the page that follows (so the next `get` cannot overtake it)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(f"{base}/login")
     browser.find_element(By.ID, "email").send_keys(person["email"])
     browser.find_element(By.ID, "password").send_keys(person["password"])
-    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    button = browser.find_element(By.CSS_SELECTOR, "button[type=submit]")
+    button.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(button))

@@ -15,6 +15,7 @@ from selenium.webdriver.common.by import By
 from sqlalchemy import select
 
 from tests.e2e.conftest import sign_in
+from tests.support import write_book
 
 AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -29,6 +30,7 @@ CLIENT_PAGES = [
 ]
 STAFF_PAGES = [
     "/dashboard",
+    "/kpis",
     "/imports",
     "/imports/usage",
     "/imports/setup",
@@ -74,6 +76,22 @@ def test_the_finance_pages(server, browser, axe):
     base, people = server
     sign_in(browser, base, people["finance"])
     assert [v for page in STAFF_PAGES for v in violations(browser, base + page)] == []
+
+
+def test_the_kpi_pages_and_a_refused_change(server, browser, axe, cli, tmp_path):
+    base, _ = server
+    kpis = [
+        ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit"],
+        ["PAY-5D", "Payslips in 5 working days", "PAY", "percent", "higher", 95, 90, "within", 5],
+    ]
+    cli("setup", "load", write_book(tmp_path / "kpis.xlsx", {"KPIs": kpis}))
+    manager = cli.json("users", "create", "manager@centre.gov.uk", "--role", "manager")
+    sign_in(browser, base, manager)
+    found = violations(browser, f"{base}/kpis") + violations(browser, f"{base}/kpis/PAY-5D")
+    browser.find_element(By.ID, "target").clear()
+    browser.find_element(By.XPATH, "//button[normalize-space()='Save changes']").click()
+    assert "Target: target is required" in browser.find_element(By.TAG_NAME, "main").text
+    assert found + violations(browser) == []
 
 
 def test_an_import_under_way(server, browser, axe, instance, database):

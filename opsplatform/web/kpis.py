@@ -1,0 +1,138 @@
+"""Pages: the KPI definitions, for centre staff to read and managers to change.
+
+A change is checked exactly as the setup workbook's `KPIs` sheet checks a row (the page
+hands the row to the same loader), and goes in the audit log with its before and after.
+Results already assessed as final keep the targets they were assessed against.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from opsplatform.audit import record
+from opsplatform.errors import Refused
+from opsplatform.extensions import database
+from opsplatform.models import Kpi, Sla
+from opsplatform.views import STAFF, measure_text
+from opsplatform.web.dashboard import COMMENTATORS, roles
+
+kpis = Blueprint("kpis", __name__)
+
+EDITABLE = {"name": "Name", "target": "Target", "amber": "Amber threshold", "limit": "Time limit"}
+CALENDAR_UNITS = {"working_days": "working days", "calendar_days": "days", "seconds": "seconds"}
+
+
+def how_measured(kpi: Kpi) -> str:
+    """What the KPI measures, in one sentence."""
+    service = kpi.service.name.lower() if kpi.service else "the centre's work"
+    if kpi.method == "within":
+        limit = f"{kpi.limit.normalize():f} {CALENDAR_UNITS[kpi.calendar]}"
+        return f"The share of {service} completed within {limit} of being started."
+    if kpi.method == "average_elapsed":
+        return (
+            f"The average time from start to completion of {service}, "
+            f"in {CALENDAR_UNITS[kpi.calendar]}."
+        )
+    return "Figures submitted for each month and client, combined as a ratio of sums."
+
+
+def thresholds(kpi: Kpi) -> str:
+    """How the KPI's status is read from its value, in one sentence."""
+    target, amber = measure_text(kpi.target, kpi.unit), measure_text(kpi.amber, kpi.unit)
+    if kpi.direction == "higher":
+        return f"Green at {target} or more; amber from {amber}; red below {amber}."
+    return f"Green at {target} or less; amber up to {amber}; red above {amber}."
+
+
+def _values(kpi: Kpi) -> dict[str, str]:
+    """The changeable fields as the form shows them: numbers plainly, `95` not `95.000000`."""
+    plain = {f: getattr(kpi, f) for f in EDITABLE if f != "name"}
+    return {"name": kpi.name} | {
+        f: "" if v is None else f"{v.normalize():f}" for f, v in plain.items()
+    }
+
+
+@kpis.get("/kpis")
+@roles(*STAFF)
+def kpi_list():
+    with database().transaction(dry_run=True) as session:
+        found = session.scalars(
+            select(Kpi).options(selectinload(Kpi.service)).order_by(Kpi.code)
+        ).all()
+        slas = dict(session.execute(select(Sla.kpi_id, func.count()).group_by(Sla.kpi_id)).all())
+        rows = [
+            {
+                "kpi": k,
+                "measured": how_measured(k),
+                "thresholds": thresholds(k),
+                "slas": slas.get(k.id, 0),
+            }
+            for k in found
+        ]
+        return render_template(
+            "dashboard/kpis.html", rows=rows, may_change=current_user.role in COMMENTATORS
+        )
+
+
+@kpis.route("/kpis/<code>", methods=["GET", "POST"])
+@roles(*COMMENTATORS)
+def kpi_change(code: str):
+    from importers.setup import load_sheets
+
+    with database().transaction() as session:
+        kpi = session.scalars(
+            select(Kpi).options(selectinload(Kpi.service)).where(Kpi.code == code)
+        ).one_or_none()
+        if kpi is None:
+            abort(404)
+        before = form = _values(kpi)
+        errors: list[tuple[str, str]] = []
+        if request.method == "POST":
+            form = {field: request.form.get(field, "").strip() for field in EDITABLE}
+            row = {
+                "code": kpi.code,
+                "service": kpi.service.code if kpi.service else None,
+                "unit": kpi.unit,
+                "direction": kpi.direction,
+                "method": kpi.method,
+                "calendar": kpi.calendar,
+                **form,
+            }
+            try:
+                report = load_sheets(session, {"KPIs": [(2, row)]})
+            except Refused as refusal:
+                session.rollback()
+                errors = [
+                    (f"{EDITABLE[p.column]}: {p.message}", f"#{p.column}")
+                    if p.column in EDITABLE
+                    else (p.message, "#name")
+                    for p in refusal.problems
+                ]
+            else:
+                after = _values(kpi)
+                changed = [f for f in EDITABLE if before[f] != after[f]]
+                if report.sheets["KPIs"]["updated"]:
+                    record(
+                        session,
+                        current_user.email,
+                        "kpi change",
+                        kpi.code,
+                        before={f: before[f] for f in changed},
+                        after={f: after[f] for f in changed},
+                    )
+                    flash(f"{kpi.code} changed: {', '.join(changed)}", "success")
+                else:
+                    flash(f"Nothing changed in {kpi.code}", "success")
+                return redirect(url_for("kpis.kpi_list"))
+        page = render_template(
+            "dashboard/kpi_change.html",
+            kpi=kpi,
+            form=form,
+            errors=errors,
+            field_errors={href[1:]: text for text, href in reversed(errors)},
+            measured=how_measured(kpi),
+        )
+    return page, 400 if errors else 200
