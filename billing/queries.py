@@ -7,6 +7,7 @@ amount raises an adjustment that names the statement and line it corrects.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select, update
@@ -17,6 +18,16 @@ from billing.service import adjust, get_statement
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client
+from opsplatform.periods import LONDON
+
+
+def working_days_open(query: StatementQuery, calendars: dict, today: date) -> tuple[int, int]:
+    """Working days (by the client's nation) and calendar days after the day a query was
+    raised, up to the day it was answered, or `today` while it is open."""
+    raised = query.raised_at.astimezone(LONDON).date()
+    until = query.answered_at.astimezone(LONDON).date() if query.answered_at else today
+    calendar = calendars.get(query.statement.client.nation) or calendars["england"]
+    return calendar.working_days_between(raised, until), max((until - raised).days, 0)
 
 
 def raise_query(

@@ -24,6 +24,7 @@ from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client, Driver, Estimate, Service, Subscription, Tariff, UsageEvent
 from opsplatform.money import ZERO, format_gbp, round_money
+from opsplatform.notify import statements_issued
 from opsplatform.periods import FinancialYear, Month
 from opsplatform.settings import centre_settings
 
@@ -512,6 +513,7 @@ def issue_month(session: Session, month: Month) -> list[Statement]:
         statement.issued_at = now
         statement.due_date = now.date() + timedelta(days=terms)
     session.flush()
+    statements_issued(session, drafts)
     return list(drafts)
 
 

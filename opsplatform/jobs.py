@@ -1,4 +1,5 @@
-"""Scheduled jobs: the monthly close and the quarterly assessment, each run exactly once.
+"""Scheduled jobs: the monthly close, the quarterly assessment and the daily query
+reminder, each run exactly once; then the e-mail outbox is delivered (opsplatform/notify.py).
 
 A run is claimed by inserting its (job, period) row, which the unique constraint lets
 only one process do; the work then runs in a transaction of its own, so a crash
@@ -19,8 +20,15 @@ from sqlalchemy.exc import IntegrityError
 from opsplatform.calendars import load_calendars
 from opsplatform.db import Database, utcnow
 from opsplatform.models import JobRun, Subscription
+from opsplatform.notify import Mailer, deliver, publication_ready, query_reminder
 from opsplatform.periods import Month, Quarter
-from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, due_runs
+from opsplatform.schedule import (
+    MONTHLY_CLOSE,
+    QUARTERLY_ASSESS,
+    QUERY_REMINDER,
+    due_runs,
+    reminder_due,
+)
 from opsplatform.settings import centre_settings
 
 log = logging.getLogger("opsplatform.jobs")
@@ -44,10 +52,16 @@ def _assess(session, period: str, instance: Path) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"performance-{quarter}.xlsx"
     write_publication(session, quarter, path)
-    return f"{len(results)} KPI result(s); draft publication {path}"
+    told = publication_ready(session, str(quarter), path.name)
+    return f"{len(results)} KPI result(s); draft publication {path}; {told} told"
 
 
-JOBS = {MONTHLY_CLOSE: _close, QUARTERLY_ASSESS: _assess}
+def _remind(session, period: str, instance: Path) -> str:
+    waiting = query_reminder(session, date.fromisoformat(period), load_calendars(session))
+    return f"{waiting} quer{'y' if waiting == 1 else 'ies'} waiting more than 5 working days"
+
+
+JOBS = {MONTHLY_CLOSE: _close, QUARTERLY_ASSESS: _assess, QUERY_REMINDER: _remind}
 
 
 def _claim(database: Database, job: str, period: str) -> bool:
@@ -95,7 +109,8 @@ def tick(database: Database, instance: Path, today: date | None = None) -> list[
             session.execute(select(JobRun.job, JobRun.period).where(JobRun.status == "done")).all()
         )
     made = []
-    for job, period in due_runs(today, Month.of(first), settings.close_working_day, calendar):
+    due = due_runs(today, Month.of(first), settings.close_working_day, calendar)
+    for job, period in due + reminder_due(today, calendar):
         if job == QUARTERLY_ASSESS:
             last_close = (MONTHLY_CLOSE, str(Quarter.parse(period).months()[-1]))
             if last_close not in done:
@@ -115,6 +130,9 @@ def tick(database: Database, instance: Path, today: date | None = None) -> list[
         log.info("%s %s %s: %s", job, period, status, outcome)
         with database.transaction() as session:
             made.append(session.scalars(select(JobRun).filter_by(job=job, period=period)).one())
+    sent = deliver(database, Mailer.from_environment())
+    if sent:
+        log.info("%s notification(s) sent", sent)
     return made
 
 

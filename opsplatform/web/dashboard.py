@@ -35,13 +35,17 @@ from opsplatform.models import (
     AuditEvent,
     Client,
     ImportBatch,
+    JobRun,
     Kpi,
     KpiFigure,
+    Notification,
     Service,
     UsageEvent,
 )
 from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter, iter_months
+from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, QUERY_REMINDER
+from opsplatform.settings import centre_settings
 from opsplatform.views import STAFF, measure_text
 from sla.models import KpiCommentary, KpiResult
 from sla.service import assess_quarter, set_commentary
@@ -577,15 +581,21 @@ def _audit_page(session: Session, page: int) -> list[dict]:
     ]
 
 
+def _paged(count: int, per_page: int) -> tuple[int, int]:
+    """The page asked for and how many pages `count` rows make; 404 for a page beyond them."""
+    page = request.args.get("page", 1, type=int)
+    pages = max(1, -(-count // per_page))
+    if not 1 <= page <= pages:
+        abort(404)
+    return page, pages
+
+
 @dashboard.get("/audit")
 @roles(*AUDIT_READERS)
 def audit_log():
-    page = request.args.get("page", 1, type=int)
     with database().transaction(dry_run=True) as session:
         count = session.scalar(select(func.count(AuditEvent.id))) or 0
-        pages = max(1, -(-count // AUDIT_PER_PAGE))
-        if not 1 <= page <= pages:
-            abort(404)
+        page, pages = _paged(count, AUDIT_PER_PAGE)
         entries = _audit_page(session, page)
     return render_template(
         "dashboard/audit.html",
@@ -595,6 +605,58 @@ def audit_log():
         count=count,
         first=(page - 1) * AUDIT_PER_PAGE + 1,
     )
+
+
+# -- the scheduler's runs and the e-mail outbox -------------------------------------------------
+
+JOB_NAMES = {
+    MONTHLY_CLOSE: "Monthly close",
+    QUARTERLY_ASSESS: "Quarterly assessment",
+    QUERY_REMINDER: "Query reminder",
+}
+RUN_TAGS = {"done": "govuk-tag--green", "running": "govuk-tag--blue", "failed": "govuk-tag--red"}
+
+
+@dashboard.get("/scheduler")
+@roles(*STAFF)
+def scheduler_runs():
+    with database().transaction(dry_run=True) as session:
+        count = session.scalar(select(func.count(JobRun.id))) or 0
+        page, pages = _paged(count, AUDIT_PER_PAGE)
+        runs = session.scalars(
+            select(JobRun)
+            .order_by(JobRun.started_at.desc(), JobRun.id.desc())
+            .offset((page - 1) * AUDIT_PER_PAGE)
+            .limit(AUDIT_PER_PAGE)
+        ).all()
+        waiting = session.scalar(
+            select(func.count(Notification.id)).where(Notification.sent_at.is_(None))
+        )
+        failing = session.scalar(
+            select(func.count(Notification.id)).where(
+                Notification.sent_at.is_(None), Notification.error.is_not(None)
+            )
+        )
+        close_day = centre_settings(session).close_working_day
+        return render_template(
+            "dashboard/scheduler.html",
+            runs=[
+                {
+                    "run": r,
+                    "name": JOB_NAMES.get(r.job, r.job),
+                    "tag": RUN_TAGS.get(r.status, "govuk-tag--grey"),
+                    "started": london_text(r.started_at),
+                    "finished": london_text(r.finished_at),
+                }
+                for r in runs
+            ],
+            page=page,
+            pages=pages,
+            count=count,
+            waiting=waiting,
+            failing=failing,
+            close_day=close_day,
+        )
 
 
 # -- the quarter's KPI commentary ----------------------------------------------------------------

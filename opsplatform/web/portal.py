@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing.models import PendingLine, Statement, StatementLine, StatementQuery
-from billing.queries import answer_query, list_queries, raise_query
+from billing.queries import answer_query, list_queries, raise_query, working_days_open
 from billing.service import month_label
 from importers.tables import money
 from opsplatform.audit import record
@@ -318,13 +318,7 @@ class QueryRow:
 
 
 def _timed(query: StatementQuery, calendars: dict[str, WorkingCalendar], today: date) -> QueryRow:
-    """Working days after the day it was raised up to the day it was answered (or today)."""
-    raised = query.raised_at.astimezone(LONDON).date()
-    until = query.answered_at.astimezone(LONDON).date() if query.answered_at else today
-    calendar = calendars.get(query.statement.client.nation) or calendars["england"]
-    return QueryRow(
-        query, calendar.working_days_between(raised, until), max((until - raised).days, 0)
-    )
+    return QueryRow(query, *working_days_open(query, calendars, today))
 
 
 def _today() -> date:

@@ -31,6 +31,7 @@ CLIENT_PAGES = [
 STAFF_PAGES = [
     "/dashboard",
     "/kpis",
+    "/scheduler",
     "/imports",
     "/imports/usage",
     "/imports/setup",

@@ -17,6 +17,12 @@ from tests.support import small_centre, write_book
 JUNE_3 = date(2026, 6, 3)  # the 3rd working day of June 2026: April and May are closed
 
 
+@pytest.fixture(autouse=True)
+def closes_and_assessments_only(monkeypatch):
+    """The daily query reminder is left out here (tests/integration/test_notifications.py)."""
+    monkeypatch.setattr(jobs, "reminder_due", lambda today, calendar: [])
+
+
 @pytest.fixture
 def centre(cli, tmp_path, database):
     cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
