@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from importers import tables as cell
-from importers.tables import blank, check_header, file_blocks, read_rows
+from importers.tables import check_header, file_blocks, read_rows
 from opsplatform.db import utcnow
 from opsplatform.errors import Problem, Refused
 from opsplatform.models import Client, ImportBatch, Service, Subscription, UsageEvent
@@ -38,6 +38,7 @@ COLUMNS = [
 REQUIRED = {"client", "service", "date"}
 KNOWN = set(COLUMNS)
 CHUNK = 5000
+ONE = Decimal(1)
 
 
 @dataclass
@@ -93,18 +94,15 @@ class _References:
             )
         )
         for client_id, service_id, start, end in rows:
-            self.subscriptions.setdefault((client_id, service_id), []).append((start, end))
-        self._answers: dict[tuple[int, int, date], bool] = {}
+            self.subscriptions.setdefault((client_id, service_id), []).append(
+                (start, end or date.max)
+            )
 
     def subscribed(self, client_id: int, service_id: int, day: date) -> bool:
-        key = (client_id, service_id, day)
-        answer = self._answers.get(key)
-        if answer is None:
-            answer = self._answers[key] = any(
-                start <= day and (end is None or day <= end)
-                for start, end in self.subscriptions.get((client_id, service_id), ())
-            )
-        return answer
+        for start, end in self.subscriptions.get((client_id, service_id), ()):
+            if start <= day <= end:
+                return True
+        return False
 
 
 def _local(value: datetime | date) -> tuple[datetime, date]:
@@ -115,118 +113,163 @@ def _local(value: datetime | date) -> tuple[datetime, date]:
     return london_midnight_utc(value), value
 
 
-def _instant(value: object) -> datetime:
+def _when(value: object) -> tuple[datetime, date, str, float]:
+    """A usage date: its UTC instant, London date and month, and the instant's timestamp."""
+    instant, local = _local(cell.moment(value))
+    return instant, local, f"{local.year:04d}-{local.month:02d}", instant.timestamp()
+
+
+def _instant(value: object) -> tuple[datetime, float]:
     parsed = cell.moment(value)
     if not isinstance(parsed, datetime):
         parsed = datetime(parsed.year, parsed.month, parsed.day)
-    return to_utc(parsed)
+    instant = to_utc(parsed)
+    return instant, instant.timestamp()
+
+
+def _quantity(value: object) -> tuple[Decimal, str]:
+    quantity = cell.decimal(value)
+    if quantity <= 0:
+        raise ValueError(f"quantity must be more than 0, not {cell.text(value)}")
+    return quantity, f"{quantity.normalize():f}"
+
+
+def _coded(codes: dict[str, int], kind: str) -> Callable[[object], tuple[str, int]]:
+    def find(value: object) -> tuple[str, int]:
+        code = cell.text(value).upper()
+        if code not in codes:
+            raise ValueError(f"unknown {kind} '{cell.text(value)}'")
+        return code, codes[code]
+
+    return find
+
+
+class _Memo(dict):
+    """A parse's answers (a ValueError is an answer too) by raw text: a file of a million
+    rows holds only hundreds of distinct codes, dates and quantities. Other cell values
+    (numbers, Excel dates) are parsed each time: 1, 1.0 and True are equal keys."""
+
+    def __init__(self, parse: Callable[[object], object], limit: int = 100_000) -> None:
+        super().__init__()
+        self.parse = parse
+        self.limit = limit
+
+    def __missing__(self, raw: str) -> object:
+        answer = self.answer(raw)
+        if len(self) < self.limit:
+            self[raw] = answer
+        return answer
+
+    def answer(self, raw: object) -> object:
+        try:
+            return self.parse(raw)
+        except ValueError as error:
+            return error
+
+
+@dataclass(slots=True)
+class Event:
+    """A valid usage row, as the ledger stores it."""
+
+    event_id: str | None
+    client_id: int
+    service_id: int
+    occurred_at: datetime
+    local_date: date
+    month: str
+    quantity: Decimal
+    reference: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    fingerprint: str
 
 
 class UsageValidator:
-    """Turns raw rows (a dict of cells) into ledger values, or into problems.
+    """Turns raw rows (a dict of cells) into events, or into problems.
 
-    A tight loop rather than a marshmallow schema: it runs once per row of files
-    with millions of rows.
+    A tight loop rather than a marshmallow schema: it runs once per row of files with
+    millions of rows, and remembers what each distinct cell text meant.
     """
 
     def __init__(self, refs: _References, source: str, require_event_id: bool = False) -> None:
         self.refs = refs
         self.source = source
         self.require_event_id = require_event_id
+        moments = _Memo(_instant)
+        self.parsers = (
+            ("client", _Memo(_coded(refs.clients, "client"))),
+            ("service", _Memo(_coded(refs.services, "service"))),
+            ("date", _Memo(_when)),
+            ("quantity", _Memo(_quantity)),
+            ("started_at", moments),
+            ("completed_at", moments),
+        )
 
-    def validate(self, number: int, raw: dict, problems: list[Problem]) -> dict | None:
-        bad = len(problems)
-
-        def problem(column: str, message: str) -> None:
-            problems.append(Problem(message, self.source, number, column))
-
-        cells = {
-            k: cell.text(v) if isinstance(v, str) else v for k, v in raw.items() if not blank(v)
-        }
-        for column in sorted(set(cells) - KNOWN):
-            problem(column, f"unknown field '{column}'; expected {', '.join(COLUMNS)}")
+    def validate(self, number: int, raw: dict, problems: list[Problem]) -> Event | None:
+        found: list[tuple[str, str]] = []
+        values = dict.fromkeys(COLUMNS)
+        unknown = []
+        for column, value in raw.items():
+            if value.__class__ is str:
+                value = value.strip() or None
+            if column in values:
+                values[column] = value
+            elif value is not None:
+                unknown.append(column)
+        for column in sorted(unknown):
+            found.append((column, f"unknown field '{column}'; expected {', '.join(COLUMNS)}"))
         for column in ("event_id", "client", "service", "date"):
-            if column not in cells and (column != "event_id" or self.require_event_id):
-                problem(column, f"{column} is required")
-        client = cell.text(cells["client"]).upper() if "client" in cells else None
-        service = cell.text(cells["service"]).upper() if "service" in cells else None
-        client_id = self.refs.clients.get(client) if client else None
-        service_id = self.refs.services.get(service) if service else None
-        if client and client_id is None:
-            problem("client", f"unknown client '{cell.text(cells['client'])}'")
-        if service and service_id is None:
-            problem("service", f"unknown service '{cell.text(cells['service'])}'")
-        occurred_at = local_date = None
-        if "date" in cells:
-            try:
-                occurred_at, local_date = _local(cell.moment(cells["date"]))
-            except ValueError as error:
-                problem("date", str(error))
-        quantity = Decimal(1)
-        if "quantity" in cells:
-            try:
-                quantity = cell.decimal(cells["quantity"])
-            except ValueError as error:
-                problem("quantity", str(error))
-            else:
-                if quantity <= 0:
-                    problem(
-                        "quantity",
-                        f"quantity must be more than 0, not {cell.text(cells['quantity'])}",
-                    )
-        moments = {}
-        for column in ("started_at", "completed_at"):
-            moments[column] = None
-            if column in cells:
-                try:
-                    moments[column] = _instant(cells[column])
-                except ValueError as error:
-                    problem(column, str(error))
-        started, completed = moments["started_at"], moments["completed_at"]
+            if values[column] is None and (column != "event_id" or self.require_event_id):
+                found.append((column, f"{column} is required"))
+        parsed = {}
+        for column, memo in self.parsers:
+            value = values[column]
+            if value is not None:
+                answer = memo[value] if value.__class__ is str else memo.answer(value)
+                if isinstance(answer, ValueError):
+                    found.append((column, str(answer)))
+                else:
+                    parsed[column] = answer
+        quantity, quantity_text = parsed.get("quantity", (ONE, "1"))
+        started, started_ts = parsed.get("started_at", (None, ""))
+        completed, completed_ts = parsed.get("completed_at", (None, ""))
         if started and completed and completed < started:
-            problem("completed_at", "completed_at is before started_at")
-        event_id = cell.text(cells["event_id"]) if "event_id" in cells else None
+            found.append(("completed_at", "completed_at is before started_at"))
+        event_id = cell.text(values["event_id"]) if values["event_id"] is not None else None
         if event_id is not None and len(event_id) > 100:
-            problem("event_id", "event_id is longer than 100 characters")
-        reference = cell.text(cells["reference"]) if "reference" in cells else None
+            found.append(("event_id", "event_id is longer than 100 characters"))
+        reference = cell.text(values["reference"]) if values["reference"] is not None else None
         if reference is not None and len(reference) > 200:
-            problem("reference", "reference is longer than 200 characters")
-        if (
-            client_id
-            and service_id
-            and local_date
-            and not self.refs.subscribed(client_id, service_id, local_date)
-        ):
-            problem(
-                "client", f"{client} is not subscribed to {service} on {local_date.isoformat()}"
+            found.append(("reference", "reference is longer than 200 characters"))
+        client, service, when = parsed.get("client"), parsed.get("service"), parsed.get("date")
+        if client and service and when and not self.refs.subscribed(client[1], service[1], when[1]):
+            found.append(
+                (
+                    "client",
+                    f"{client[0]} is not subscribed to {service[0]} on {when[1].isoformat()}",
+                )
             )
-        if len(problems) > bad:
+        if found:
+            problems += [Problem(message, self.source, number, column) for column, message in found]
             return None
-        values = {
-            "event_id": event_id,
-            "client_id": client_id,
-            "service_id": service_id,
-            "occurred_at": occurred_at,
-            "local_date": local_date,
-            "month": f"{local_date.year:04d}-{local_date.month:02d}",
-            "quantity": quantity,
-            "reference": reference,
-            "started_at": started,
-            "completed_at": completed,
-        }
-        values["fingerprint"] = _fingerprint(values)
-        return values
-
-
-def _fingerprint(values: dict) -> str:
-    """A hash of what the event says, to tell a repeat of it from a conflicting one."""
-    started, completed = values["started_at"], values["completed_at"]
-    content = (
-        f"{values['client_id']}\x1f{values['service_id']}\x1f{values['occurred_at'].timestamp()}"
-        f"\x1f{values['quantity'].normalize():f}\x1f{values['reference'] or ''}"
-        f"\x1f{started.timestamp() if started else ''}\x1f{completed.timestamp() if completed else ''}"
-    )
-    return hashlib.sha1(content.encode()).hexdigest()
+        occurred_at, local_date, month, occurred_ts = when
+        fingerprint = hashlib.sha1(
+            f"{client[1]}\x1f{service[1]}\x1f{occurred_ts}\x1f{quantity_text}\x1f{reference or ''}"
+            f"\x1f{started_ts}\x1f{completed_ts}".encode()
+        ).hexdigest()
+        return Event(
+            event_id,
+            client[1],
+            service[1],
+            occurred_at,
+            local_date,
+            month,
+            quantity,
+            reference,
+            started,
+            completed,
+            fingerprint,
+        )
 
 
 LEDGER_COLUMNS = (
@@ -246,10 +289,11 @@ LEDGER_COLUMNS = (
 
 
 class LedgerWriter:
-    """Writes validated rows to the ledger in chunks, skipping repeats, flagging conflicts.
+    """Writes valid events to the ledger in chunks, skipping repeats, flagging conflicts.
 
-    Rows go to the driver's executemany with values already in their stored form:
-    the ORM's and even Core's per-row work would cost several times the insert itself.
+    Rows go to the driver's executemany with values already in their stored form, each
+    distinct date, instant and quantity converted once: the ORM's and even Core's
+    per-row work would cost several times the insert itself.
     """
 
     def __init__(
@@ -259,64 +303,83 @@ class LedgerWriter:
         self.batch = batch
         self.report = report
         self.source = source
-        self.pending: list[tuple[int, dict]] = []
+        self.pending: list[tuple[int, Event]] = []
         connection = session.connection()
         dialect = connection.dialect
         table = UsageEvent.__table__
-        self.processors = [
-            table.c[name].type._cached_bind_processor(dialect) for name in LEDGER_COLUMNS
-        ]
-        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+
+        def stored(column: str) -> _Memo:
+            process = table.c[column].type._cached_bind_processor(dialect)
+            return _Memo(lambda value: None if value is None else process(value))
+
+        self.instants, self.dates, self.quantities = (
+            stored("occurred_at"),
+            stored("local_date"),
+            stored("quantity"),
+        )
+        self.marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self.sql = (
             f"INSERT INTO {table.name} ({', '.join(LEDGER_COLUMNS)}) "
-            f"VALUES ({', '.join([marker] * len(LEDGER_COLUMNS))})"
+            f"VALUES ({', '.join([self.marker] * len(LEDGER_COLUMNS))})"
         )
 
-    def add(self, number: int, values: dict) -> None:
-        self.pending.append((number, values))
+    def add(self, number: int, event: Event) -> None:
+        self.pending.append((number, event))
         if len(self.pending) >= CHUNK:
             self.flush()
 
     def _stored(self, ids: list[str]) -> dict[str, str]:
+        """The fingerprints of those of `ids` already in the ledger."""
         if not ids:
             return {}
-        query = select(UsageEvent.event_id, UsageEvent.fingerprint).where(
-            UsageEvent.event_id.in_(ids)
+        sql = (
+            "SELECT event_id, fingerprint FROM usage_events "
+            f"WHERE event_id IN ({', '.join([self.marker] * len(ids))})"
         )
-        return dict(self.session.execute(query).all())
+        return dict(self.session.connection().exec_driver_sql(sql, tuple(ids)).all())
 
     def flush(self) -> None:
         if not self.pending:
             return
-        stored = self._stored([v["event_id"] for _, v in self.pending if v["event_id"] is not None])
+        stored = self._stored([e.event_id for _, e in self.pending if e.event_id is not None])
         fresh = []
-        for number, values in self.pending:
-            event_id = values["event_id"]
-            if event_id is not None and event_id in stored:
-                if stored[event_id] == values["fingerprint"]:
-                    self.report.skipped += 1
-                else:
-                    self.report.errors.append(
-                        Problem(
-                            f"event_id '{event_id}' is already stored with different content",
-                            self.source,
-                            number,
-                            "event_id",
+        report, months, batch_id = self.report, self.report.months, self.batch.id
+        instants, dates, quantities = self.instants, self.dates, self.quantities
+        for number, e in self.pending:
+            if e.event_id is not None:
+                if e.event_id in stored:
+                    if stored[e.event_id] == e.fingerprint:
+                        report.skipped += 1
+                    else:
+                        report.errors.append(
+                            Problem(
+                                f"event_id '{e.event_id}' is already stored with different content",
+                                self.source,
+                                number,
+                                "event_id",
+                            )
                         )
-                    )
-                continue
-            if event_id is not None:
-                stored[event_id] = values["fingerprint"]
-            values["batch_id"] = self.batch.id
+                    continue
+                stored[e.event_id] = e.fingerprint
             fresh.append(
-                tuple(
-                    process(values[name]) if process else values[name]
-                    for name, process in zip(LEDGER_COLUMNS, self.processors, strict=True)
+                (
+                    batch_id,
+                    e.event_id,
+                    e.fingerprint,
+                    e.client_id,
+                    e.service_id,
+                    instants[e.occurred_at],
+                    dates[e.local_date],
+                    e.month,
+                    quantities[e.quantity],
+                    e.reference,
+                    instants[e.started_at],
+                    instants[e.completed_at],
                 )
             )
-            self.report.inserted += 1
-            self.report.quantity += values["quantity"]
-            self.report.months[values["month"]] = self.report.months.get(values["month"], 0) + 1
+            report.quantity += e.quantity
+            months[e.month] = months.get(e.month, 0) + 1
+        report.inserted += len(fresh)
         if fresh:
             self.session.connection().exec_driver_sql(self.sql, fresh)
         self.pending = []
