@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from importers import tables as cell
 from importers.tables import check_header, file_blocks, read_rows
-from opsplatform.db import utcnow
+from opsplatform.db import storable, utcnow
 from opsplatform.errors import Problem, Refused
 from opsplatform.models import Client, ImportBatch, Service, Subscription, UsageEvent
 from opsplatform.periods import LONDON, london_midnight_utc, to_utc
@@ -113,12 +113,28 @@ def _local(value: datetime | date) -> tuple[datetime, date]:
     return london_midnight_utc(value), value
 
 
+def _in_range(convert: Callable[[object], tuple]) -> Callable[[object], tuple]:
+    """`convert`, refusing a moment too near year 1 or 9999 to move between time zones."""
+
+    def converted(value: object) -> tuple:
+        try:
+            return convert(value)
+        except OverflowError:
+            raise ValueError(
+                f"'{cell.text(value)}' is out of range: too near year 1 or 9999"
+            ) from None
+
+    return converted
+
+
+@_in_range
 def _when(value: object) -> tuple[datetime, date, str, float]:
     """A usage date: its UTC instant, London date and month, and the instant's timestamp."""
     instant, local = _local(cell.moment(value))
     return instant, local, f"{local.year:04d}-{local.month:02d}", instant.timestamp()
 
 
+@_in_range
 def _instant(value: object) -> tuple[datetime, float]:
     parsed = cell.moment(value)
     if not isinstance(parsed, datetime):
@@ -184,6 +200,18 @@ class Event:
     fingerprint: str
 
 
+def _free_text(values: dict, column: str, limit: int, found: list) -> str | None:
+    """A text column stored as given: at most `limit` characters the databases can store."""
+    if values[column] is None:
+        return None
+    value = cell.text(values[column])
+    if len(value) > limit:
+        found.append((column, f"{column} is longer than {limit} characters"))
+    elif not storable(value):
+        found.append((column, f"{column} holds a NUL character or a lone surrogate"))
+    return value
+
+
 class UsageValidator:
     """Turns raw rows (a dict of cells) into events, or into problems.
 
@@ -235,12 +263,8 @@ class UsageValidator:
         completed, completed_ts = parsed.get("completed_at", (None, ""))
         if started and completed and completed < started:
             found.append(("completed_at", "completed_at is before started_at"))
-        event_id = cell.text(values["event_id"]) if values["event_id"] is not None else None
-        if event_id is not None and len(event_id) > 100:
-            found.append(("event_id", "event_id is longer than 100 characters"))
-        reference = cell.text(values["reference"]) if values["reference"] is not None else None
-        if reference is not None and len(reference) > 200:
-            found.append(("reference", "reference is longer than 200 characters"))
+        event_id = _free_text(values, "event_id", 100, found)
+        reference = _free_text(values, "reference", 200, found)
         client, service, when = parsed.get("client"), parsed.get("service"), parsed.get("date")
         if client and service and when and not self.refs.subscribed(client[1], service[1], when[1]):
             found.append(

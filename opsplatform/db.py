@@ -84,6 +84,18 @@ class Base(DeclarativeBase):
     )
 
 
+def storable(value: str) -> bool:
+    """Whether both databases can store the text: no NUL (PostgreSQL refuses it) and no
+    lone surrogate (not UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Statement
 from billing.service import get_statement, list_statements
+from opsplatform.db import storable
 from opsplatform.errors import Refused
 from opsplatform.models import User
 from opsplatform.periods import Month
@@ -36,6 +37,8 @@ def visible_statements(session: Session, user: User, month: str | None = None) -
 
 
 def statement_for(session: Session, user: User, number: str) -> Statement | None:
+    if not storable(number):  # no statement number holds a NUL, and PostgreSQL refuses one
+        return None
     try:
         found = get_statement(session, number)
     except Refused:

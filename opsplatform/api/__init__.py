@@ -12,7 +12,7 @@ from functools import wraps
 from flask import g, jsonify, render_template, request, send_file
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, ValidationError, fields
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
@@ -37,8 +37,23 @@ MAX_EVENTS = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
+class ProblemSchema(Schema):
+    message = fields.String(metadata={"description": "what is wrong, in a sentence"})
+    sheet = fields.String(
+        allow_none=True, metadata={"description": "`request` for a posted event, else null"}
+    )
+    row = fields.Integer(allow_none=True, metadata={"description": "the event's number, from 1"})
+    column = fields.String(allow_none=True, metadata={"description": "the field at fault"})
+
+
+class ErrorsSchema(Schema):
+    errors = fields.List(fields.Nested(ProblemSchema), metadata={"description": "every problem"})
+
+
 class OpsApi(Api):
     """flask-smorest's Api, with errors as `{"errors": [...]}` (HTML pages for the web app)."""
+
+    ERROR_SCHEMA = ErrorsSchema
 
     def handle_http_exception(self, error: HTTPException):
         if request.path.startswith("/api/"):
@@ -77,17 +92,69 @@ def token_required(*roles: str):
     return decorate
 
 
-class UsageEventSchema(Schema):
-    event_id = fields.String(
-        required=True, metadata={"description": "unique key from the source system"}
+class Scalar(fields.Field):
+    """A number or a text: a quantity as JSON gives it (the importer reads either)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValidationError(f"{attr} must be a number")
+        return value
+
+
+def _text(name: str, required: bool = False, description: str | None = None) -> fields.String:
+    """A text field of a usage event; what it must hold is checked by the importer."""
+    return fields.String(
+        required=required,
+        allow_none=not required,
+        error_messages={
+            "required": f"{name} is required",
+            "null": f"{name} is required",
+            "invalid": f"{name} must be a text",
+        },
+        metadata={"description": description} if description else {},
     )
-    client = fields.String(required=True)
-    service = fields.String(required=True)
-    date = fields.String(required=True, metadata={"description": "date or ISO 8601 datetime"})
-    quantity = fields.Decimal(as_string=True, metadata={"description": "default 1; more than 0"})
-    reference = fields.String()
-    started_at = fields.String()
-    completed_at = fields.String()
+
+
+class UsageEventSchema(Schema):
+    """The shape of a posted usage event: its types and fields. The values themselves
+    (known codes, dates, subscriptions, lengths) are checked as a file's rows are."""
+
+    class Meta:
+        unknown = RAISE
+
+    event_id = _text("event_id", True, "unique key from the source system, at most 100 characters")
+    client = _text("client", True, "client council code")
+    service = _text("service", True, "service code")
+    date = _text("date", True, "date or ISO 8601 datetime (naive: UK time)")
+    quantity = Scalar(allow_none=True, metadata={"description": "number, default 1; more than 0"})
+    reference = _text("reference", description="at most 200 characters")
+    started_at = _text("started_at", description="ISO 8601 datetime, for timed KPIs")
+    completed_at = _text("completed_at", description="ISO 8601 datetime, for timed KPIs")
+
+
+def shape_problems(body: list) -> list[Problem]:
+    """Every posted event's problems of shape, numbered from 1 as the events are sent."""
+    try:
+        UsageEventSchema(many=True).load(body)
+    except ValidationError as error:
+        return [
+            Problem(
+                "not a JSON object" if field == "_schema" else _sentence(field, message),
+                "request",
+                index + 1,
+                None if field == "_schema" else field,
+            )
+            for index, found in sorted(error.messages.items())
+            for field, messages in sorted(found.items())
+            for message in messages
+        ]
+    return []
+
+
+def _sentence(field: str, message: str) -> str:
+    if message == "Unknown field.":
+        return f"unknown field '{field}'; expected {', '.join(UsageEventSchema().fields)}"
+    return message
 
 
 class LineSchema(Schema):
@@ -144,54 +211,70 @@ class UsageCollection(MethodView):
                 }
             }
         },
-        responses={"201": {"description": "stored"}, "422": {"description": "every bad event"}},
+        responses={
+            "200": {"description": "every event was already stored: nothing new"},
+            "201": {"description": "stored: the import's counts, as `usage import --json`"},
+            "422": {
+                "description": "nothing stored: every bad event's problems",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}
+                },
+            },
+        },
     )
     def post(self):
         """Post one usage event or a list, all or nothing; a repeated event_id is skipped."""
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            return errors(400, "the JSON is nested too deeply")
         if isinstance(body, dict):
             body = [body]
         if not isinstance(body, list) or not body:
             return errors(400, "send a JSON usage object or a non-empty list of them")
         if len(body) > MAX_EVENTS:
             return errors(413, f"send at most {MAX_EVENTS:,} events per request")
-        problems = [
-            Problem("not a JSON object", "request", index)
-            for index, event in enumerate(body, start=1)
-            if not isinstance(event, dict)
-        ]
-        if problems:
-            return errors(422, *problems)
+        # events of the wrong shape are listed, and the others checked as a file's rows
+        # are, so that the answer names every bad event; nothing is stored unless all pass
+        problems = shape_problems(body)
+        shaped = {p.row for p in problems}
+        rows = [(n, event) for n, event in enumerate(body, start=1) if n not in shaped]
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
         source = f"API ({g.api_user.email})"
+        refusal: list[Problem] = []
         try:
-            with database().transaction() as session:
-                report = import_rows(
-                    session,
-                    enumerate(body, start=1),
-                    source,
-                    digest,
-                    False,
-                    unique_content=False,
-                    require_event_id=True,
-                )
-                record(
-                    session,
-                    g.api_user.email,
-                    "usage post",
-                    source,
-                    **report.counts(),
-                )
+            with database().transaction(dry_run=bool(problems)) as session:
+                if rows:
+                    report = import_rows(
+                        session,
+                        rows,
+                        source,
+                        digest,
+                        dry_run=bool(problems),
+                        unique_content=False,
+                        require_event_id=True,
+                    )
+                if not problems:
+                    record(session, g.api_user.email, "usage post", source, **report.counts())
         except Refused as refused:
-            return errors(422, *refused.problems)
+            refusal = refused.problems
+        if problems or refusal:
+            return errors(422, *sorted(problems + refusal, key=lambda p: p.row or 0))
         document = report.as_dict()
         return jsonify(document), 201 if report.inserted else 200
+
+
+def query_parameter(name: str, pattern: str, example: str, required: bool = False) -> dict:
+    """A query parameter, for the OpenAPI document only: the view parses it itself."""
+    schema = {"type": "string", "pattern": pattern, "example": example}
+    return {"in": "query", "name": name, "required": required, "schema": schema}
 
 
 @statements.route("")
 class StatementCollection(MethodView):
     decorators = (token_required(),)
 
+    @statements.doc(parameters=[query_parameter("month", r"^\d{4}-\d{2}$", "2026-05")])
     @statements.response(200, StatementSummarySchema(many=True))
     def get(self):
         """Statements the token's user may see; `?month=YYYY-MM` filters."""
@@ -266,6 +349,9 @@ class Services(MethodView):
 class KpiResults(MethodView):
     decorators = (token_required(),)
 
+    @reference.doc(
+        parameters=[query_parameter("quarter", r"^\d{4}-\d{2}-Q[1-4]$", "2026-27-Q1", True)]
+    )
     def get(self):
         """KPI results for `?quarter=YYYY-YY-Qn` (a client user: its own and the centre's)."""
         from sla.service import assess_quarter
@@ -275,8 +361,11 @@ class KpiResults(MethodView):
         except PeriodError as error:
             return errors(400, str(error))
         mine = client_code(g.api_user)
-        with database().transaction() as session:
-            results = [r.as_dict() for r in assess_quarter(session, quarter)]
+        try:
+            with database().transaction() as session:
+                results = [r.as_dict() for r in assess_quarter(session, quarter)]
+        except PeriodError as error:  # it, or the quarters it is compared with, is out of range
+            return errors(400, f"quarter {quarter} is out of range: {error}")
         if g.api_user.role not in STAFF:
             results = [r for r in results if r["client"] in (None, mine)]
         return jsonify(results)
@@ -289,6 +378,13 @@ def init_api(app) -> None:
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "security": [{"bearer": []}],
+            "info": {
+                "description": "Usage in, statements and KPI results out. Every request "
+                "carries `Authorization: Bearer TOKEN` (`opsplatform tokens create EMAIL`)."
+            },
+        },
     )
     api = OpsApi(app)
     api.spec.components.schema("UsageEvent", schema=UsageEventSchema)
@@ -296,3 +392,11 @@ def init_api(app) -> None:
     for blueprint in (usage, statements, reference):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
+    app.add_url_rule("/api/v1/docs", "api_docs", lambda: api_docs(api))
+
+
+def api_docs(api: OpsApi):
+    """The OpenAPI document as a page people can read: no scripts, as every page here."""
+    from opsplatform.api.docs import describe
+
+    return render_template("api_docs.html", **describe(api.spec.to_dict()))

@@ -27,6 +27,7 @@ CLIENT_PAGES = [
     "/statements/TSS-202605-WYR/lines/1/query",
     "/queries",
     "/performance",
+    "/api/v1/docs",
 ]
 STAFF_PAGES = [
     "/dashboard",

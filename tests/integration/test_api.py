@@ -226,6 +226,7 @@ def test_a_missing_event_id_is_refused_with_the_other_errors_too(api, database):
     by_row = {e["row"]: e for e in errors}
     assert by_row[2]["column"] == "event_id"
     assert 3 in by_row, "every bad event is listed, not only the first kind of problem"
+    assert len(errors) == len({(e["row"], e["column"], e["message"]) for e in errors})
     assert usage_count(database) == 2
 
 
@@ -433,3 +434,85 @@ def test_kpi_results_bad_quarter_is_400(api, quarter):
 
 def test_unknown_api_path_is_json_404(api):
     assert_errors(api("get", "/api/v1/nothing-here"), 404)
+
+
+# -- bad input that got a 500: now a 4xx naming what is wrong ------------------------------
+
+
+@pytest.mark.parametrize("column", ["event_id", "reference"])
+@pytest.mark.parametrize("text", ["API\x00-1", "API-\ud800"])
+def test_usage_text_the_database_cannot_store_is_422(api, database, column, text):
+    errors = assert_errors(api("post", "/api/v1/usage", json=event(1, **{column: text})), 422)
+    assert [(e["row"], e["column"]) for e in errors] == [(1, column)]
+    assert "NUL character or a lone surrogate" in errors[0]["message"]
+    assert usage_count(database) == 2
+
+
+@pytest.mark.parametrize("column", ["date", "started_at", "completed_at"])
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"])
+def test_usage_times_too_near_year_1_or_9999_are_422(api, database, column, moment):
+    errors = assert_errors(api("post", "/api/v1/usage", json=event(1, **{column: moment})), 422)
+    assert [(e["row"], e["column"]) for e in errors] == [(1, column)]
+    assert moment in errors[0]["message"] and "out of range" in errors[0]["message"]
+    assert usage_count(database) == 2
+
+
+def test_json_nested_too_deeply_is_400(api, database):
+    body = "[" * 100_000 + "]" * 100_000
+    response = api("post", "/api/v1/usage", data=body, content_type="application/json")
+    assert "nested too deeply" in assert_errors(response, 400)[0]["message"]
+    assert usage_count(database) == 2
+
+
+@pytest.mark.parametrize("path", ["TSS-202604-WYR%00", "TSS-202604-WYR%00.xlsx"])
+def test_a_statement_number_with_a_nul_is_404(api, path):
+    assert_errors(api("get", f"/api/v1/statements/{path}"), 404)
+
+
+@pytest.mark.parametrize("quarter", ["0000-01-Q1", "1900-01-Q1", "9998-99-Q1", "9999-00-Q4"])
+def test_kpi_results_for_a_quarter_out_of_range_is_400(api, quarter):
+    errors = assert_errors(api("get", f"/api/v1/kpi-results?quarter={quarter}"), 400)
+    assert f"quarter {quarter} is out of range" in errors[0]["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "column", "message"),
+    [
+        ({"client": ["WYR"]}, "client", "client must be a text"),
+        ({"date": 20260504}, "date", "date must be a text"),
+        ({"quantity": True}, "quantity", "quantity must be a number"),
+        ({"quantity": {"value": 3}}, "quantity", "quantity must be a number"),
+        ({"service": None}, "service", "service is required"),
+        ({"colour": "red"}, "colour", "unknown field 'colour'; expected event_id, client"),
+    ],
+)
+def test_an_event_of_the_wrong_shape_is_named_with_the_others_problems(
+    api, database, change, column, message
+):
+    """marshmallow checks each event's shape; the rest are checked as a file's rows are."""
+    events = [event(1, **change), event(2, client="NOPE"), event(3)]
+    errors = assert_errors(api("post", "/api/v1/usage", json=events), 422)
+    assert [(e["row"], e["column"]) for e in errors] == [(1, column), (2, "client")]
+    assert errors[0]["message"].startswith(message)
+    assert usage_count(database) == 2
+
+
+def test_the_openapi_document_describes_a_usage_events_fields(api):
+    schema = api("get", "/api/v1/openapi.json").get_json()["components"]["schemas"]["UsageEvent"]
+    assert schema["required"] == ["client", "date", "event_id", "service"]
+    assert "unique key" in schema["properties"]["event_id"]["description"]
+
+
+def test_the_documentation_page_shows_every_operation_and_schema_without_scripts(client):
+    """Browsable docs rendered from the OpenAPI document on the server (no Swagger UI)."""
+    spec = client.get("/api/v1/openapi.json").get_json()
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    assert "<script" not in page.text and "style=" not in page.text
+    for path, item in spec["paths"].items():
+        for method in item.keys() & {"get", "post"}:
+            assert f"{method.upper()}</strong> <code>{path}</code>" in page.text
+    for name in ("UsageEvent", "Statement", "Errors"):
+        assert f'id="schema-{name}"' in page.text
+    assert 'href="#schema-Errors"' in page.text  # the error responses link to their shape
+    assert spec["security"] == [{"bearer": []}]
