@@ -11,6 +11,8 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
 import migrations
 from opsplatform.db import Database
 from opsplatform.workbooks import write_sheets
@@ -58,7 +60,27 @@ def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int) -> Path
     return path
 
 
-def fresh_database(folder: Path) -> Database:
+def postgres_server() -> str | None:
+    """The PostgreSQL server to measure on as well (`.ci/with-postgres` sets it), if any."""
+    return os.environ.get("OPSPLATFORM_TEST_POSTGRES", "").rstrip("/") or None
+
+
+def new_postgres_database(server: str, name: str) -> str:
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{server}/{name}"
+
+
+def fresh_database(folder: Path, server: str | None = None) -> Database:
+    """A migrated database: an SQLite file in `folder`, or one on the PostgreSQL `server`."""
+    if server:
+        url = new_postgres_database(server, "bench_product")
+        migrations.upgrade(url)
+        os.environ["OPSPLATFORM_DATABASE_URL"] = url
+        return Database(url)
     path = folder / "bench.sqlite3"
     if path.exists():
         path.unlink()
