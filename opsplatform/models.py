@@ -185,10 +185,6 @@ class UsageEvent(Base):
     """
 
     __tablename__ = "usage_events"
-    __table_args__ = (
-        Index("ix_usage_month_service_client", "month", "service_id", "client_id"),
-        Index("ix_usage_batch", "batch_id"),
-    )
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"))
     event_id: Mapped[str | None] = mapped_column(String(100), unique=True)
@@ -202,6 +198,20 @@ class UsageEvent(Base):
     reference: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_usage_month_service_client", "month", "service_id", "client_id"),
+        Index("ix_usage_batch", "batch_id"),
+        # the latest timed event of a service, found without reading the ledger; only
+        # timed events are in it, so untimed usage costs nothing to import
+        Index(
+            "ix_usage_timed",
+            "service_id",
+            "completed_at",
+            sqlite_where=started_at.is_not(None),
+            postgresql_where=started_at.is_not(None),
+        ),
+    )
 
 
 class KpiFigure(Base):

@@ -318,12 +318,16 @@ def latest_kpi_quarter(session: Session) -> Quarter | None:
     figures = session.scalar(select(func.max(KpiFigure.month)))
     if figures:
         found.append(Month.parse(figures).quarter)
-    completed = session.scalar(
-        select(func.max(UsageEvent.completed_at)).where(
-            UsageEvent.service_id.in_(select(Kpi.service_id).where(Kpi.service_id.is_not(None))),
-            UsageEvent.started_at.is_not(None),
+    services = session.scalars(select(Kpi.service_id).where(Kpi.service_id.is_not(None)).distinct())
+    latest = [  # one service at a time, so that ix_usage_timed answers each at once
+        session.scalar(
+            select(func.max(UsageEvent.completed_at)).where(
+                UsageEvent.service_id == service_id, UsageEvent.started_at.is_not(None)
+            )
         )
-    )
+        for service_id in services.all()
+    ]
+    completed = max((moment for moment in latest if moment is not None), default=None)
     if completed is not None:
         found.append(Month.of(completed.astimezone(LONDON).date()).quarter)
     return max(found) if found else None
