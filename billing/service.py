@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, false, func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from billing.engine import Ideal, Period, Terms, YearInputs, rate_year
@@ -29,6 +30,7 @@ from opsplatform.periods import FinancialYear, Month
 from opsplatform.settings import centre_settings
 
 RATED_KINDS = ("charge", "prior_period", "true_up", "carried_forward")
+CLOSE_LOCK = 0x6F70_636C_6F73_65  # PostgreSQL advisory lock key of the month close ("opclose")
 
 
 @dataclass
@@ -120,6 +122,7 @@ def year_inputs(
 
 def close_month(session: Session, month: Month) -> list[Statement]:
     """(Re)build the draft statements of `month`; issued statements stay as they are."""
+    _one_close_at_a_time(session)
     settings = centre_settings(session)
     clients = {c.code: c for c in session.scalars(select(Client))}
     services = {s.code: s for s in session.scalars(select(Service))}
@@ -202,6 +205,34 @@ def close_month(session: Session, month: Month) -> list[Statement]:
             session.delete(stale)
     session.flush()
     return built
+
+
+def _one_close_at_a_time(session: Session) -> None:
+    """Make concurrent closes take turns, before they read anything.
+
+    Two closes that overlap would both see no drafts and both insert a set: the second
+    fails on the unique statement number. Taking a lock first makes the second wait for
+    the first to commit, then rebuild the drafts it made. PostgreSQL: a transaction-scoped
+    advisory lock (one for every close: a pending line may go to any month's drafts).
+    SQLite: a first write that changes nothing takes the database's write lock now, not at
+    the first INSERT; the second close waits for it up to the busy timeout (30 s), and is
+    refused, saying why, if that runs out.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(CLOSE_LOCK)))
+    elif dialect == "sqlite":
+        try:
+            session.execute(
+                update(Statement.__table__).where(false()).values(status=Statement.status)
+            )
+        except OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            raise Refused(
+                "the database is busy: another close (or import) is still writing; "
+                "try again when it has finished"
+            ) from None
 
 
 def _charged_quantity(lines: list[Ideal]) -> Decimal:

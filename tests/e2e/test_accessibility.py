@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from tests.e2e.conftest import sign_in
@@ -92,7 +93,10 @@ def test_the_kpi_pages_and_a_refused_change(server, browser, axe, cli, tmp_path)
     found = violations(browser, f"{base}/kpis") + violations(browser, f"{base}/kpis/PAY-5D")
     browser.find_element(By.ID, "target").clear()
     browser.find_element(By.XPATH, "//button[normalize-space()='Save changes']").click()
-    assert "Target: target is required" in browser.find_element(By.TAG_NAME, "main").text
+    summary = WebDriverWait(browser, 20).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, ".govuk-error-summary")
+    )
+    assert "Target: target is required" in summary[0].text
     assert found + violations(browser) == []
 
 
