@@ -7,7 +7,7 @@ PORT ?= 5000
 
 CSS := opsplatform/static/govuk.css
 
-.PHONY: install run test lint format
+.PHONY: install run test lint format bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +39,13 @@ test: lint
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Every benchmark in bench/ at sizes that take a few minutes in all; not part of `make test`.
+# Results are recorded in docs/PERFORMANCE.md. import_usage runs under a throwaway
+# PostgreSQL server, so that it measures on SQLite and on PostgreSQL.
+bench: $(BIN)/.installed
+	.ci/with-postgres env PYTHONPATH=. $(BIN)/python -m bench.import_usage 100000
+	PYTHONPATH=. $(BIN)/python -m bench.close_month 200000
+	PYTHONPATH=. $(BIN)/python -m bench.import_xlsx 100000
+	PYTHONPATH=. $(BIN)/python -m bench.api_usage 100000
+	PYTHONPATH=. $(BIN)/python -m bench.export_statement 100000

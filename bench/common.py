@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import cProfile
 import csv
 import os
+import pstats
 import random
 import resource
 import time
@@ -11,9 +13,11 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
+from openpyxl import Workbook
 from sqlalchemy import create_engine, text
 
 import migrations
+from importers.setup import load_setup
 from opsplatform.db import Database
 from opsplatform.workbooks import write_sheets
 
@@ -42,21 +46,44 @@ def setup_book(path: Path, n_clients: int, n_services: int) -> Path:
     return write_sheets(path, sheets)
 
 
-def usage_rows(n: int, n_clients: int, n_services: int, seed: int = 1):
-    """n usage rows spread over April-May 2026, each with a unique event_id."""
+USAGE_HEADER = ["event_id", "client", "service", "date", "quantity"]
+
+
+def usage_rows(
+    n: int,
+    n_clients: int,
+    n_services: int,
+    seed: int = 1,
+    start: date = date(2026, 4, 1),
+    days: int = 61,
+):
+    """n usage rows spread over `days` days from `start` (by default April-May 2026), each
+    with a unique event_id."""
     rng = random.Random(seed)
     cs, ss = clients(n_clients), services(n_services)
-    start = date(2026, 4, 1)
     for i in range(n):
-        day = start + timedelta(days=rng.randrange(61))
+        day = start + timedelta(days=rng.randrange(days))
         yield [f"ev-{i:08d}", rng.choice(cs), rng.choice(ss), day.isoformat(), rng.randint(1, 9)]
 
 
-def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int) -> Path:
+def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int, **spread) -> Path:
+    """`usage_rows` as a CSV; `spread` (start, days) as usage_rows takes it."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["event_id", "client", "service", "date", "quantity"])
-        writer.writerows(usage_rows(n, n_clients, n_services))
+        writer.writerow(USAGE_HEADER)
+        writer.writerows(usage_rows(n, n_clients, n_services, **spread))
+    return path
+
+
+def write_usage_xlsx(path: Path, n: int, n_clients: int, n_services: int, **spread) -> Path:
+    """The same rows as `write_usage_csv`, as a finance officer's workbook would hold them:
+    dates as real date cells and quantities as numbers (openpyxl's write-only mode)."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("Usage")
+    sheet.append(USAGE_HEADER)
+    for event_id, client, service, day, quantity in usage_rows(n, n_clients, n_services, **spread):
+        sheet.append([event_id, client, service, date.fromisoformat(day), quantity])
+    book.save(path)
     return path
 
 
@@ -90,6 +117,17 @@ def fresh_database(folder: Path, server: str | None = None) -> Database:
     return Database(url)
 
 
+def loaded_database(
+    folder: Path, n_clients: int, n_services: int, server: str | None = None
+) -> Database:
+    """`fresh_database` in `folder`, with `setup_book`'s centre loaded into it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    database = fresh_database(folder, server)
+    with database.transaction() as session:
+        load_setup(session, setup_book(folder / "setup.xlsx", n_clients, n_services))
+    return database
+
+
 @contextmanager
 def timed(label: str, results: dict):
     started = time.perf_counter()
@@ -99,3 +137,21 @@ def timed(label: str, results: dict):
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@contextmanager
+def profiled(enabled: bool, top: int = 25):
+    """Run the block under cProfile when `enabled`, then print its top costs
+    (by own time, then by cumulative time)."""
+    if not enabled:
+        yield
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        stats = pstats.Stats(profiler)
+        stats.sort_stats("tottime").print_stats(top)
+        stats.sort_stats("cumulative").print_stats(top)

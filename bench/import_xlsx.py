@@ -1,0 +1,68 @@
+"""Usage import of a large XLSX workbook, against merely reading the same workbook.
+
+Usage: python -m bench.import_xlsx [ROWS] [--profile] (default 100,000 rows; 50 clients x
+30 services). The workbook is what a finance officer saves: one sheet of event_id,
+client, service, date and quantity, dates as real date cells and quantities as numbers
+(written with openpyxl's write-only mode). The baseline reads it with python-calamine,
+the fastest reader Python has and the one the importer itself uses: every row of the
+first sheet, iterated to the end and nothing more. The product is `import_file` of the
+same workbook in one transaction into a fresh SQLite database holding the setup:
+reading, validating and storing every row. Target: ratio <= 1.5.
+`--profile` runs the import under cProfile and prints its top costs (its time is then
+inflated by the profiler).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from python_calamine import CalamineWorkbook
+
+from bench.common import loaded_database, peak_rss_mb, profiled, write_usage_xlsx
+from importers.usage import import_file
+
+CLIENTS, SERVICES = 50, 30
+TARGET = 1.5
+
+
+def read_only(path: Path) -> int:
+    """The baseline: every row of the first sheet, read and thrown away."""
+    rows = 0
+    for _ in CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows():
+        rows += 1
+    return rows
+
+
+def main(count: int, profile: bool = False) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        started = time.perf_counter()
+        xlsx = write_usage_xlsx(folder / "usage.xlsx", count, CLIENTS, SERVICES)
+        written = time.perf_counter() - started
+        print(
+            f"rows: {count:,}; workbook {xlsx.stat().st_size / 1e6:.1f} MB, "
+            f"written in {written:.2f} s"
+        )
+        started = time.perf_counter()
+        read = read_only(xlsx)
+        raw = time.perf_counter() - started
+        assert read == count + 1
+        database = loaded_database(folder / "db", CLIENTS, SERVICES)
+        started = time.perf_counter()
+        with profiled(profile), database.transaction() as session:
+            report = import_file(session, xlsx)
+        product = time.perf_counter() - started
+        database.engine.dispose()
+        assert report.inserted == report.rows == count
+    print(f"calamine read: {raw:.2f} s ({count / raw:,.0f} rows/s)")
+    print(f"usage import:  {product:.2f} s ({count / product:,.0f} rows/s)")
+    print(f"ratio: {product / raw:.2f} (target <= {TARGET})")
+    print(f"peak memory: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    arguments = [a for a in sys.argv[1:] if a != "--profile"]
+    main(int(arguments[0]) if arguments else 100_000, profile="--profile" in sys.argv)
