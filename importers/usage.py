@@ -161,9 +161,10 @@ def _coded(codes: dict[str, int], kind: str) -> Callable[[object], tuple[str, in
 
 
 class _Memo(dict):
-    """A parse's answers (a ValueError is an answer too) by raw text: a file of a million
-    rows holds only hundreds of distinct codes, dates and quantities. Other cell values
-    (numbers, Excel dates) are parsed each time: 1, 1.0 and True are equal keys."""
+    """A parse's answers (a ValueError is an answer too) by raw cell value: a file of a
+    million rows holds only hundreds of distinct codes, dates and quantities. 1 and 1.0
+    are one key, which every parse here reads alike; True is not a number, so booleans
+    are parsed each time rather than taken for 1."""
 
     def __init__(self, parse: Callable[[object], object], limit: int = 100_000) -> None:
         super().__init__()
@@ -253,7 +254,7 @@ class UsageValidator:
         for column, memo in self.parsers:
             value = values[column]
             if value is not None:
-                answer = memo[value] if value.__class__ is str else memo.answer(value)
+                answer = memo.answer(value) if value.__class__ is bool else memo[value]
                 if isinstance(answer, ValueError):
                     found.append((column, str(answer)))
                 else:

@@ -124,6 +124,24 @@ def test_xlsx_import_reads_the_first_sheet_only(centre, database, tmp_path):
     ]
 
 
+def test_a_workbooks_repeated_cells_read_alike_but_true_is_not_a_quantity(
+    centre, database, tmp_path
+):
+    """Distinct cell values are parsed once and remembered: 1 and 1.0 are the same
+    quantity, a TRUE cell is refused wherever it comes, and dates repeat safely."""
+    rows = [["client", "service", "date", "quantity"]]
+    rows += [["WYR", "PAY", datetime(2026, 5, 3), q] for q in (1, 1.0, True, 1, True)]
+    book = write_book(tmp_path / "cells.xlsx", {"Usage": rows})
+    refused = centre.json("usage", "import", book, expect=1)
+    assert [(e["row"], e["column"]) for e in refused["errors"]] == [
+        (4, "quantity"),
+        (6, "quantity"),
+    ]
+    del rows[3], rows[4]  # the TRUE rows
+    report = centre.json("usage", "import", write_book(tmp_path / "ok.xlsx", {"Usage": rows}))
+    assert report["inserted"] == 3 and report["quantity"] == "3"
+
+
 def test_headers_ignore_case_and_spaces_and_a_bom_and_quantity_defaults_to_1(
     centre, database, tmp_path
 ):
