@@ -94,15 +94,21 @@ def browser(tmp_path):
     driver.quit()
 
 
-def sign_in(browser, base: str, person: dict) -> None:
-    """Sign in, and wait for the page that follows (so the next `get` cannot overtake it)."""
-    from selenium.webdriver.common.by import By
+def follow(browser, element) -> None:
+    """Click a link or button and wait until its page has gone, so that nothing is looked
+    for on it (or fetched before its answer) by mistake."""
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
+
+    element.click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(element))
+
+
+def sign_in(browser, base: str, person: dict) -> None:
+    """Sign in, and wait for the page that follows."""
+    from selenium.webdriver.common.by import By
 
     browser.get(f"{base}/login")
     browser.find_element(By.ID, "email").send_keys(person["email"])
     browser.find_element(By.ID, "password").send_keys(person["password"])
-    button = browser.find_element(By.CSS_SELECTOR, "button[type=submit]")
-    button.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(button))
+    follow(browser, browser.find_element(By.CSS_SELECTOR, "button[type=submit]"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import follow, sign_in
 
 
 def test_a_client_signs_in_sees_only_its_statement_and_downloads_it(server, browser):
@@ -15,7 +15,7 @@ def test_a_client_signs_in_sees_only_its_statement_and_downloads_it(server, brow
     browser.get(f"{base}/statements")
     numbers = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "td a")]
     assert numbers == ["TSS-202605-WYR"]
-    browser.find_element(By.LINK_TEXT, "TSS-202605-WYR").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "TSS-202605-WYR"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Statement TSS-202605-WYR"
     assert "7 payslips x £4.00" in browser.page_source
     browser.find_element(By.PARTIAL_LINK_TEXT, "Download this statement").click()
@@ -43,22 +43,22 @@ def test_a_client_raises_a_query_on_a_line_and_follows_it(server, browser):
     base, people = server
     sign_in(browser, base, people["client"])
     browser.get(f"{base}/statements/TSS-202605-WYR/lines/1")
-    browser.find_element(By.LINK_TEXT, "Query this line").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Query this line"))
     send = browser.find_element(By.XPATH, "//button[normalize-space()='Send query']")
-    send.click()  # nothing written: the error summary names the field
+    follow(browser, send)  # nothing written: the error summary names the field
     summary = browser.find_element(By.CSS_SELECTOR, ".govuk-error-summary")
     assert "Enter what your query is about" in summary.text
     summary.find_element(By.LINK_TEXT, "Enter what your query is about").click()
     assert browser.switch_to.active_element.get_attribute("id") == "reason"
     browser.find_element(By.ID, "reason").send_keys("We expected 6 payslips, not 7.")
-    browser.find_element(By.XPATH, "//button[normalize-space()='Send query']").click()
+    follow(browser, browser.find_element(By.XPATH, "//button[normalize-space()='Send query']"))
     banner = browser.find_element(By.CSS_SELECTOR, ".govuk-notification-banner--success")
     assert "about line 1 of TSS-202605-WYR was sent" in banner.text
     assert "We expected 6 payslips, not 7." in browser.page_source
-    browser.find_element(By.LINK_TEXT, "Queries").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Queries"))
     listed = browser.find_element(By.TAG_NAME, "main").text
     assert "TSS-202605-WYR 1: Systems hosting" in listed and "Open" in listed
-    browser.find_element(By.LINK_TEXT, "Query 1").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Query 1"))
     assert "We expected 6 payslips, not 7." in browser.find_element(By.TAG_NAME, "main").text
 
 
