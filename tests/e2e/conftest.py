@@ -97,11 +97,18 @@ def browser(tmp_path):
 def follow(browser, element) -> None:
     """Click a link or button and wait until its page has gone, so that nothing is looked
     for on it (or fetched before its answer) by mistake."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    def gone(_driver) -> bool:
+        try:
+            element.is_enabled()
+        except WebDriverException:  # stale, or Chromium's "does not belong to the document"
+            return True
+        return False
+
     element.click()
-    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(element))
+    WebDriverWait(browser, 20).until(gone)
 
 
 def sign_in(browser, base: str, person: dict) -> None:
