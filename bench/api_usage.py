@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench.common import (
+    command_line,
     loaded_database,
     profiled,
     usage_rows,
@@ -101,5 +101,5 @@ def main(count: int, batch: int = 1000, profile: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    arguments = [int(a) for a in sys.argv[1:] if a != "--profile"]
-    main(*(arguments or [100_000]), profile="--profile" in sys.argv)
+    sizes, profile = command_line(100_000)
+    main(*sizes, profile=profile)

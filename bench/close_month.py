@@ -11,9 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import fresh_database, setup_book, timed, usage_rows
+from bench.common import loaded_database, timed, usage_rows
 from billing.service import close_month
-from importers.setup import load_setup
 from opsplatform.periods import Month
 
 CLIENTS, SERVICES = 50, 30
@@ -23,9 +22,7 @@ def main(events: int) -> None:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        database = fresh_database(folder)
-        with database.transaction() as session:
-            load_setup(session, setup_book(folder / "setup.xlsx", CLIENTS, SERVICES))
+        database = loaded_database(folder, CLIENTS, SERVICES)
         path = folder / "bench.sqlite3"
         raw = sqlite3.connect(path)
         ids = {code: i for code, i in raw.execute("SELECT code, id FROM clients")}

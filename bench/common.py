@@ -8,6 +8,7 @@ import os
 import pstats
 import random
 import resource
+import sys
 import time
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -155,3 +156,9 @@ def profiled(enabled: bool, top: int = 25):
         stats = pstats.Stats(profiler)
         stats.sort_stats("tottime").print_stats(top)
         stats.sort_stats("cumulative").print_stats(top)
+
+
+def command_line(default: int) -> tuple[list[int], bool]:
+    """A benchmark's sizes from its arguments (else `default`), and whether `--profile`."""
+    sizes = [int(a) for a in sys.argv[1:] if a != "--profile"]
+    return sizes or [default], "--profile" in sys.argv

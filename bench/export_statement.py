@@ -14,7 +14,6 @@ costs (its time is then inflated by the profiler).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from datetime import date
@@ -23,7 +22,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from python_calamine import CalamineWorkbook
 
-from bench.common import loaded_database, profiled, write_usage_csv
+from bench.common import command_line, loaded_database, profiled, write_usage_csv
 from billing.export import write_statement_workbook
 from billing.service import close_month, get_statement, issue_month
 from importers.usage import import_file
@@ -91,5 +90,5 @@ def main(events: int, profile: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--profile"]
-    main(int(arguments[0]) if arguments else 100_000, profile="--profile" in sys.argv)
+    sizes, profile = command_line(100_000)
+    main(*sizes, profile=profile)

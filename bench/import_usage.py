@@ -18,14 +18,12 @@ import time
 from pathlib import Path
 
 from bench.common import (
-    fresh_database,
+    loaded_database,
     new_postgres_database,
     peak_rss_mb,
     postgres_server,
-    setup_book,
     write_usage_csv,
 )
-from importers.setup import load_setup
 from importers.usage import import_file
 
 CLIENTS, SERVICES = 50, 30
@@ -81,9 +79,7 @@ def measure(folder: Path, csv_path: Path, server: str | None) -> tuple[float, fl
     else:
         raw_baseline(csv_path, folder / "raw.sqlite3")
     raw = time.perf_counter() - started
-    database = fresh_database(folder, server)
-    with database.transaction() as session:
-        load_setup(session, setup_book(folder / "setup.xlsx", CLIENTS, SERVICES))
+    database = loaded_database(folder, CLIENTS, SERVICES, server)
     started = time.perf_counter()
     with database.transaction() as session:
         report = import_file(session, csv_path)

@@ -14,14 +14,13 @@ inflated by the profiler).
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
-from bench.common import loaded_database, peak_rss_mb, profiled, write_usage_xlsx
+from bench.common import command_line, loaded_database, peak_rss_mb, profiled, write_usage_xlsx
 from importers.usage import import_file
 
 CLIENTS, SERVICES = 50, 30
@@ -64,5 +63,5 @@ def main(count: int, profile: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    arguments = [a for a in sys.argv[1:] if a != "--profile"]
-    main(int(arguments[0]) if arguments else 100_000, profile="--profile" in sys.argv)
+    sizes, profile = command_line(100_000)
+    main(*sizes, profile=profile)

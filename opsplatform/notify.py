@@ -29,10 +29,10 @@ from datetime import date
 from email.message import EmailMessage
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from opsplatform.db import Database, utcnow
-from opsplatform.models import Client, Notification, User
+from opsplatform.models import Notification, User
 from opsplatform.periods import Month
 
 log = logging.getLogger("opsplatform.notify")
@@ -97,12 +97,15 @@ def staff(session: Session, *roles: str) -> list[str]:
     return list(session.scalars(query.order_by(User.email)))
 
 
-def client_contacts(session: Session, client: Client) -> list[str]:
-    """The council's contact address from the setup workbook, and its active users."""
-    users = session.scalars(
-        select(User.email).where(User.active.is_(True), User.client_id == client.id)
+def client_users(session: Session) -> dict[int, list[str]]:
+    """The active users of every client council, by client id."""
+    found: dict[int, list[str]] = {}
+    query = select(User.client_id, User.email).where(
+        User.active.is_(True), User.client_id.is_not(None)
     )
-    return ([client.email] if client.email else []) + list(users)
+    for client_id, email in session.execute(query):
+        found.setdefault(client_id, []).append(email)
+    return found
 
 
 # -- what is announced --------------------------------------------------------------------
@@ -110,7 +113,7 @@ def client_contacts(session: Session, client: Client) -> list[str]:
 
 def statements_issued(session: Session, statements: list) -> int:
     """Tell each client council that its statement for the month is issued."""
-    sent = 0
+    sent, users = 0, client_users(session)
     for s in statements:
         month = f"{Month.parse(s.month).first_day:%B %Y}"
         body = (
@@ -120,9 +123,8 @@ def statements_issued(session: Session, statements: list) -> int:
             f"View it, download it or raise a query on a line: {link(f'/statements/{s.number}')}"
         )
         subject = f"Statement {s.number} for {month} issued"
-        sent += queue(
-            session, "statement_issued", client_contacts(session, s.client), subject, body
-        )
+        contacts = ([s.client.email] if s.client.email else []) + users.get(s.client_id, [])
+        sent += queue(session, "statement_issued", contacts, subject, body)
     return sent
 
 
@@ -141,13 +143,17 @@ def publication_ready(session: Session, quarter: str, filename: str) -> int:
 def query_reminder(session: Session, today: date, calendars: dict) -> int:
     """Remind finance of statement queries open for more than five working days; the number
     of such queries (0: nothing is sent)."""
-    from billing.models import StatementQuery
+    from billing.models import Statement, StatementQuery
     from billing.queries import working_days_open
 
     waiting = []
-    for query in session.scalars(
-        select(StatementQuery).where(StatementQuery.status == "open").order_by(StatementQuery.id)
-    ):
+    open_queries = (
+        select(StatementQuery)
+        .where(StatementQuery.status == "open")
+        .options(selectinload(StatementQuery.statement).selectinload(Statement.client))
+        .order_by(StatementQuery.id)
+    )
+    for query in session.scalars(open_queries):
         days, _ = working_days_open(query, calendars, today)
         if days > REMIND_AFTER_WORKING_DAYS:
             waiting.append(

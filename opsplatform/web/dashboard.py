@@ -633,14 +633,11 @@ def scheduler_runs():
             .offset((page - 1) * AUDIT_PER_PAGE)
             .limit(AUDIT_PER_PAGE)
         ).all()
-        waiting = session.scalar(
-            select(func.count(Notification.id)).where(Notification.sent_at.is_(None))
-        )
-        failing = session.scalar(
-            select(func.count(Notification.id)).where(
-                Notification.sent_at.is_(None), Notification.error.is_not(None)
+        waiting, failing = session.execute(  # COUNT(error) counts those with one
+            select(func.count(Notification.id), func.count(Notification.error)).where(
+                Notification.sent_at.is_(None)
             )
-        )
+        ).one()
         close_day = centre_settings(session).close_working_day
         return render_template(
             "dashboard/scheduler.html",

@@ -134,5 +134,6 @@ def kpi_change(code: str):
             errors=errors,
             field_errors={href[1:]: text for text, href in reversed(errors)},
             measured=how_measured(kpi),
+            limit_unit=CALENDAR_UNITS[kpi.calendar],
         )
     return page, 400 if errors else 200
