@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -317,21 +318,26 @@ class LedgerWriter:
     """Writes valid events to the ledger in chunks, skipping repeats, flagging conflicts.
 
     Rows go to PostgreSQL's COPY or the driver's executemany with values already in their
-    stored form, each
-    distinct date, instant and quantity converted once: the ORM's and even Core's
-    per-row work would cost several times the insert itself.
+    stored form, each distinct date, instant and quantity converted once: the ORM's and
+    even Core's per-row work would cost several times the insert itself.
+
+    On PostgreSQL each chunk's COPY runs on a worker thread while the importer validates
+    the next chunk: the server's share of the COPY runs in its own process, so on two
+    cores the two overlap. Chunks go one at a time, in order, on the session's own
+    connection and transaction; used as a context manager, the writer writes what is left
+    and waits for it at the end. (SQLite's executemany takes Python's lock back for every
+    row, so there a worker would only slow the importer down.)
     """
 
     def __init__(
         self, session: Session, batch: ImportBatch, report: UsageReport, source: str
     ) -> None:
-        self.session = session
-        self.batch = batch
+        self.batch_id = batch.id
         self.report = report
         self.source = source
         self.pending: list[tuple[int, Event]] = []
-        connection = session.connection()
-        dialect = connection.dialect
+        self.connection = session.connection()
+        dialect = self.connection.dialect
         table = UsageEvent.__table__
 
         def stored(column: str) -> _Memo:
@@ -346,17 +352,56 @@ class LedgerWriter:
         self.marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self.copy = dialect.name == "postgresql"
         if self.copy:
-            self.sql = f"COPY {table.name} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN"
+            self.sql = f"COPY {table.name} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
+            self.types = [
+                table.c[c].type.compile(dialect).lower().split("(")[0] for c in LEDGER_COLUMNS
+            ]
         else:
             self.sql = (
                 f"INSERT INTO {table.name} ({', '.join(LEDGER_COLUMNS)}) "
                 f"VALUES ({', '.join([self.marker] * len(LEDGER_COLUMNS))})"
             )
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        self.writing: Future | None = None
+
+    def __enter__(self) -> LedgerWriter:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        try:
+            if kind is None:
+                self.flush()
+                self._written()
+            elif self.writing is not None:
+                self.writing.exception()  # wait for it, keeping the error already on its way
+        finally:
+            self.worker.shutdown()
 
     def add(self, number: int, event: Event) -> None:
         self.pending.append((number, event))
         if len(self.pending) >= CHUNK:
             self.flush()
+
+    def flush(self) -> None:
+        """Skip the pending events' repeats, flag their conflicts, and hand the rest to the
+        worker once it has written the previous chunk."""
+        if not self.pending:
+            return
+        self._written()
+        chunk, self.pending = self.pending, []
+        fresh = self._fresh(chunk)
+        if not fresh:
+            return
+        if self.copy:
+            self.writing = self.worker.submit(self._copy, fresh)
+        else:
+            self.connection.exec_driver_sql(self.sql, fresh)
+
+    def _written(self) -> None:
+        """Wait for the chunk being written; raise what writing it met, if anything."""
+        if self.writing is not None:
+            writing, self.writing = self.writing, None
+            writing.result()
 
     def _stored(self, ids: list[str]) -> dict[str, str]:
         """The fingerprints of those of `ids` already in the ledger."""
@@ -364,18 +409,18 @@ class LedgerWriter:
             return {}
         sql = "SELECT event_id, fingerprint FROM usage_events WHERE event_id "
         if self.copy:  # one array parameter: psycopg need not parse thousands of markers
-            return dict(self.session.connection().exec_driver_sql(sql + "= ANY(%s)", (ids,)).all())
+            return dict(self.connection.exec_driver_sql(sql + "= ANY(%s)", (ids,)).all())
         found = sql + f"IN ({', '.join([self.marker] * len(ids))})"
-        return dict(self.session.connection().exec_driver_sql(found, tuple(ids)).all())
+        return dict(self.connection.exec_driver_sql(found, tuple(ids)).all())
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        stored = self._stored([e.event_id for _, e in self.pending if e.event_id is not None])
+    def _fresh(self, chunk: list[tuple[int, Event]]) -> list[tuple]:
+        """The chunk's events not yet in the ledger, as ledger rows; repeats are counted
+        and conflicts reported."""
+        stored = self._stored([e.event_id for _, e in chunk if e.event_id is not None])
         fresh = []
-        report, months, batch_id = self.report, self.report.months, self.batch.id
+        report, months, batch_id = self.report, self.report.months, self.batch_id
         instants, dates, quantities = self.instants, self.dates, self.quantities
-        for number, e in self.pending:
+        for number, e in chunk:
             if e.event_id is not None:
                 if e.event_id in stored:
                     if stored[e.event_id] == e.fingerprint:
@@ -410,21 +455,15 @@ class LedgerWriter:
             report.quantity += e.quantity
             months[e.month] = months.get(e.month, 0) + 1
         report.inserted += len(fresh)
-        if fresh:
-            self._write(fresh)
-        self.pending = []
+        return fresh
 
-    def _write(self, rows: list[tuple]) -> None:
-        """Insert the rows: PostgreSQL's COPY (psycopg sends Python values as they are), or
-        the driver's executemany, both inside the session's transaction."""
-        connection = self.session.connection()
-        if not self.copy:
-            connection.exec_driver_sql(self.sql, rows)
-            return
+    def _copy(self, rows: list[tuple]) -> None:
+        """On the worker: COPY the rows (psycopg sends Python values as they are)."""
         with (
-            connection.connection.dbapi_connection.cursor() as cursor,
+            self.connection.connection.dbapi_connection.cursor() as cursor,
             cursor.copy(self.sql) as copy,
         ):
+            copy.set_types(self.types)
             for row in rows:
                 copy.write_row(row)
 
@@ -475,15 +514,14 @@ def import_rows(
     report = UsageReport(filename=filename, dry_run=dry_run)
     batch = _open_batch(session, filename, sha256, unique_content)
     validator = UsageValidator(_References(session), filename, require_event_id)
-    writer = LedgerWriter(session, batch, report, filename)
-    for number, raw in rows:
-        report.rows += 1
-        values = validator.validate(number, raw, report.errors)
-        if values is not None:
-            writer.add(number, values)
-        if progress is not None and report.rows % CHUNK == 0:
-            progress(report.rows)
-    writer.flush()
+    with LedgerWriter(session, batch, report, filename) as writer:
+        for number, raw in rows:
+            report.rows += 1
+            values = validator.validate(number, raw, report.errors)
+            if values is not None:
+                writer.add(number, values)
+            if progress is not None and report.rows % CHUNK == 0:
+                progress(report.rows)
     if report.errors:
         report.errors.sort(
             key=lambda p: (p.row or 0, COLUMNS.index(p.column) if p.column in COLUMNS else 99)

@@ -5,6 +5,7 @@ from alembic import context
 import billing.models  # noqa: F401  (registers the billing tables)
 import opsplatform.models  # noqa: F401  (registers the core tables)
 import sla.models  # noqa: F401  (registers the KPI result tables)
+from migrations import compared
 from opsplatform.db import Base, make_engine
 
 config = context.config
@@ -16,6 +17,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=compared(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -15,6 +15,10 @@ from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, ev
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+# Marks (in a constraint's `info`) a foreign key that PostgreSQL checks by statement
+# triggers rather than as a constraint; see models.ledger_reference and migration 0004.
+STATEMENT_CHECKED = "checked per statement on PostgreSQL"
+
 
 class _Scaled(TypeDecorator):
     """A Decimal stored as an integer count of 10**-places; refuses anything finer."""

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from opsplatform.db import Base, Money, Quantity, UTCDateTime, utcnow
+from opsplatform.db import STATEMENT_CHECKED, Base, Money, Quantity, UTCDateTime, utcnow
 
 
 class Setting(Base):
@@ -177,6 +178,16 @@ class ImportBatch(Base):
     reverted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+def ledger_reference(column: str, target: str) -> ForeignKeyConstraint:
+    """A foreign key of the usage ledger. On SQLite it is an ordinary constraint; on
+    PostgreSQL migration 0004 checks the ledger's references once per statement instead
+    (triggers over the statement's new rows, locking the rows referred to as a foreign key
+    does), since checking them row by row costs more than a bulk COPY itself."""
+    return ForeignKeyConstraint([column], [target], info={STATEMENT_CHECKED: True}).ddl_if(
+        dialect="sqlite"
+    )
+
+
 class UsageEvent(Base):
     """One line of the usage ledger: a quantity of a service used by a client on a date.
 
@@ -186,11 +197,11 @@ class UsageEvent(Base):
 
     __tablename__ = "usage_events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("import_batches.id"))
+    batch_id: Mapped[int] = mapped_column(Integer)
     event_id: Mapped[str | None] = mapped_column(String(100), unique=True)
     fingerprint: Mapped[str] = mapped_column(String(40))
-    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
-    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    client_id: Mapped[int] = mapped_column(Integer)
+    service_id: Mapped[int] = mapped_column(Integer)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     local_date: Mapped[date] = mapped_column(Date)
     month: Mapped[str] = mapped_column(String(7))
@@ -200,6 +211,14 @@ class UsageEvent(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
+        *(
+            ledger_reference(column, target)
+            for column, target in (
+                ("batch_id", "import_batches.id"),
+                ("client_id", "clients.id"),
+                ("service_id", "services.id"),
+            )
+        ),
         Index("ix_usage_month_service_client", "month", "service_id", "client_id"),
         Index("ix_usage_batch", "batch_id"),
         # the latest timed event of a service, found without reading the ledger; only

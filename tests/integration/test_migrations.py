@@ -17,7 +17,11 @@ def differences(url: str) -> list:
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            options = {
+                "compare_type": True,
+                "include_object": migrations.compared(connection.dialect.name),
+            }
+            context = MigrationContext.configure(connection, opts=options)
             return compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
