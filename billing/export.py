@@ -323,7 +323,8 @@ class _RowCells:
 
     A write-only sheet writes a row out as soon as it is appended, so the same cells can
     carry the next row instead of a newly styled cell for every value. A column whose
-    format is None takes plain values (numbers in the General format).
+    format is None takes plain values (numbers in the General format); an empty value is
+    left out rather than written as an empty formatted cell.
     """
 
     def __init__(self, ws: WriteOnlyWorksheet, formats: list[str | None]) -> None:
@@ -332,7 +333,7 @@ class _RowCells:
     def fill(self, *values: object) -> list[object]:
         row = []
         for cell, value in zip(self.cells, values, strict=True):
-            if cell is None:
+            if cell is None or value is None:
                 row.append(value)
             else:
                 _put(cell, value)
