@@ -11,7 +11,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.common import loaded_database, timed, usage_rows
+from bench.common import insert_events, loaded_database, timed
 from billing.service import close_month
 from opsplatform.periods import Month
 
@@ -24,21 +24,8 @@ def main(events: int) -> None:
         folder = Path(folder)
         database = loaded_database(folder, CLIENTS, SERVICES)
         path = folder / "bench.sqlite3"
+        insert_events(path, events, CLIENTS, SERVICES)
         raw = sqlite3.connect(path)
-        ids = {code: i for code, i in raw.execute("SELECT code, id FROM clients")}
-        sids = {code: i for code, i in raw.execute("SELECT code, id FROM services")}
-        raw.execute(
-            "INSERT INTO import_batches (kind, filename, sha256, status, rows, inserted, skipped, quantity, created_at) VALUES ('usage', 'bench', 'x', 'imported', 0, 0, 0, 0, '2026-06-01')"
-        )
-        raw.executemany(
-            "INSERT INTO usage_events (batch_id, event_id, fingerprint, client_id, service_id, occurred_at, local_date, month, quantity) VALUES (1, ?, '', ?, ?, ?, ?, ?, ?)",
-            (
-                (e, ids[c], sids[s], d + " 00:00:00", d, d[:7], q * 1_000_000)
-                for e, c, s, d, q in usage_rows(events, CLIENTS, SERVICES)
-            ),
-        )
-        raw.commit()
-        raw.execute("ANALYZE")
         with timed("raw GROUP BY", results):
             raw.execute(
                 "SELECT client_id, service_id, month, SUM(quantity) FROM usage_events "

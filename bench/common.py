@@ -8,6 +8,7 @@ import os
 import pstats
 import random
 import resource
+import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -22,8 +23,6 @@ from importers.setup import load_setup
 from opsplatform.db import Database
 from opsplatform.workbooks import write_sheets
 
-FY = "2026-27"
-
 
 def clients(n: int) -> list[str]:
     return [f"C{i:03d}" for i in range(n)]
@@ -33,17 +32,29 @@ def services(n: int) -> list[str]:
     return [f"S{i:02d}" for i in range(n)]
 
 
-def setup_book(path: Path, n_clients: int, n_services: int) -> Path:
-    """Every client subscribed to every service from April 2026 at a unit rate."""
+def setup_book(
+    path: Path, n_clients: int, n_services: int, start: date = date(2026, 4, 1), kpis: int = 0
+) -> Path:
+    """Every client subscribed to every service from `start` at a unit rate (in every
+    financial year from `start`'s to 2026-27); the first `kpis` services each with a KPI
+    of events completed within 5 working days."""
+    years = [f"{y}-{(y + 1) % 100:02d}" for y in range(start.year - (start.month < 4), 2027)]
     sheets = {
         "Clients": [["code", "name"]] + [[c, f"Council {c}"] for c in clients(n_clients)],
         "Services": [["code", "name", "unit"]]
         + [[s, f"Service {s}", "item"] for s in services(n_services)],
         "Subscriptions": [["client", "service", "start"]]
-        + [[c, s, date(2026, 4, 1)] for c in clients(n_clients) for s in services(n_services)],
+        + [[c, s, start] for c in clients(n_clients) for s in services(n_services)],
         "Tariffs": [["service", "financial_year", "rule", "rate"]]
-        + [[s, FY, "unit_rate", 1.25] for s in services(n_services)],
+        + [[s, fy, "unit_rate", 1.25] for s in services(n_services) for fy in years],
     }
+    if kpis:
+        sheets["KPIs"] = [
+            ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit"]
+        ] + [
+            [f"K-{s}", f"{s} within 5 working days", s, "percent", "higher", 95, 90, "within", 5]
+            for s in services(n_services)[:kpis]
+        ]
     return write_sheets(path, sheets)
 
 
@@ -65,6 +76,58 @@ def usage_rows(
     for i in range(n):
         day = start + timedelta(days=rng.randrange(days))
         yield [f"ev-{i:08d}", rng.choice(cs), rng.choice(ss), day.isoformat(), rng.randint(1, 9)]
+
+
+def insert_events(
+    path: Path, n: int, n_clients: int, n_services: int, timed: int = 0, **spread
+) -> None:
+    """`usage_rows` written straight into the SQLite ledger at `path` in their stored form
+    (one batch), far faster than importing them, for benchmarks that read a large ledger.
+    Events of the first `timed` services start at 09:00 on their date and complete 0 to 8
+    days later at 15:00."""
+    raw = sqlite3.connect(path)
+    ids = dict(raw.execute("SELECT code, id FROM clients"))
+    sids = dict(raw.execute("SELECT code, id FROM services"))
+    timed_ids = {sids[s] for s in services(n_services)[:timed]}
+    batch = raw.execute(
+        "INSERT INTO import_batches (kind, filename, sha256, status, rows, inserted, skipped, "
+        "quantity, created_at) VALUES ('usage', 'bench', 'x', 'imported', 0, 0, 0, 0, "
+        "'2026-06-01 00:00:00')"
+    ).lastrowid
+    rng = random.Random(2)
+
+    def rows():
+        for event_id, client, service, day, quantity in usage_rows(
+            n, n_clients, n_services, **spread
+        ):
+            sid = sids[service]
+            started = completed = None
+            if sid in timed_ids:
+                started = f"{day} 09:00:00"
+                finished = date.fromisoformat(day) + timedelta(days=rng.randrange(9))
+                completed = f"{finished} 15:00:00"
+            yield (
+                batch,
+                event_id,
+                ids[client],
+                sid,
+                f"{day} 00:00:00",
+                day,
+                day[:7],
+                quantity * 1_000_000,
+                started,
+                completed,
+            )
+
+    raw.executemany(
+        "INSERT INTO usage_events (batch_id, event_id, fingerprint, client_id, service_id, "
+        "occurred_at, local_date, month, quantity, started_at, completed_at) "
+        "VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows(),
+    )
+    raw.commit()
+    raw.execute("ANALYZE")
+    raw.close()
 
 
 def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int, **spread) -> Path:
@@ -119,13 +182,15 @@ def fresh_database(folder: Path, server: str | None = None) -> Database:
 
 
 def loaded_database(
-    folder: Path, n_clients: int, n_services: int, server: str | None = None
+    folder: Path, n_clients: int, n_services: int, server: str | None = None, **centre
 ) -> Database:
-    """`fresh_database` in `folder`, with `setup_book`'s centre loaded into it."""
+    """`fresh_database` in `folder`, with `setup_book`'s centre loaded into it (`centre`:
+    setup_book's start and kpis)."""
     folder.mkdir(parents=True, exist_ok=True)
     database = fresh_database(folder, server)
     with database.transaction() as session:
-        load_setup(session, setup_book(folder / "setup.xlsx", n_clients, n_services))
+        book = setup_book(folder / "setup.xlsx", n_clients, n_services, **centre)
+        load_setup(session, book)
     return database
 
 

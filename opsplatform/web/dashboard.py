@@ -23,6 +23,7 @@ from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from markupsafe import Markup
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -333,6 +334,14 @@ def latest_kpi_quarter(session: Session) -> Quarter | None:
     return max(found) if found else None
 
 
+@dataclass(frozen=True)
+class KpiLabel:
+    """What the matrix shows of a KPI: plain values, which outlive the session."""
+
+    code: str
+    name: str
+
+
 @dataclass
 class KpiMatrix:
     """KPI x client statuses for one quarter, with the whole centre's first."""
@@ -356,7 +365,8 @@ def kpi_matrix(session: Session) -> KpiMatrix | None:
     rows: dict[str, dict] = {}
     counts = dict.fromkeys(STATUS_WORDS, 0)
     for r in results:
-        row = rows.setdefault(r.kpi.code, {"kpi": r.kpi, "cells": {}})
+        label = KpiLabel(r.kpi.code, r.kpi.name)
+        row = rows.setdefault(r.kpi.code, {"kpi": label, "cells": {}})
         row["cells"][r.client] = {
             "status": r.status,
             "word": STATUS_WORDS[r.status],
@@ -502,6 +512,91 @@ def measures(session: Session, last: Month | None) -> Measures | None:
     )
 
 
+# -- the costly figures, kept while the data they come from is unchanged ----------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The billing comparison and the KPI matrix, rendered (the KPI section once for those
+    who may comment and once for those who may not), with the data version they were
+    computed at and when. Over millions of events they take seconds to compute (the KPI
+    matrix reads three quarters of timed events), so each worker process keeps the last
+    ones, and the page only renders what changes from one request to the next."""
+
+    version: tuple
+    at: datetime
+    billing: Billing | None
+    billing_html: Markup
+    kpi_html: dict[bool, Markup]
+    measures: Measures | None
+
+
+FIGURES_SECONDS = 300  # at most this old, even if a change escaped the data version
+_figures: dict[str, Figures] = {}  # by database URL
+
+
+def data_version(session: Session) -> tuple:
+    """What the costly figures are computed from, told by a few index look-ups: the newest
+    usage event, statement, statement line, query, KPI result and figure, the latest
+    revert, issue and answer, and the newest audit entry (every setup load, KPI change and
+    import is audited). Any change to the figures' data changes one of them."""
+    newest = (
+        func.max(UsageEvent.id),
+        func.max(ImportBatch.reverted_at),
+        func.max(Statement.id),
+        func.max(Statement.issued_at),
+        func.max(StatementLine.id),
+        func.max(StatementQuery.id),
+        func.max(StatementQuery.answered_at),
+        func.max(KpiResult.id),
+        func.max(KpiFigure.id),
+        func.max(AuditEvent.id),
+    )
+    return tuple(session.execute(select(*(select(m).scalar_subquery() for m in newest))).one())
+
+
+def figures(session: Session) -> Figures:
+    """The billing comparison, KPI matrix and low-bureaucracy measures: this worker's last ones if the data version is
+    unchanged and they are under FIGURES_SECONDS old, else computed now."""
+    version = data_version(session)
+    key = str(session.get_bind().url)
+    kept = _figures.get(key)
+    now = datetime.now(LONDON)
+    if (
+        kept is not None
+        and kept.version == version
+        and (now - kept.at).total_seconds() < FIGURES_SECONDS
+    ):
+        return kept
+    found = billing(session)
+    matrix = kpi_matrix(session)
+    billing_html = Markup(
+        render_template(
+            "dashboard/_billing.html",
+            billing=found,
+            billing_chart=billing_chart(found) if found else None,
+            money_text=money_text,
+        )
+    )
+    chart = kpi_chart(matrix) if matrix else None
+    kpi_html = {
+        may_comment: Markup(
+            render_template(
+                "dashboard/_kpis.html",
+                matrix=matrix,
+                kpi_chart=chart,
+                may_comment=may_comment,
+                status_words=STATUS_WORDS,
+            )
+        )
+        for may_comment in (False, True)
+    }
+    lightness = measures(session, found.month if found else None)
+    kept = Figures(version, now, found, billing_html, kpi_html, lightness)
+    _figures[key] = kept
+    return kept
+
+
 # -- the dashboard page ------------------------------------------------------------------------
 
 
@@ -509,20 +604,16 @@ def measures(session: Session, last: Month | None) -> Measures | None:
 @roles(*STAFF)
 def overview():
     with database().transaction(dry_run=True) as session:
-        found = billing(session)
-        matrix = kpi_matrix(session)
+        kept = figures(session)
         page = render_template(
             "dashboard/overview.html",
-            billing=found,
-            billing_chart=billing_chart(found) if found else None,
+            figures_at=london_text(kept.at),
+            billing_html=kept.billing_html,
             drafts=drafts(session),
-            matrix=matrix,
-            kpi_chart=kpi_chart(matrix) if matrix else None,
+            kpi_html=kept.kpi_html[current_user.role in COMMENTATORS],
             queries=open_queries(session),
             imports=recent_imports(session),
-            measures=measures(session, found.month if found else None),
-            may_comment=current_user.role in COMMENTATORS,
-            status_words=STATUS_WORDS,
+            measures=kept.measures,
             money_text=money_text,
             london_text=london_text,
         )

@@ -26,6 +26,7 @@ from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp
 from opsplatform.periods import Month, Quarter, iter_months
 from sla.service import assess_quarter, commentary
+from tests.support import write_csv
 
 QUARTER = "2026-27-Q1"
 COMMENTARY = f"/performance/{QUARTER}/commentary"
@@ -540,3 +541,44 @@ def test_too_long_or_removed_commentary_is_refused_with_nothing_saved(app, signe
     assert response.status_code == 400
     assert "saved commentary can be changed but not removed" in response.text
     assert client_side_commentary(app) == {"PAY-5D": "Saved"}
+
+
+# -- the costly figures are kept while their data is unchanged --------------------------------
+
+
+def test_the_costly_figures_are_computed_once_until_their_data_changes(
+    app, signed_in, cli, tmp_path, monkeypatch
+):
+    from opsplatform.web import dashboard
+
+    computed = []
+    matrix = dashboard.kpi_matrix
+    monkeypatch.setattr(
+        dashboard, "kpi_matrix", lambda session: computed.append(1) or matrix(session)
+    )
+    manager = signed_in("manager")
+    first = Page(manager.get("/dashboard").text)
+    assert Page(manager.get("/dashboard").text).text == first.text
+    assert len(computed) == 1
+    assert re.search(r"figures calculated at \d{1,2} \w{3} \d{4} \d\d:\d\d", first.text)
+    # a late payslip for LAN, completed outside the 5-day limit: the matrix must show it
+    late = {
+        "event_id": "LATE-LAN",
+        "client": "LAN",
+        "service": "PAY",
+        "date": "2026-04-20",
+        "quantity": 1,
+        "started_at": "2026-04-01T09:00:00",
+        "completed_at": "2026-04-20T09:00:00",
+    }
+    cli("usage", "import", write_csv(tmp_path / "late.csv", [late]))
+    after = Page(manager.get("/dashboard").text)
+    assert len(computed) == 2
+    pay = "PAY-5D Payslips in 5 working days"
+    lan = first.tables["kpi-matrix"][0].index("LAN") - 1
+    assert first.table("kpi-matrix")[pay][lan] == "Green 100%"
+    assert after.table("kpi-matrix")[pay][lan] == "Red 50%"
+    # and when the figures are older than FIGURES_SECONDS, even unchanged data is read again
+    monkeypatch.setattr(dashboard, "FIGURES_SECONDS", 0)
+    manager.get("/dashboard")
+    assert len(computed) == 3
