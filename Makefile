@@ -41,6 +41,7 @@ format: install
 	$(BIN)/ruff format .
 
 # Every benchmark in bench/ at sizes that take a few minutes in all; not part of `make test`.
+# bench.dashboard needs wrk (apt-get install wrk).
 # Results are recorded in docs/PERFORMANCE.md. import_usage runs under a throwaway
 # PostgreSQL server, so that it measures on SQLite and on PostgreSQL.
 bench: $(BIN)/.installed
@@ -49,3 +50,4 @@ bench: $(BIN)/.installed
 	PYTHONPATH=. $(BIN)/python -m bench.import_xlsx 100000
 	PYTHONPATH=. $(BIN)/python -m bench.api_usage 100000
 	PYTHONPATH=. $(BIN)/python -m bench.export_statement 100000
+	PYTHONPATH=. $(BIN)/python -m bench.dashboard 100000

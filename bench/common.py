@@ -68,62 +68,67 @@ def usage_rows(
     seed: int = 1,
     start: date = date(2026, 4, 1),
     days: int = 61,
+    timed: int = 0,
+    first: int = 0,
 ):
     """n usage rows spread over `days` days from `start` (by default April-May 2026), each
-    with a unique event_id."""
-    rng = random.Random(seed)
+    with a unique event_id (numbered from `first`). With `timed`, every row also has a
+    started_at and completed_at, filled for the first `timed` services' events (started
+    at 09:00 on their date, completed 0 to 8 days later at 15:00) and empty for others."""
+    rng = random.Random(seed + first)
     cs, ss = clients(n_clients), services(n_services)
-    for i in range(n):
+    timed_services = set(ss[:timed])
+    for i in range(first, first + n):
         day = start + timedelta(days=rng.randrange(days))
-        yield [f"ev-{i:08d}", rng.choice(cs), rng.choice(ss), day.isoformat(), rng.randint(1, 9)]
+        row = [f"ev-{i:08d}", rng.choice(cs), rng.choice(ss), day.isoformat(), rng.randint(1, 9)]
+        if timed:
+            if row[2] in timed_services:
+                finished = day + timedelta(days=rng.randrange(9))
+                row += [f"{day}T09:00:00", f"{finished}T15:00:00"]
+            else:
+                row += ["", ""]
+        yield row
 
 
-def insert_events(
-    path: Path, n: int, n_clients: int, n_services: int, timed: int = 0, **spread
-) -> None:
+def usage_header(timed: int = 0) -> list[str]:
+    return USAGE_HEADER + (["started_at", "completed_at"] if timed else [])
+
+
+def insert_events(path: Path, n: int, n_clients: int, n_services: int, **spread) -> None:
     """`usage_rows` written straight into the SQLite ledger at `path` in their stored form
-    (one batch), far faster than importing them, for benchmarks that read a large ledger.
-    Events of the first `timed` services start at 09:00 on their date and complete 0 to 8
-    days later at 15:00."""
+    (one batch), far faster than importing them, for benchmarks that read a large ledger;
+    `spread` as usage_rows takes it (start, days, timed)."""
     raw = sqlite3.connect(path)
     ids = dict(raw.execute("SELECT code, id FROM clients"))
     sids = dict(raw.execute("SELECT code, id FROM services"))
-    timed_ids = {sids[s] for s in services(n_services)[:timed]}
     batch = raw.execute(
         "INSERT INTO import_batches (kind, filename, sha256, status, rows, inserted, skipped, "
         "quantity, created_at) VALUES ('usage', 'bench', 'x', 'imported', 0, 0, 0, 0, "
         "'2026-06-01 00:00:00')"
     ).lastrowid
-    rng = random.Random(2)
 
-    def rows():
-        for event_id, client, service, day, quantity in usage_rows(
-            n, n_clients, n_services, **spread
-        ):
-            sid = sids[service]
-            started = completed = None
-            if sid in timed_ids:
-                started = f"{day} 09:00:00"
-                finished = date.fromisoformat(day) + timedelta(days=rng.randrange(9))
-                completed = f"{finished} 15:00:00"
-            yield (
-                batch,
-                event_id,
-                ids[client],
-                sid,
-                f"{day} 00:00:00",
-                day,
-                day[:7],
-                quantity * 1_000_000,
-                started,
-                completed,
-            )
+    def stored(moment: str) -> str | None:
+        return moment.replace("T", " ") if moment else None
 
+    rows = (
+        (
+            batch,
+            row[0],
+            ids[row[1]],
+            sids[row[2]],
+            f"{row[3]} 00:00:00",
+            row[3],
+            row[3][:7],
+            row[4] * 1_000_000,
+            *(stored(moment) for moment in (row[5:] or ["", ""])),
+        )
+        for row in usage_rows(n, n_clients, n_services, **spread)
+    )
     raw.executemany(
         "INSERT INTO usage_events (batch_id, event_id, fingerprint, client_id, service_id, "
         "occurred_at, local_date, month, quantity, started_at, completed_at) "
         "VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows(),
+        rows,
     )
     raw.commit()
     raw.execute("ANALYZE")
@@ -131,10 +136,10 @@ def insert_events(
 
 
 def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int, **spread) -> Path:
-    """`usage_rows` as a CSV; `spread` (start, days) as usage_rows takes it."""
+    """`usage_rows` as a CSV; `spread` (start, days, timed, first) as usage_rows takes it."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(USAGE_HEADER)
+        writer.writerow(usage_header(spread.get("timed", 0)))
         writer.writerows(usage_rows(n, n_clients, n_services, **spread))
     return path
 

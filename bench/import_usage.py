@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 from bench.common import (
@@ -30,6 +31,15 @@ CLIENTS, SERVICES = 50, 30
 
 
 def raw_baseline(csv_path: Path, db_path: Path) -> None:
+    with open(csv_path, newline="") as handle:
+        rows = csv.reader(handle)
+        next(rows)
+        raw_insert(rows, db_path)
+
+
+def raw_insert(rows: Iterable[list], db_path: Path) -> None:
+    """Rows of (event_id, client, service, date, quantity) inserted with a raw sqlite3
+    executemany, in one transaction, into a table indexed as the ledger is."""
     connection = sqlite3.connect(db_path)
     connection.execute(
         "CREATE TABLE usage (id INTEGER PRIMARY KEY, batch_id INTEGER, event_id TEXT UNIQUE, "
@@ -37,14 +47,11 @@ def raw_baseline(csv_path: Path, db_path: Path) -> None:
     )
     connection.execute("CREATE INDEX usage_date_service_client ON usage (date, service, client)")
     connection.execute("CREATE INDEX usage_batch ON usage (batch_id)")
-    with open(csv_path, newline="") as handle:
-        rows = csv.reader(handle)
-        next(rows)
-        connection.executemany(
-            "INSERT INTO usage (batch_id, event_id, client, service, date, quantity) "
-            "VALUES (1, ?, ?, ?, ?, ?)",
-            rows,
-        )
+    connection.executemany(
+        "INSERT INTO usage (batch_id, event_id, client, service, date, quantity) "
+        "VALUES (1, ?, ?, ?, ?, ?)",
+        rows,
+    )
     connection.commit()
     connection.close()
 

@@ -343,6 +343,29 @@ def test_an_event_id_repeated_inside_one_file(centre, database, tmp_path):
     assert [e["event_id"] for e in events(database)] == ["D1", "D2"]
 
 
+@pytest.mark.parametrize("chunk", [1, 2])
+def test_repeats_and_clashes_are_found_across_the_writers_chunks(
+    centre, database, tmp_path, monkeypatch, chunk
+):
+    """The ledger is written chunk by chunk (on PostgreSQL by a worker thread, while the
+    next chunk is validated): a repeat in a later chunk, even the very next one, must
+    still be seen, and never stored twice."""
+    monkeypatch.setattr("importers.usage.CHUNK", chunk)
+    rows = [
+        {"event_id": f"C{i}", "client": "WYR", "service": "PAY", "date": "2026-05-01"}
+        for i in range(5)
+    ]
+    centre("usage", "import", write_csv(tmp_path / "first.csv", rows[:2]))
+    again = [*rows, rows[4], rows[0], rows[0]]  # C4 twice in a row, C0 stored already
+    report = centre.json("usage", "import", write_csv(tmp_path / "again.csv", again))
+    assert (report["rows"], report["inserted"], report["skipped"]) == (8, 3, 5)
+    assert [e["event_id"] for e in events(database)] == [f"C{i}" for i in range(5)]
+    clash = [*rows, {**rows[4], "quantity": 2}, {**rows[0], "event_id": "C9"}]
+    document = centre.json("usage", "import", write_csv(tmp_path / "clash.csv", clash), expect=1)
+    assert [(e["row"], e["column"]) for e in document["errors"]] == [(7, "event_id")]
+    assert len(events(database)) == 5
+
+
 # -- time zones ----------------------------------------------------------------------------
 
 
