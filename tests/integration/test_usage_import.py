@@ -343,6 +343,26 @@ def test_an_event_id_repeated_inside_one_file(centre, database, tmp_path):
     assert [e["event_id"] for e in events(database)] == ["D1", "D2"]
 
 
+def test_text_is_stored_exactly_whatever_characters_it_holds(centre, database, tmp_path):
+    """A backslash, tab or line break means something to COPY and to CSV: each must
+    arrive as itself, on both databases."""
+    odd = ["back\\slash \\N", "tab\there", "line\nbreak\r\nand more", "£ and ü", "\\N"]
+    rows = [
+        {
+            "event_id": f"id {text}",
+            "client": "WYR",
+            "service": "PAY",
+            "date": "2026-05-01",
+            "reference": text,
+        }
+        for text in odd
+    ]
+    centre("usage", "import", write_csv(tmp_path / "odd.csv", rows))
+    with database.transaction() as session:
+        stored = session.execute(select(UsageEvent.event_id, UsageEvent.reference)).all()
+    assert sorted(stored) == sorted((f"id {text}", text) for text in odd)
+
+
 @pytest.mark.parametrize("chunk", [1, 2])
 def test_repeats_and_clashes_are_found_across_the_writers_chunks(
     centre, database, tmp_path, monkeypatch, chunk
