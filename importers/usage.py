@@ -351,18 +351,19 @@ class LedgerWriter:
         )
         self.marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self.copy = dialect.name == "postgresql"
+        self.worker: ThreadPoolExecutor | None = None
+        self.writing: Future | None = None
         if self.copy:
             self.sql = f"COPY {table.name} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
             self.types = [
                 table.c[c].type.compile(dialect).lower().split("(")[0] for c in LEDGER_COLUMNS
             ]
+            self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
         else:
             self.sql = (
                 f"INSERT INTO {table.name} ({', '.join(LEDGER_COLUMNS)}) "
                 f"VALUES ({', '.join([self.marker] * len(LEDGER_COLUMNS))})"
             )
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
-        self.writing: Future | None = None
 
     def __enter__(self) -> LedgerWriter:
         return self
@@ -375,7 +376,8 @@ class LedgerWriter:
             elif self.writing is not None:
                 self.writing.exception()  # wait for it, keeping the error already on its way
         finally:
-            self.worker.shutdown()
+            if self.worker is not None:
+                self.worker.shutdown()
 
     def add(self, number: int, event: Event) -> None:
         self.pending.append((number, event))
@@ -392,7 +394,7 @@ class LedgerWriter:
         fresh = self._fresh(chunk)
         if not fresh:
             return
-        if self.copy:
+        if self.worker is not None:
             self.writing = self.worker.submit(self._copy, fresh)
         else:
             self.connection.exec_driver_sql(self.sql, fresh)

@@ -518,10 +518,11 @@ def measures(session: Session, last: Month | None) -> Measures | None:
 @dataclass(frozen=True)
 class Figures:
     """The billing comparison and the KPI matrix, rendered (the KPI section once for those
-    who may comment and once for those who may not), with the data version they were
-    computed at and when. Over millions of events they take seconds to compute (the KPI
-    matrix reads three quarters of timed events), so each worker process keeps the last
-    ones, and the page only renders what changes from one request to the next."""
+    who may comment and once for those who may not), and the low-bureaucracy measures,
+    with the data version they were computed at and when. Over millions of events they
+    take seconds to compute (the KPI matrix reads three quarters of timed events), so
+    each worker process keeps the last ones, and the page renders only what changes from
+    one request to the next (drafts, open queries, recent imports)."""
 
     version: tuple
     at: datetime
@@ -556,8 +557,8 @@ def data_version(session: Session) -> tuple:
 
 
 def figures(session: Session) -> Figures:
-    """The billing comparison, KPI matrix and low-bureaucracy measures: this worker's last ones if the data version is
-    unchanged and they are under FIGURES_SECONDS old, else computed now."""
+    """This worker's last Figures if the data version is unchanged and they are under
+    FIGURES_SECONDS old, else new ones computed now."""
     version = data_version(session)
     key = str(session.get_bind().url)
     kept = _figures.get(key)
