@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.engine import rate_year
-from billing.service import month_label, year_inputs
+from billing.service import year_inputs
 from opsplatform.errors import Refused
 from opsplatform.models import Client, Driver, Service, Tariff
 from opsplatform.money import ZERO, round_money
@@ -134,7 +134,7 @@ def write_budget_workbook(session: Session, projection: Projection, path: Path) 
         start_row=4,
         widths=[10, 40, 16, 14, 16],
     )
-    months = [month_label(m) for m in projection.year.months()]
+    months = [m.label for m in projection.year.months()]
     for code, services in projection.clients.items():
         ws = book.create_sheet(code)
         write_cell(ws, 1, 1, f"{names[code]}: projected charges for {projection.year}").font = Font(

@@ -26,7 +26,6 @@ from sqlalchemy import Result, select
 from sqlalchemy.orm import Session
 
 from billing.models import Statement, StatementLine
-from billing.service import month_label
 from opsplatform.errors import Refused
 from opsplatform.models import Subscription, UsageEvent
 from opsplatform.periods import Month, london_date, to_london
@@ -179,7 +178,7 @@ def _cover_rows(session: Session, ws: WriteOnlyWorksheet, statement: Statement) 
         ("Client", statement.client.name),
         ("Client code", statement.client.code),
         ("Statement number", statement.number),
-        ("Month", month_label(month)),
+        ("Month", month.label),
         ("Status", status),
         ("Issue date", issue_date),
         ("Due date", due_date),

@@ -48,10 +48,6 @@ class _Draft:
     pending_id: int | None = None
 
 
-def month_label(month: Month) -> str:
-    return month.first_day.strftime("%B %Y")
-
-
 def year_inputs(
     session: Session,
     year: FinancialYear,
@@ -436,7 +432,7 @@ def _from_ideal(line: Ideal, service: Service) -> _Draft:
         service=line.service,
         kind=line.kind,
         period=line.month,
-        description=f"{service.name}{names[line.kind]}, {month_label(line.month)}",
+        description=f"{service.name}{names[line.kind]}, {line.month.label}",
         basis=line.basis,
         quantity=line.quantity,
         rate=line.rate,
@@ -452,8 +448,8 @@ def _prior_period(
         service=service.code,
         kind="prior_period",
         period=period,
-        description=f"{service.name}, {month_label(period)}: re-rated (corrects {corrects})",
-        basis=f"{month_label(period)} now comes to {format_gbp(should)}; {format_gbp(was)} was billed",
+        description=f"{service.name}, {period.label}: re-rated (corrects {corrects})",
+        basis=f"{period.label} now comes to {format_gbp(should)}; {format_gbp(was)} was billed",
         quantity=quantity,
         rate=None,
         amount=should - was,

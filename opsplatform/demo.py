@@ -377,7 +377,7 @@ class _Centre:
         December) and a small supplementary run around the 10th."""
         pay_day = max(d for d in days if d.day <= (18 if d.month == 12 else 25))
         extra_day = max(d for d in days if d.day <= 10)
-        label = pay_day.strftime("%B %Y")
+        label = Month.of(pay_day).label
         growth = 1.01 ** _years_from_base(FinancialYear.of(pay_day))
         runs = [
             (pay_day, "M", a.payslips * growth * rng.uniform(0.985, 1.015), f"Payroll {label}"),
@@ -474,7 +474,7 @@ class _Centre:
         if not self.subscribed(code, "PRINT", day):
             return []
         quantity = round(authority.mail_items * rng.uniform(0.04, 0.08))
-        reference = f"Late job sheet, {month.first_day:%B %Y}"
+        reference = f"Late job sheet, {month.label}"
         event = f"PRINT-{code}-{day:%Y%m%d}-LATE"
         return [[event, code, "PRINT", day, quantity, reference, None, None]]
 
@@ -515,6 +515,6 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
     months = centre.last - centre.first + 1
     return (
         f"demo loaded: {CENTRE}, {len(CLIENTS)} clients, {len(SERVICES)} services, "
-        f"{months} months of usage from {centre.first.first_day:%B %Y} to "
-        f"{centre.last.first_day:%B %Y} ({events:,} events), {statements} statements issued"
+        f"{months} months of usage from {centre.first.label} to "
+        f"{centre.last.label} ({events:,} events), {statements} statements issued"
     )

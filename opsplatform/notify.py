@@ -115,7 +115,7 @@ def statements_issued(session: Session, statements: list) -> int:
     """Tell each client council that its statement for the month is issued."""
     sent, users = 0, client_users(session)
     for s in statements:
-        month = f"{Month.parse(s.month).first_day:%B %Y}"
+        month = Month.parse(s.month).label
         body = (
             f"Your statement {s.number} for {month} has been issued.\n\n"
             f"Total: £{s.total:,.2f} (net £{s.net:,.2f}, VAT £{s.vat:,.2f})\n"

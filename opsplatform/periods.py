@@ -54,6 +54,11 @@ class Month:
         return date(self.year, self.month, 1)
 
     @property
+    def label(self) -> str:
+        """The month as people write it: "May 2026"."""
+        return f"{self.first_day:%B %Y}"
+
+    @property
     def last_day(self) -> date:
         return self.next().first_day - timedelta(days=1)
 

@@ -67,7 +67,7 @@ def write_publication(session: Session, quarter: Quarter, path: Path) -> None:
     settings = centre_settings(session)
     months = quarter.months()
     state = "final results" if any(r.final for r in centre) else "provisional results"
-    period = f"{quarter}: {months[0].first_day:%B %Y} to {months[-1].first_day:%B %Y}, {state}"
+    period = f"{quarter}: {months[0].label} to {months[-1].label}, {state}"
     book = Workbook()
 
     summary = book.active

@@ -106,16 +106,12 @@ def today() -> date:
     return datetime.now(LONDON).date()
 
 
-def month_name(month: Month) -> str:
-    return month.first_day.strftime("%B %Y")
-
-
 def months_text(first: Month, last: Month) -> str:
     if first == last:
-        return month_name(first)
+        return first.label
     if first.year == last.year:
-        return f"{first.first_day:%B} to {month_name(last)}"
-    return f"{month_name(first)} to {month_name(last)}"
+        return f"{first.first_day:%B} to {last.label}"
+    return f"{first.label} to {last.label}"
 
 
 # -- (1) billing: this month and the year to date, against the same months last year ---------
@@ -173,11 +169,11 @@ class Billing:
 
     @property
     def month_text(self) -> str:
-        return month_name(self.month)
+        return self.month.label
 
     @property
     def month_last_year_text(self) -> str:
-        return month_name(self.month + -12)
+        return (self.month + -12).label
 
     @property
     def year_heading(self) -> str:

@@ -326,10 +326,6 @@ def london(moment: datetime) -> str:
     return f"{local.day} {local:%b %Y %H:%M}"
 
 
-def month_name(month: str) -> str:
-    return f"{Month.parse(month).first_day:%B %Y}"
-
-
 def _issued_among(session, months) -> set[str]:
     """Which of these months have issued statements."""
     from billing.models import Statement
@@ -347,7 +343,7 @@ def _issued_among(session, months) -> set[str]:
 def _months(session, counts: dict[str, int]) -> list[dict]:
     issued = _issued_among(session, counts)
     return [
-        {"month": m, "name": month_name(m), "rows": n, "issued": m in issued}
+        {"month": m, "name": Month.parse(m).label, "rows": n, "issued": m in issued}
         for m, n in sorted(counts.items())
     ]
 

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from billing.models import PendingLine, Statement, StatementLine, StatementQuery
 from billing.queries import answer_query, list_queries, raise_query, working_days_open
-from billing.service import month_label
 from importers.tables import money
 from opsplatform.audit import record
 from opsplatform.calendars import WorkingCalendar, load_calendars
@@ -167,7 +166,7 @@ def line(number: str, position: int):
             statement=statement,
             line=found,
             kind_name=KIND_NAMES.get(found.kind, found.kind),
-            period_label=month_label(Month.parse(found.period)),
+            period_label=Month.parse(found.period).label,
             no_usage_reason=_no_usage_reason(found),
             usage=usage,
             queries=queries,
@@ -191,8 +190,8 @@ class UsagePage:
     @property
     def period_text(self) -> str:
         if len(self.months) == 1:
-            return month_label(self.months[0])
-        return f"{month_label(self.months[0])} to {month_label(self.months[-1])}"
+            return self.months[0].label
+        return f"{self.months[0].label} to {self.months[-1].label}"
 
     @property
     def first(self) -> int:
@@ -531,7 +530,7 @@ def performance():
         error=None,
         rows=rows,
         final=any(r.final for r in results),
-        months=(month_label(quarter.months()[0]), month_label(quarter.months()[-1])),
+        months=(quarter.months()[0].label, quarter.months()[-1].label),
         previous=quarter.previous(),
         following=_following(quarter),
         latest=latest_complete_quarter(),

@@ -35,6 +35,11 @@ def test_parse_month():
     assert Month.parse("2026-05").compact == "202605"
 
 
+def test_a_month_reads_as_people_write_it():
+    assert Month(2026, 5).label == "May 2026"
+    assert Month(2027, 1).label == "January 2027"
+
+
 def test_parse_financial_year():
     fy = FinancialYear.parse("2026-27")
     assert fy == FinancialYear(2026)
