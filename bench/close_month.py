@@ -24,7 +24,7 @@ def main(events: int) -> None:
         folder = Path(folder)
         database = loaded_database(folder, CLIENTS, SERVICES)
         path = folder / "bench.sqlite3"
-        insert_events(path, events, CLIENTS, SERVICES)
+        insert_events(database, events, CLIENTS, SERVICES)
         raw = sqlite3.connect(path)
         with timed("raw GROUP BY", results):
             raw.execute(

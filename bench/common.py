@@ -8,7 +8,6 @@ import os
 import pstats
 import random
 import resource
-import sqlite3
 import sys
 import time
 from contextlib import contextmanager
@@ -94,45 +93,58 @@ def usage_header(timed: int = 0) -> list[str]:
     return USAGE_HEADER + (["started_at", "completed_at"] if timed else [])
 
 
-def insert_events(path: Path, n: int, n_clients: int, n_services: int, **spread) -> None:
-    """`usage_rows` written straight into the SQLite ledger at `path` in their stored form
-    (one batch), far faster than importing them, for benchmarks that read a large ledger;
-    `spread` as usage_rows takes it (start, days, timed)."""
-    raw = sqlite3.connect(path)
-    ids = dict(raw.execute("SELECT code, id FROM clients"))
-    sids = dict(raw.execute("SELECT code, id FROM services"))
-    batch = raw.execute(
-        "INSERT INTO import_batches (kind, filename, sha256, status, rows, inserted, skipped, "
-        "quantity, created_at) VALUES ('usage', 'bench', 'x', 'imported', 0, 0, 0, 0, "
-        "'2026-06-01 00:00:00')"
-    ).lastrowid
+EVENT_COLUMNS = (
+    "batch_id, event_id, fingerprint, client_id, service_id, occurred_at, local_date, month, "
+    "quantity, started_at, completed_at"
+)
+
+
+def insert_events(database: Database, n: int, n_clients: int, n_services: int, **spread) -> None:
+    """`usage_rows` written straight into the database's ledger in their stored form (one
+    batch; SQLite's executemany or PostgreSQL's COPY), far faster than importing them, for
+    benchmarks that read a large ledger; `spread` as usage_rows takes it (start, days,
+    timed)."""
+    postgres = database.engine.dialect.name == "postgresql"
+    zone = "+00" if postgres else ""  # SQLite keeps UTC as naive text
 
     def stored(moment: str) -> str | None:
-        return moment.replace("T", " ") if moment else None
+        return f"{moment.replace('T', ' ')}{zone}" if moment else None
 
-    rows = (
-        (
-            batch,
-            row[0],
-            ids[row[1]],
-            sids[row[2]],
-            f"{row[3]} 00:00:00",
-            row[3],
-            row[3][:7],
-            row[4] * 1_000_000,
-            *(stored(moment) for moment in (row[5:] or ["", ""])),
+    with database.engine.begin() as connection:
+        ids = dict(connection.exec_driver_sql("SELECT code, id FROM clients").all())
+        sids = dict(connection.exec_driver_sql("SELECT code, id FROM services").all())
+        batch = connection.exec_driver_sql(
+            "INSERT INTO import_batches (kind, filename, sha256, status, rows, inserted, "
+            "skipped, quantity, created_at) VALUES ('usage', 'bench', 'x', 'imported', 0, 0, "
+            "0, 0, '2026-06-01 00:00:00') RETURNING id"
+        ).scalar_one()
+        rows = (
+            (
+                batch,
+                row[0],
+                "",
+                ids[row[1]],
+                sids[row[2]],
+                stored(f"{row[3]} 00:00:00"),
+                row[3],
+                row[3][:7],
+                row[4] * 1_000_000,
+                *(stored(moment) for moment in (row[5:] or ["", ""])),
+            )
+            for row in usage_rows(n, n_clients, n_services, **spread)
         )
-        for row in usage_rows(n, n_clients, n_services, **spread)
-    )
-    raw.executemany(
-        "INSERT INTO usage_events (batch_id, event_id, fingerprint, client_id, service_id, "
-        "occurred_at, local_date, month, quantity, started_at, completed_at) "
-        "VALUES (?, ?, '', ?, ?, ?, ?, ?, ?, ?, ?)",
-        rows,
-    )
-    raw.commit()
-    raw.execute("ANALYZE")
-    raw.close()
+        cursor = connection.connection.dbapi_connection.cursor()
+        if postgres:
+            with cursor.copy(f"COPY usage_events ({EVENT_COLUMNS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            cursor.executemany(
+                f"INSERT INTO usage_events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                rows,
+            )
+    with database.engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
 
 
 def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int, **spread) -> Path:

@@ -8,7 +8,8 @@ month to September 2026 closed and issued, October 2026 closed as drafts. The si
 manager's `GET /dashboard` is measured with wrk (4 connections, 2 threads) against
 gunicorn with 4 sync workers, beside a trivial endpoint of the same server (`/healthz`).
 Targets: dashboard p95 < 50 ms; its throughput is printed as a ratio to the trivial one's.
-`--profile` profiles one dashboard request in-process instead.
+`--profile` profiles one dashboard request in-process instead. The database is SQLite,
+or PostgreSQL when run under `.ci/with-postgres`.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ import urllib.request
 from datetime import date
 from pathlib import Path
 
-from bench.common import command_line, insert_events, loaded_database, profiled, timed
+from bench.common import (
+    command_line,
+    insert_events,
+    loaded_database,
+    postgres_server,
+    profiled,
+    timed,
+)
 from billing.service import close_month, issue_month
 from opsplatform.accounts import create_user
 from opsplatform.app import create_app
@@ -50,13 +58,12 @@ end
 """
 
 
-def build(folder: Path, events: int) -> str:
-    """The centre's SQLite database in `folder` (its URL); the manager's session cookie is
-    made later, by signing in."""
-    database = loaded_database(folder, CLIENTS, SERVICES, start=START, kpis=TIMED)
-    insert_events(
-        folder / "bench.sqlite3", events, CLIENTS, SERVICES, TIMED, start=START, days=DAYS
-    )
+def build(folder: Path, events: int, server: str | None) -> str:
+    """The centre's database (its URL): an SQLite file in `folder`, or a database on the
+    PostgreSQL `server`. The manager's session cookie is made later, by signing in."""
+    database = loaded_database(folder, CLIENTS, SERVICES, server, start=START, kpis=TIMED)
+    spread = {"start": START, "days": DAYS, "timed": TIMED}
+    insert_events(database, events, CLIENTS, SERVICES, **spread)
     with database.transaction() as session:
         for month in iter_months(Month.of(START), DRAFT):
             close_month(session, month)
@@ -129,13 +136,14 @@ def wrk(
     return {key: float(value) for key, value in figures.items()}
 
 
-def measure(folder: Path, events: int, profile: bool) -> None:
+def measure(folder: Path, events: int, profile: bool, server: str | None) -> None:
     results: dict[str, float] = {}
     with timed("build", results):
         os.environ["OPSPLATFORM_INSTANCE_PATH"] = str(folder)
-        build(folder, events)
+        build(folder, events, server)
     cookie = manager_cookie(folder)
-    print(f"events: {events:,} (built in {results['build']:.0f} s)")
+    where = "PostgreSQL" if server else "SQLite"
+    print(f"events: {events:,} on {where} (built in {results['build']:.0f} s)")
     if profile:
         app = create_app()
         client = app.test_client()
@@ -183,7 +191,7 @@ def main() -> None:
     sizes, profile = command_line(5_000_000)
     for events in sizes:
         with tempfile.TemporaryDirectory() as folder:
-            measure(Path(folder), events, profile)
+            measure(Path(folder), events, profile, postgres_server())
 
 
 if __name__ == "__main__":
