@@ -17,11 +17,22 @@ from __future__ import annotations
 import functools
 import re
 import statistics
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    copy_current_request_context,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import distinct, func, select
@@ -529,7 +540,20 @@ class Figures:
 
 
 FIGURES_SECONDS = 300  # at most this old, even if a change escaped the data version
-_figures: dict[str, Figures] = {}  # by database URL
+
+
+class KeptFigures:
+    """A worker's dashboard figures: the last ones computed, and the refresh under way."""
+
+    def __init__(self) -> None:
+        self.figures: Figures | None = None
+        self.refreshing: Future | None = None
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-figures")
+
+
+@dashboard.record_once
+def _keep_figures(state) -> None:
+    state.app.extensions["opsplatform.figures"] = KeptFigures()
 
 
 def data_version(session: Session) -> tuple:
@@ -552,19 +576,43 @@ def data_version(session: Session) -> tuple:
     return tuple(session.execute(select(*(select(m).scalar_subquery() for m in newest))).one())
 
 
-def figures(session: Session) -> Figures:
-    """This worker's last Figures if the data version is unchanged and they are under
-    FIGURES_SECONDS old, else new ones computed now."""
+def figures(session: Session) -> tuple[Figures, bool]:
+    """This worker's figures, and whether newer ones are being calculated.
+
+    The first time, they are computed at once. After that the kept ones are shown while
+    the data version is unchanged and they are under FIGURES_SECONDS old; once either is
+    no longer so, they are still shown (the page says they are being recalculated) while
+    the worker computes new ones in the background, so that nobody waits seconds for the
+    page after an import at a large centre."""
+    kept: KeptFigures = current_app.extensions["opsplatform.figures"]
     version = data_version(session)
-    key = str(session.get_bind().url)
-    kept = _figures.get(key)
-    now = datetime.now(LONDON)
-    if (
-        kept is not None
-        and kept.version == version
-        and (now - kept.at).total_seconds() < FIGURES_SECONDS
-    ):
-        return kept
+    found = kept.figures
+    if found is None:
+        found = kept.figures = computed_figures(session, version)
+        return found, False
+    if found.version == version and (_now() - found.at).total_seconds() < FIGURES_SECONDS:
+        return found, False
+    if kept.refreshing is None or kept.refreshing.done():
+        kept.refreshing = kept.worker.submit(copy_current_request_context(_refresh), kept)
+    return found, True
+
+
+def _now() -> datetime:
+    return datetime.now(LONDON)
+
+
+def _refresh(kept: KeptFigures) -> None:
+    """In the background, with a copy of the request's context: new figures for the worker."""
+    try:
+        with database().transaction(dry_run=True) as session:
+            kept.figures = computed_figures(session, data_version(session))
+    except Exception:
+        current_app.logger.exception("the dashboard's figures could not be recalculated")
+        raise
+
+
+def computed_figures(session: Session, version: tuple) -> Figures:
+    """The billing comparison, KPI matrix and measures, computed and rendered now."""
     found = billing(session)
     matrix = kpi_matrix(session)
     billing_html = Markup(
@@ -589,9 +637,7 @@ def figures(session: Session) -> Figures:
         for may_comment in (False, True)
     }
     lightness = measures(session, found.month if found else None)
-    kept = Figures(version, now, found, billing_html, kpi_html, lightness)
-    _figures[key] = kept
-    return kept
+    return Figures(version, _now(), found, billing_html, kpi_html, lightness)
 
 
 # -- the dashboard page ------------------------------------------------------------------------
@@ -601,10 +647,11 @@ def figures(session: Session) -> Figures:
 @roles(*STAFF)
 def overview():
     with database().transaction(dry_run=True) as session:
-        kept = figures(session)
+        kept, refreshing = figures(session)
         page = render_template(
             "dashboard/overview.html",
             figures_at=london_text(kept.at),
+            refreshing=refreshing,
             billing_html=kept.billing_html,
             drafts=drafts(session),
             kpi_html=kept.kpi_html[current_user.role in COMMENTATORS],
