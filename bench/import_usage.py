@@ -14,7 +14,6 @@ import csv
 import sqlite3
 import sys
 import tempfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from bench.common import (
     new_postgres_database,
     peak_rss_mb,
     postgres_server,
+    timed,
     write_usage_csv,
 )
 from importers.usage import import_file
@@ -80,20 +80,18 @@ def raw_copy(csv_path: Path, server: str) -> None:
 
 def measure(folder: Path, csv_path: Path, server: str | None) -> tuple[float, float]:
     """(raw baseline, product import) seconds, on SQLite or on the PostgreSQL server."""
-    started = time.perf_counter()
-    if server:
-        raw_copy(csv_path, server)
-    else:
-        raw_baseline(csv_path, folder / "raw.sqlite3")
-    raw = time.perf_counter() - started
+    seconds: dict[str, float] = {}
+    with timed("raw", seconds):
+        if server:
+            raw_copy(csv_path, server)
+        else:
+            raw_baseline(csv_path, folder / "raw.sqlite3")
     database = loaded_database(folder, CLIENTS, SERVICES, server)
-    started = time.perf_counter()
-    with database.transaction() as session:
+    with timed("product", seconds), database.transaction() as session:
         report = import_file(session, csv_path)
-    product = time.perf_counter() - started
     database.engine.dispose()
     assert report.inserted == report.rows
-    return raw, product
+    return seconds["raw"], seconds["product"]
 
 
 def main(count: int) -> None:

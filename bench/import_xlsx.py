@@ -18,13 +18,19 @@ inflated by the profiler).
 from __future__ import annotations
 
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from python_calamine import CalamineWorkbook
 
-from bench.common import command_line, loaded_database, peak_rss_mb, profiled, write_usage_xlsx
+from bench.common import (
+    command_line,
+    loaded_database,
+    peak_rss_mb,
+    profiled,
+    timed,
+    write_usage_xlsx,
+)
 from bench.import_usage import raw_insert
 from importers.usage import import_file
 
@@ -54,27 +60,24 @@ def read_and_insert(path: Path, db_path: Path) -> None:
 def main(count: int, profile: bool = False) -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        started = time.perf_counter()
-        xlsx = write_usage_xlsx(folder / "usage.xlsx", count, CLIENTS, SERVICES)
-        written = time.perf_counter() - started
+        seconds: dict[str, float] = {}
+        with timed("written", seconds):
+            xlsx = write_usage_xlsx(folder / "usage.xlsx", count, CLIENTS, SERVICES)
         print(
             f"rows: {count:,}; workbook {xlsx.stat().st_size / 1e6:.1f} MB, "
-            f"written in {written:.2f} s"
+            f"written in {seconds['written']:.2f} s"
         )
-        started = time.perf_counter()
-        read = read_only(xlsx)
-        raw = time.perf_counter() - started
+        with timed("raw", seconds):
+            read = read_only(xlsx)
         assert read == count + 1
-        started = time.perf_counter()
-        read_and_insert(xlsx, folder / "raw.sqlite3")
-        stored = time.perf_counter() - started
+        with timed("stored", seconds):
+            read_and_insert(xlsx, folder / "raw.sqlite3")
         database = loaded_database(folder / "db", CLIENTS, SERVICES)
-        started = time.perf_counter()
-        with profiled(profile), database.transaction() as session:
+        with timed("product", seconds), profiled(profile), database.transaction() as session:
             report = import_file(session, xlsx)
-        product = time.perf_counter() - started
         database.engine.dispose()
         assert report.inserted == report.rows == count
+    raw, stored, product = seconds["raw"], seconds["stored"], seconds["product"]
     print(f"calamine read: {raw:.2f} s ({count / raw:,.0f} rows/s)")
     print(f"read + raw insert: {stored:.2f} s ({count / stored:,.0f} rows/s)")
     print(f"usage import:  {product:.2f} s ({count / product:,.0f} rows/s)")

@@ -18,12 +18,11 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.common import loaded_database, postgres_server, write_usage_csv
+from bench.common import loaded_database, postgres_server, timed, write_usage_csv
 from bench.dashboard import CLIENTS, DAYS, SERVICES, START, TIMED, manager_cookie
 from billing.service import close_month
 from importers.usage import import_file
@@ -44,42 +43,39 @@ def main(events: int) -> None:
         database = loaded_database(folder, CLIENTS, SERVICES, server, start=START, kpis=TIMED)
         print(f"events: {events:,} in files of {FILE_ROWS:,} rows (PostgreSQL)")
         spread = {"start": START, "days": DAYS, "timed": TIMED}
+        seconds: dict[str, float] = {}
         for first in range(0, events, FILE_ROWS):
             rows = min(FILE_ROWS, events - first)
             path = write_usage_csv(
                 folder / "usage.csv", rows, CLIENTS, SERVICES, first=first, **spread
             )
-            started = time.perf_counter()
-            with database.transaction() as session:
+            with timed("import", seconds), database.transaction() as session:
                 report = import_file(session, path)
-            seconds = time.perf_counter() - started
             assert report.inserted == rows
             print(
-                f"  import of events {first + 1:,}-{first + rows:,}: {seconds:6.1f} s "
-                f"({rows / seconds:,.0f} events/s)"
+                f"  import of events {first + 1:,}-{first + rows:,}: {seconds['import']:6.1f} s "
+                f"({rows / seconds['import']:,.0f} events/s)"
             )
             path.unlink()
         with database.engine.connect() as connection:
             connection.execute(text("ANALYZE"))
-            started = time.perf_counter()
-            connection.execute(
-                text(
-                    "SELECT client_id, service_id, month, SUM(quantity) FROM usage_events "
-                    "WHERE month = :month GROUP BY client_id, service_id, month"
-                ),
-                {"month": str(CLOSED)},
-            ).all()
-            raw = time.perf_counter() - started
+            with timed("raw", seconds):
+                connection.execute(
+                    text(
+                        "SELECT client_id, service_id, month, SUM(quantity) FROM usage_events "
+                        "WHERE month = :month GROUP BY client_id, service_id, month"
+                    ),
+                    {"month": str(CLOSED)},
+                ).all()
             sizes = connection.execute(
                 text(
                     "SELECT pg_table_size('usage_events'), pg_indexes_size('usage_events'), "
                     "pg_database_size(current_database())"
                 )
             ).one()
-        started = time.perf_counter()
-        with database.transaction() as session:
+        with timed("close", seconds), database.transaction() as session:
             statements = close_month(session, CLOSED)
-        close = time.perf_counter() - started
+        close, raw = seconds["close"], seconds["raw"]
         print(
             f"close of {CLOSED}: {close:.2f} s for {len(statements)} statements; raw GROUP BY of "
             f"the month {raw:.2f} s; ratio {close / raw:.2f}"
@@ -89,9 +85,9 @@ def main(events: int) -> None:
         client = app.test_client()
         client.set_cookie("session", cookie.removeprefix("session="))
         for label in ("first (figures computed)", "kept"):
-            started = time.perf_counter()
-            assert client.get("/dashboard").status_code == 200
-            print(f"dashboard, {label}: {(time.perf_counter() - started) * 1000:,.0f} ms")
+            with timed(label, seconds):
+                assert client.get("/dashboard").status_code == 200
+            print(f"dashboard, {label}: {seconds[label] * 1000:,.0f} ms")
         table, indexes, whole = (size / 1e9 for size in sizes)
         print(
             f"usage_events: table {table:.2f} GB, indexes {indexes:.2f} GB; database {whole:.2f} GB"

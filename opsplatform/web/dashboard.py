@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.audit import recent, record
 from opsplatform.charts import STATUS_WORDS, billing_comparison_chart, status_chart
+from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.extensions import database
 from opsplatform.models import (
@@ -533,7 +534,6 @@ class Figures:
 
     version: tuple
     at: datetime
-    billing: Billing | None
     billing_html: Markup
     kpi_html: dict[bool, Markup]
     measures: Measures | None
@@ -590,15 +590,11 @@ def figures(session: Session) -> tuple[Figures, bool]:
     if found is None:
         found = kept.figures = computed_figures(session, version)
         return found, False
-    if found.version == version and (_now() - found.at).total_seconds() < FIGURES_SECONDS:
+    if found.version == version and (utcnow() - found.at).total_seconds() < FIGURES_SECONDS:
         return found, False
     if kept.refreshing is None or kept.refreshing.done():
         kept.refreshing = kept.worker.submit(copy_current_request_context(_refresh), kept)
     return found, True
-
-
-def _now() -> datetime:
-    return datetime.now(LONDON)
 
 
 def _refresh(kept: KeptFigures) -> None:
@@ -637,7 +633,7 @@ def computed_figures(session: Session, version: tuple) -> Figures:
         for may_comment in (False, True)
     }
     lightness = measures(session, found.month if found else None)
-    return Figures(version, _now(), found, billing_html, kpi_html, lightness)
+    return Figures(version, utcnow(), billing_html, kpi_html, lightness)
 
 
 # -- the dashboard page ------------------------------------------------------------------------
