@@ -9,8 +9,12 @@ skipped and counted; with different content it is a bad row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -129,19 +133,20 @@ def _in_range(convert: Callable[[object], tuple]) -> Callable[[object], tuple]:
 
 
 @_in_range
-def _when(value: object) -> tuple[datetime, date, str, float]:
-    """A usage date: its UTC instant, London date and month, and the instant's timestamp."""
+def _when(value: object) -> tuple[datetime, date, str, str]:
+    """A usage date: its UTC instant, London date and month, and the instant's timestamp
+    as the fingerprint writes it."""
     instant, local = _local(cell.moment(value))
-    return instant, local, f"{local.year:04d}-{local.month:02d}", instant.timestamp()
+    return instant, local, f"{local.year:04d}-{local.month:02d}", str(instant.timestamp())
 
 
 @_in_range
-def _instant(value: object) -> tuple[datetime, float]:
+def _instant(value: object) -> tuple[datetime, str]:
     parsed = cell.moment(value)
     if not isinstance(parsed, datetime):
         parsed = datetime(parsed.year, parsed.month, parsed.day)
     instant = to_utc(parsed)
-    return instant, instant.timestamp()
+    return instant, str(instant.timestamp())
 
 
 def _quantity(value: object) -> tuple[Decimal, str]:
@@ -162,27 +167,41 @@ def _coded(codes: dict[str, int], kind: str) -> Callable[[object], tuple[str, in
 
 
 class _Memo(dict):
-    """A parse's answers (a ValueError is an answer too) by raw cell value: a file of a
-    million rows holds only hundreds of distinct codes, dates and quantities. 1 and 1.0
-    are one key, which every parse here reads alike; True is not a number, so booleans
-    are parsed each time rather than taken for 1."""
+    """A function's answers by argument, up to `limit` of them: a file of a million rows
+    holds only hundreds of distinct codes, dates and quantities."""
 
-    def __init__(self, parse: Callable[[object], object], limit: int = 100_000) -> None:
+    def __init__(self, work: Callable[[object], object], limit: int = 100_000) -> None:
         super().__init__()
-        self.parse = parse
+        self.work = work
         self.limit = limit
 
-    def __missing__(self, raw: str) -> object:
-        answer = self.answer(raw)
+    def __missing__(self, key: object) -> object:
+        answer = self.work(key)
         if len(self) < self.limit:
-            self[raw] = answer
+            self[key] = answer
         return answer
 
-    def answer(self, raw: object) -> object:
+
+class _Column(_Memo):
+    """A column's answer for each raw cell value: a tuple when the cell is good, else the
+    message saying what is wrong with it (a str). A blank cell's answer is `default`, or
+    `required` when the column has no default. 1 and 1.0 are one key, which every parse
+    here reads alike; True is not a number, so booleans are answered each time, never
+    looked up (True == 1)."""
+
+    def __init__(
+        self, parse: Callable[[object], tuple], default: tuple | None = None, required: str = ""
+    ) -> None:
+        self.parse, self.default, self.required = parse, default, required
+        super().__init__(self.answer)
+
+    def answer(self, value: object) -> tuple | str:
+        if cell.blank(value):
+            return self.default or self.required
         try:
-            return self.parse(raw)
+            return self.parse(value)
         except ValueError as error:
-            return error
+            return str(error)
 
 
 @dataclass(slots=True)
@@ -202,11 +221,14 @@ class Event:
     fingerprint: str
 
 
-def _free_text(values: dict, column: str, limit: int, found: list) -> str | None:
-    """A text column stored as given: at most `limit` characters the databases can store."""
-    if values[column] is None:
+def _free_text(value: object, column: str, limit: int, found: list) -> str | None:
+    """A text column stored as given (stripped; None when blank): at most `limit`
+    characters the databases can store."""
+    if value is None:
         return None
-    value = cell.text(values[column])
+    value = value.strip() if value.__class__ is str else cell.text(value)
+    if not value:
+        return None
     if len(value) > limit:
         found.append((column, f"{column} is longer than {limit} characters"))
     elif not storable(value):
@@ -218,70 +240,65 @@ class UsageValidator:
     """Turns raw rows (a dict of cells) into events, or into problems.
 
     A tight loop rather than a marshmallow schema: it runs once per row of files with
-    millions of rows, and remembers what each distinct cell text meant.
+    millions of rows, and remembers what each distinct cell value meant.
     """
 
     def __init__(self, refs: _References, source: str, require_event_id: bool = False) -> None:
-        self.refs = refs
         self.source = source
         self.require_event_id = require_event_id
-        moments = _Memo(_instant)
-        self.parsers = (
-            ("client", _Memo(_coded(refs.clients, "client"))),
-            ("service", _Memo(_coded(refs.services, "service"))),
-            ("date", _Memo(_when)),
-            ("quantity", _Memo(_quantity)),
+        moments = _Column(_instant, (None, ""))
+        self.columns = (
+            ("client", _Column(_coded(refs.clients, "client"), required="client is required")),
+            ("service", _Column(_coded(refs.services, "service"), required="service is required")),
+            ("date", _Column(_when, required="date is required")),
+            ("quantity", _Column(_quantity, (ONE, "1"))),
             ("started_at", moments),
             ("completed_at", moments),
         )
+        self.subscribed = _Memo(lambda key: refs.subscribed(*key))
 
     def validate(self, number: int, raw: dict, problems: list[Problem]) -> Event | None:
         found: list[tuple[str, str]] = []
-        values = dict.fromkeys(COLUMNS)
-        unknown = []
-        for column, value in raw.items():
-            if value.__class__ is str:
-                value = value.strip() or None
-            if column in values:
-                values[column] = value
-            elif value is not None:
-                unknown.append(column)
-        for column in sorted(unknown):
-            found.append((column, f"unknown field '{column}'; expected {', '.join(COLUMNS)}"))
-        for column in ("event_id", "client", "service", "date"):
-            if values[column] is None and (column != "event_id" or self.require_event_id):
-                found.append((column, f"{column} is required"))
-        parsed = {}
-        for column, memo in self.parsers:
-            value = values[column]
-            if value is not None:
-                answer = memo.answer(value) if value.__class__ is bool else memo[value]
-                if isinstance(answer, ValueError):
-                    found.append((column, str(answer)))
-                else:
-                    parsed[column] = answer
-        quantity, quantity_text = parsed.get("quantity", (ONE, "1"))
-        started, started_ts = parsed.get("started_at", (None, ""))
-        completed, completed_ts = parsed.get("completed_at", (None, ""))
-        if started and completed and completed < started:
+        if not raw.keys() <= KNOWN:
+            for column in sorted(raw.keys() - KNOWN):
+                if not cell.blank(raw[column]):
+                    found.append(
+                        (column, f"unknown field '{column}'; expected {', '.join(COLUMNS)}")
+                    )
+        get = raw.get
+        event_id = _free_text(get("event_id"), "event_id", 100, found)
+        if event_id is None and self.require_event_id:
+            found.append(("event_id", "event_id is required"))
+        answers = []
+        for column, memo in self.columns:
+            value = get(column)
+            answer = memo.answer(value) if value.__class__ is bool else memo[value]
+            if answer.__class__ is str:
+                found.append((column, answer))
+            answers.append(answer)
+        client, service, when, quantity, started, completed = answers
+        if (
+            started.__class__ is completed.__class__ is tuple
+            and started[0]
+            and completed[0]
+            and completed[0] < started[0]
+        ):
             found.append(("completed_at", "completed_at is before started_at"))
-        event_id = _free_text(values, "event_id", 100, found)
-        reference = _free_text(values, "reference", 200, found)
-        client, service, when = parsed.get("client"), parsed.get("service"), parsed.get("date")
-        if client and service and when and not self.refs.subscribed(client[1], service[1], when[1]):
-            found.append(
-                (
-                    "client",
-                    f"{client[0]} is not subscribed to {service[0]} on {when[1].isoformat()}",
-                )
-            )
+        reference = _free_text(get("reference"), "reference", 200, found)
+        if (
+            client.__class__ is service.__class__ is when.__class__ is tuple
+            and not self.subscribed[client[1], service[1], when[1]]
+        ):
+            message = f"{client[0]} is not subscribed to {service[0]} on {when[1].isoformat()}"
+            found.append(("client", message))
         if found:
             problems += [Problem(message, self.source, number, column) for column, message in found]
             return None
+        quantity, quantity_text = quantity
         occurred_at, local_date, month, occurred_ts = when
         fingerprint = hashlib.sha1(
             f"{client[1]}\x1f{service[1]}\x1f{occurred_ts}\x1f{quantity_text}\x1f{reference or ''}"
-            f"\x1f{started_ts}\x1f{completed_ts}".encode()
+            f"\x1f{started[1]}\x1f{completed[1]}".encode()
         ).hexdigest()
         return Event(
             event_id,
@@ -292,10 +309,39 @@ class UsageValidator:
             month,
             quantity,
             reference,
-            started,
-            completed,
+            started[0],
+            completed[0],
             fingerprint,
         )
+
+
+HANDOFF_SECONDS = 0.001
+_handoff = threading.Lock()
+_handing_off = {"writers": 0, "before": 0.0}
+
+
+@contextmanager
+def prompt_handoff() -> Iterator[None]:
+    """Python's switch interval lowered to HANDOFF_SECONDS while any LedgerWriter copies.
+
+    A thread that sends a block of COPY data and waits for the socket must then wait for
+    Python's lock as well, and the importer's thread, busy validating, gives it up only
+    every switch interval (5 ms by default): twenty blocks a chunk made the COPY wait
+    longer for Python than for PostgreSQL. Counted, so overlapping imports in one process
+    put the interval back once, when the last of them ends.
+    """
+    with _handoff:
+        if _handing_off["writers"] == 0:
+            _handing_off["before"] = sys.getswitchinterval()
+            sys.setswitchinterval(HANDOFF_SECONDS)
+        _handing_off["writers"] += 1
+    try:
+        yield
+    finally:
+        with _handoff:
+            _handing_off["writers"] -= 1
+            if _handing_off["writers"] == 0:
+                sys.setswitchinterval(_handing_off["before"])
 
 
 LEDGER_COLUMNS = (
@@ -322,8 +368,9 @@ class LedgerWriter:
     even Core's per-row work would cost several times the insert itself.
 
     On PostgreSQL each chunk's COPY runs on a worker thread while the importer validates
-    the next chunk: the server's share of the COPY runs in its own process, so on two
-    cores the two overlap. Chunks go one at a time, in order, on the session's own
+    the next chunk and turns it into rows: the server's share of the COPY runs in its own
+    process, so on two cores the two overlap, and only the look-up of the next chunk's
+    stored event_ids waits for the COPY to end. Chunks go one at a time, in order, on the session's own
     connection and transaction; used as a context manager, the writer writes what is left
     and waits for it at the end. (SQLite's executemany takes Python's lock back for every
     row, so there a worker would only slow the importer down.)
@@ -366,6 +413,10 @@ class LedgerWriter:
             )
 
     def __enter__(self) -> LedgerWriter:
+        self.closing = ExitStack()
+        if self.worker is not None:
+            self.closing.callback(self.worker.shutdown)
+            self.closing.enter_context(prompt_handoff())
         return self
 
     def __exit__(self, kind, *_) -> None:
@@ -376,8 +427,7 @@ class LedgerWriter:
             elif self.writing is not None:
                 self.writing.exception()  # wait for it, keeping the error already on its way
         finally:
-            if self.worker is not None:
-                self.worker.shutdown()
+            self.closing.close()
 
     def add(self, number: int, event: Event) -> None:
         self.pending.append((number, event))
@@ -385,19 +435,29 @@ class LedgerWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Skip the pending events' repeats, flag their conflicts, and hand the rest to the
-        worker once it has written the previous chunk."""
+        """Turn the pending events into ledger rows, counting them as new; once the worker
+        has written the previous chunk, count again without those already stored (or
+        twice in the chunk), and hand the rest over."""
         if not self.pending:
             return
-        self._written()
         chunk, self.pending = self.pending, []
-        fresh = self._fresh(chunk)
-        if not fresh:
+        rows, quantity, months = self._counted(chunk)
+        self._written()  # the look-up must see every earlier chunk
+        ids = [e.event_id for _, e in chunk if e.event_id is not None]
+        stored = self._stored(ids)
+        if stored or len(set(ids)) < len(ids):
+            rows, quantity, months = self._counted(self._unrepeated(chunk, stored))
+        report = self.report
+        report.inserted += len(rows)
+        report.quantity += quantity
+        for month, count in months.items():
+            report.months[month] = report.months.get(month, 0) + count
+        if not rows:
             return
         if self.worker is not None:
-            self.writing = self.worker.submit(self._copy, fresh)
+            self.writing = self.worker.submit(self._copy, rows)
         else:
-            self.connection.exec_driver_sql(self.sql, fresh)
+            self.connection.exec_driver_sql(self.sql, rows)
 
     def _written(self) -> None:
         """Wait for the chunk being written; raise what writing it met, if anything."""
@@ -410,35 +470,21 @@ class LedgerWriter:
         if not ids:
             return {}
         sql = "SELECT event_id, fingerprint FROM usage_events WHERE event_id "
-        if self.copy:  # one array parameter: psycopg need not parse thousands of markers
-            return dict(self.connection.exec_driver_sql(sql + "= ANY(%s)", (ids,)).all())
+        if self.copy:
+            # One parameter, so psycopg need not parse thousands of markers; as JSON, which
+            # Python writes at C speed, where psycopg quotes an array's texts one by one.
+            array = "= ANY(ARRAY(SELECT json_array_elements_text(%s::json)))"
+            return dict(self.connection.exec_driver_sql(sql + array, (json.dumps(ids),)).all())
         found = sql + f"IN ({', '.join([self.marker] * len(ids))})"
         return dict(self.connection.exec_driver_sql(found, tuple(ids)).all())
 
-    def _fresh(self, chunk: list[tuple[int, Event]]) -> list[tuple]:
-        """The chunk's events not yet in the ledger, as ledger rows; repeats are counted
-        and conflicts reported."""
-        stored = self._stored([e.event_id for _, e in chunk if e.event_id is not None])
-        fresh = []
-        report, months, batch_id = self.report, self.report.months, self.batch_id
+    def _counted(self, chunk: list[tuple[int, Event]]) -> tuple[list[tuple], Decimal, dict]:
+        """The events as ledger rows, with their total quantity and their number by month."""
+        rows, quantity, months = [], Decimal(0), {}
+        batch_id = self.batch_id
         instants, dates, quantities = self.instants, self.dates, self.quantities
-        for number, e in chunk:
-            if e.event_id is not None:
-                if e.event_id in stored:
-                    if stored[e.event_id] == e.fingerprint:
-                        report.skipped += 1
-                    else:
-                        report.errors.append(
-                            Problem(
-                                f"event_id '{e.event_id}' is already stored with different content",
-                                self.source,
-                                number,
-                                "event_id",
-                            )
-                        )
-                    continue
-                stored[e.event_id] = e.fingerprint
-            fresh.append(
+        for _, e in chunk:
+            rows.append(
                 (
                     batch_id,
                     e.event_id,
@@ -454,9 +500,33 @@ class LedgerWriter:
                     instants[e.completed_at],
                 )
             )
-            report.quantity += e.quantity
+            quantity += e.quantity
             months[e.month] = months.get(e.month, 0) + 1
-        report.inserted += len(fresh)
+        return rows, quantity, months
+
+    def _unrepeated(
+        self, chunk: list[tuple[int, Event]], stored: dict[str, str]
+    ) -> list[tuple[int, Event]]:
+        """The chunk's events not yet in the ledger; repeats are counted and conflicts
+        noted."""
+        fresh = []
+        for number, e in chunk:
+            if e.event_id is not None:
+                if e.event_id in stored:
+                    if stored[e.event_id] == e.fingerprint:
+                        self.report.skipped += 1
+                    else:
+                        self.report.errors.append(
+                            Problem(
+                                f"event_id '{e.event_id}' is already stored with different content",
+                                self.source,
+                                number,
+                                "event_id",
+                            )
+                        )
+                    continue
+                stored[e.event_id] = e.fingerprint
+            fresh.append((number, e))
         return fresh
 
     def _copy(self, rows: list[tuple]) -> None:

@@ -93,6 +93,8 @@ def storable(value: str) -> bool:
     lone surrogate (not UTF-8)."""
     if "\x00" in value:
         return False
+    if value.isascii():  # the common case, answered without encoding
+        return True
     try:
         value.encode()
     except UnicodeEncodeError:

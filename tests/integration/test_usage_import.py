@@ -274,6 +274,29 @@ def test_the_messages_say_what_is_wrong(centre, tmp_path):
     assert "not subscribed" in errors[(11, "client")]
 
 
+def test_a_row_with_several_problems_has_each_reported_in_its_column(centre, tmp_path):
+    rows = [
+        # not subscribed, a bad quantity and an over-long reference
+        {"client": "PRS", "service": "PAY", "date": "2026-05-01", "quantity": "lots",
+         "reference": "r" * 201},
+        # blank cells: the required ones are missing, the others default
+        {"client": "  ", "service": "PAY", "date": "", "quantity": " ", "reference": " "},
+    ]  # fmt: skip
+    errors = {
+        (e["row"], e["column"]): e["message"]
+        for e in centre.json("usage", "import", write_csv(tmp_path / "bad.csv", rows), expect=1)[
+            "errors"
+        ]
+    }
+    assert errors == {
+        (2, "client"): "PRS is not subscribed to PAY on 2026-05-01",
+        (2, "quantity"): "'lots' is not a number",
+        (2, "reference"): "reference is longer than 200 characters",
+        (3, "client"): "client is required",
+        (3, "date"): "date is required",
+    }
+
+
 # -- repeats -------------------------------------------------------------------------------
 
 
