@@ -96,16 +96,19 @@ def _read_xlsx(path: Path):
         raw = sheet.iter_rows()
     except (CalamineError, OSError, ValueError) as error:
         raise Refused(f"{path.name}: cannot read the workbook ({error})") from None
-    return _rows_from(([_calamine_cell(c) for c in row] for row in raw), path.name)
+    return _rows_from(map(_calamine_row, raw), path.name)
 
 
-def _calamine_cell(value: object) -> object:
+def _calamine_row(row: list[object]) -> list[object]:
     """Calamine gives '' for an empty cell and floats for whole numbers; undo both."""
-    if value == "":
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+    return [
+        None
+        if value.__class__ is str and not value
+        else int(value)
+        if value.__class__ is float and value.is_integer()
+        else value
+        for value in row
+    ]
 
 
 def check_header(

@@ -12,6 +12,7 @@ import hashlib
 import json
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -367,13 +368,15 @@ class LedgerWriter:
     stored form, each distinct date, instant and quantity converted once: the ORM's and
     even Core's per-row work would cost several times the insert itself.
 
-    On PostgreSQL each chunk's COPY runs on a worker thread while the importer validates
-    the next chunk and turns it into rows: the server's share of the COPY runs in its own
-    process, so on two cores the two overlap, and only the look-up of the next chunk's
-    stored event_ids waits for the COPY to end. Chunks go one at a time, in order, on the session's own
-    connection and transaction; used as a context manager, the writer writes what is left
-    and waits for it at the end. (SQLite's executemany takes Python's lock back for every
-    row, so there a worker would only slow the importer down.)
+    Each chunk's look-up of stored event_ids and its write run, in order, on the
+    session's own connection and transaction: on PostgreSQL on a worker thread, so that
+    the server does its share in its own process while the importer validates the next
+    chunk (on two cores the two overlap); on SQLite on the importer's thread, whose
+    executemany takes Python's lock back for every row, so that a worker would only slow
+    it down. A chunk's look-up is queued as soon as the chunk is complete, ahead of the
+    previous chunk's write, so the importer does not wait for that write: the previous
+    chunk's new event_ids are remembered instead. Used as a context manager, the writer
+    writes what is left and waits for it at the end.
     """
 
     def __init__(
@@ -383,6 +386,9 @@ class LedgerWriter:
         self.report = report
         self.source = source
         self.pending: list[tuple[int, Event]] = []
+        self.looked_up: tuple | None = None  # a chunk whose look-up is queued, and its rows
+        self.previous: dict[str, str] = {}  # the fingerprints of the last chunk written
+        self.writing: deque[Future] = deque()
         self.connection = session.connection()
         dialect = self.connection.dialect
         table = UsageEvent.__table__
@@ -399,7 +405,6 @@ class LedgerWriter:
         self.marker = "?" if dialect.paramstyle == "qmark" else "%s"
         self.copy = dialect.name == "postgresql"
         self.worker: ThreadPoolExecutor | None = None
-        self.writing: Future | None = None
         if self.copy:
             self.sql = f"COPY {table.name} ({', '.join(LEDGER_COLUMNS)}) FROM STDIN (FORMAT BINARY)"
             self.types = [
@@ -423,11 +428,11 @@ class LedgerWriter:
         try:
             if kind is None:
                 self.flush()
-                self._written()
-            elif self.writing is not None:
-                self.writing.exception()  # wait for it, keeping the error already on its way
+                self._write_looked_up()
+                while self.writing:
+                    self.writing.popleft().result()
         finally:
-            self.closing.close()
+            self.closing.close()  # the worker finishes its queue before the caller rolls back
 
     def add(self, number: int, event: Event) -> None:
         self.pending.append((number, event))
@@ -435,35 +440,55 @@ class LedgerWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Turn the pending events into ledger rows, counting them as new; once the worker
-        has written the previous chunk, count again without those already stored (or
-        twice in the chunk), and hand the rest over."""
+        """Queue the look-up of the pending events' stored event_ids, then write the chunk
+        looked up before."""
         if not self.pending:
             return
         chunk, self.pending = self.pending, []
-        rows, quantity, months = self._counted(chunk)
-        self._written()  # the look-up must see every earlier chunk
         ids = [e.event_id for _, e in chunk if e.event_id is not None]
-        stored = self._stored(ids)
-        if stored or len(set(ids)) < len(ids):
-            rows, quantity, months = self._counted(self._unrepeated(chunk, stored))
+        looking = self._run(self._stored, ids)
+        counted = self._counted(chunk)
+        self._write_looked_up()
+        self.looked_up = (chunk, ids, looking, counted)
+
+    def _run(self, work: Callable, *args) -> Future:
+        """`work` queued on the worker, or done here when there is none."""
+        if self.worker is not None:
+            return self.worker.submit(work, *args)
+        done: Future = Future()
+        done.set_result(work(*args))
+        return done
+
+    def _write_looked_up(self) -> None:
+        """Write the chunk looked up, counted as new events; a chunk with an event_id
+        already stored, written in the chunk before or twice in itself is counted again
+        without its repeats and conflicts."""
+        if self.looked_up is None:
+            return
+        chunk, ids, looking, (rows, quantity, months) = self.looked_up
+        self.looked_up = None
+        looking.exception()  # once looked up, every write queued before it is done
+        while self.writing and self.writing[0].done():
+            self.writing.popleft().result()  # an earlier write's error comes first
+        stored = looking.result()
+        fresh = chunk
+        if stored or len(set(ids)) < len(ids) or not self.previous.keys().isdisjoint(ids):
+            fresh = self._unrepeated(chunk, self.previous | stored)
+            rows, quantity, months = self._counted(fresh)
+        self.previous = {e.event_id: e.fingerprint for _, e in fresh if e.event_id is not None}
         report = self.report
         report.inserted += len(rows)
         report.quantity += quantity
         for month, count in months.items():
             report.months[month] = report.months.get(month, 0) + count
-        if not rows:
-            return
-        if self.worker is not None:
-            self.writing = self.worker.submit(self._copy, rows)
+        if rows:
+            self.writing.append(self._run(self._write, rows))
+
+    def _write(self, rows: list[tuple]) -> None:
+        if self.copy:
+            self._copy(rows)
         else:
             self.connection.exec_driver_sql(self.sql, rows)
-
-    def _written(self) -> None:
-        """Wait for the chunk being written; raise what writing it met, if anything."""
-        if self.writing is not None:
-            writing, self.writing = self.writing, None
-            writing.result()
 
     def _stored(self, ids: list[str]) -> dict[str, str]:
         """The fingerprints of those of `ids` already in the ledger."""

@@ -391,21 +391,34 @@ def test_repeats_and_clashes_are_found_across_the_writers_chunks(
     centre, database, tmp_path, monkeypatch, chunk
 ):
     """The ledger is written chunk by chunk (on PostgreSQL by a worker thread, while the
-    next chunk is validated): a repeat in a later chunk, even the very next one, must
-    still be seen, and never stored twice."""
+    next chunk is validated): a repeat in a later chunk, the very next one (remembered
+    while it is written) or one further on (looked up), must still be seen, and never
+    stored twice."""
     monkeypatch.setattr("importers.usage.CHUNK", chunk)
     rows = [
         {"event_id": f"C{i}", "client": "WYR", "service": "PAY", "date": "2026-05-01"}
         for i in range(5)
     ]
     centre("usage", "import", write_csv(tmp_path / "first.csv", rows[:2]))
-    again = [*rows, rows[4], rows[0], rows[0]]  # C4 twice in a row, C0 stored already
+    # C4 twice in a row, C0 stored already, C2 again chunks later
+    again = [*rows, rows[4], rows[0], rows[0], rows[2]]
     report = centre.json("usage", "import", write_csv(tmp_path / "again.csv", again))
-    assert (report["rows"], report["inserted"], report["skipped"]) == (8, 3, 5)
+    assert (report["rows"], report["inserted"], report["skipped"]) == (9, 3, 6)
     assert [e["event_id"] for e in events(database)] == [f"C{i}" for i in range(5)]
-    clash = [*rows, {**rows[4], "quantity": 2}, {**rows[0], "event_id": "C9"}]
+    new = {**rows[0], "event_id": "N1"}
+    clash = [
+        *rows,
+        {**rows[4], "quantity": 2},  # row 7: C4 is stored with quantity 1
+        {**rows[0], "event_id": "C9"},
+        new,
+        rows[1],
+        {**new, "quantity": 4},  # row 11: N1 came two rows before, with quantity 1
+    ]
     document = centre.json("usage", "import", write_csv(tmp_path / "clash.csv", clash), expect=1)
-    assert [(e["row"], e["column"]) for e in document["errors"]] == [(7, "event_id")]
+    assert [(e["row"], e["column"]) for e in document["errors"]] == [
+        (7, "event_id"),
+        (11, "event_id"),
+    ]
     assert len(events(database)) == 5
 
 
