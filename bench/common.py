@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 import migrations
 from importers.setup import load_setup
+from importers.usage import LEDGER_COLUMNS
 from opsplatform.db import Database
 from opsplatform.workbooks import write_sheets
 
@@ -93,12 +94,6 @@ def usage_header(timed: int = 0) -> list[str]:
     return USAGE_HEADER + (["started_at", "completed_at"] if timed else [])
 
 
-EVENT_COLUMNS = (
-    "batch_id, event_id, fingerprint, client_id, service_id, occurred_at, local_date, month, "
-    "quantity, started_at, completed_at"
-)
-
-
 def insert_events(database: Database, n: int, n_clients: int, n_services: int, **spread) -> None:
     """`usage_rows` written straight into the database's ledger in their stored form (one
     batch; SQLite's executemany or PostgreSQL's COPY), far faster than importing them, for
@@ -129,18 +124,21 @@ def insert_events(database: Database, n: int, n_clients: int, n_services: int, *
                 row[3],
                 row[3][:7],
                 row[4] * 1_000_000,
+                None,
                 *(stored(moment) for moment in (row[5:] or ["", ""])),
             )
             for row in usage_rows(n, n_clients, n_services, **spread)
         )
         cursor = connection.connection.dbapi_connection.cursor()
+        columns = ", ".join(LEDGER_COLUMNS)
         if postgres:
-            with cursor.copy(f"COPY usage_events ({EVENT_COLUMNS}) FROM STDIN") as copy:
+            with cursor.copy(f"COPY usage_events ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
         else:
             cursor.executemany(
-                f"INSERT INTO usage_events ({EVENT_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+                f"INSERT INTO usage_events ({columns}) "
+                f"VALUES ({', '.join('?' * len(LEDGER_COLUMNS))})",
                 rows,
             )
     with database.engine.begin() as connection:
