@@ -19,6 +19,8 @@ from opsplatform.db import storable
 from opsplatform.errors import Refused
 from opsplatform.models import User
 from opsplatform.periods import Month
+from sla.visibility import STAFF as STAFF_AUDIENCE
+from sla.visibility import Audience, council
 
 STAFF = ("admin", "manager", "finance", "auditor")
 WRITERS = ("admin", "finance")
@@ -27,6 +29,11 @@ WRITERS = ("admin", "finance")
 def client_code(user: User) -> str | None:
     """The client a user is confined to, or None for centre staff."""
     return user.client.code if user.role == "client" and user.client else None
+
+
+def audience(user: User) -> Audience:
+    """What of the performance publication `user` may see (sla.visibility)."""
+    return STAFF_AUDIENCE if user.role in STAFF else council(client_code(user))
 
 
 def visible_statements(session: Session, user: User, month: str | None = None) -> list[Statement]:

@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
 from opsplatform.workbooks import write_cell, write_table
-from sla.service import Result, assess_quarter, baselines, commentary, quarter_values, unit_costs
+from sla.service import Result, baselines, commentary, quarter_values, unit_costs, visible_results
+from sla.visibility import STAFF, Audience
 
 STATUS_TEXT = {
     "green": "Green: on target",
@@ -58,15 +59,21 @@ def _title(ws: Worksheet, text: str, subtitle: str) -> None:
     write_cell(ws, 2, 1, subtitle)
 
 
-def write_publication(session: Session, quarter: Quarter, path: Path) -> None:
-    """Write the publication for `quarter` (final results where the quarter is final)."""
-    results = assess_quarter(session, quarter)
+def write_publication(
+    session: Session, quarter: Quarter, path: Path, audience: Audience = STAFF
+) -> None:
+    """Write the publication for `quarter` (final results where the quarter is final), as
+    far as `audience` may see it: a council reads others' figures only once it is final."""
+    results = visible_results(session, quarter, audience)
     centre = [r for r in results if r.client is None]
     notes = commentary(session, quarter)
     before_sharing = baselines(session)
     settings = centre_settings(session)
     months = quarter.months()
-    state = "final results" if any(r.final for r in centre) else "provisional results"
+    final = any(r.final for r in centre)
+    state = "final results" if final else "provisional results"
+    if not final and not audience.staff:
+        state += "; other councils' figures are shown once the quarter is final"
     period = f"{quarter}: {months[0].label} to {months[-1].label}, {state}"
     book = Workbook()
 
@@ -174,7 +181,7 @@ def write_publication(session: Session, quarter: Quarter, path: Path) -> None:
                 c["units"],
                 c["cost_per_unit"],
             ]
-            for c in unit_costs(session, quarter)
+            for c in unit_costs(session, quarter, audience)
         ],
         money_columns=(3, 5),
         widths=[10, 12, 16, 16, 12, 14],

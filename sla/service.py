@@ -32,6 +32,7 @@ from opsplatform.periods import Quarter, london_midnight_utc
 from opsplatform.settings import centre_settings
 from sla import measures
 from sla.models import KpiCommentary, KpiResult
+from sla.visibility import STAFF, Audience
 
 CENTRE = "centre"
 
@@ -98,6 +99,13 @@ def assess_quarter(session: Session, quarter: Quarter, final: bool = False) -> l
         replace(r, previous=previous.get(_key(r)), last_year=last_year.get(_key(r)))
         for r in results
     ]
+
+
+def visible_results(session: Session, quarter: Quarter, audience: Audience) -> list[Result]:
+    """The quarter's results that `audience` may see (sla.visibility)."""
+    results = assess_quarter(session, quarter)
+    final = any(r.final for r in results)
+    return [r for r in results if audience.sees_result(r.client, final)]
 
 
 def _key(result: Result) -> tuple[str, str | None]:
@@ -284,18 +292,22 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
         )
 
 
+def quarter_is_final(session: Session, quarter: Quarter) -> bool:
+    """Whether `quarter` has been finalised (its results frozen)."""
+    found = select(KpiResult.id).where(KpiResult.quarter == str(quarter)).limit(1)
+    return session.scalar(found) is not None
+
+
 def month_is_final(session: Session, month) -> bool:
     """Whether the quarter holding `month` has been finalised."""
-    quarter = str(month.quarter)
-    return (
-        session.scalar(select(KpiResult.id).where(KpiResult.quarter == quarter).limit(1))
-        is not None
-    )
+    return quarter_is_final(session, month.quarter)
 
 
-def unit_costs(session: Session, quarter: Quarter) -> list[dict]:
+def unit_costs(session: Session, quarter: Quarter, audience: Audience = STAFF) -> list[dict]:
     """Cost per transaction for each service: charges for the quarter over units used,
-    per client and for the whole centre (client None); no set-up needed."""
+    per client and for the whole centre (client None), as far as `audience` may see them;
+    no set-up needed."""
+    final = quarter_is_final(session, quarter)
     clients = dict(session.execute(select(Client.id, Client.code)).all())
     services = {s.id: s for s in session.scalars(select(Service))}
     charged = charges_by_client_service(session, quarter.months())
@@ -320,6 +332,8 @@ def unit_costs(session: Session, quarter: Quarter) -> list[dict]:
         for client, charges, used in [(None, total_charges, total_units)] + [
             (clients[k[0]], charged.get(k, ZERO), units.get(k, ZERO)) for k in keys
         ]:
+            if not audience.sees_charges(client, final):
+                continue
             rows.append(
                 {
                     "service": services[service_id].code,

@@ -25,8 +25,8 @@ from opsplatform.extensions import csrf, database
 from opsplatform.models import Client, Service
 from opsplatform.periods import PeriodError, Quarter
 from opsplatform.views import (
-    STAFF,
     WRITERS,
+    audience,
     client_code,
     statement_for,
     statement_workbook,
@@ -353,21 +353,20 @@ class KpiResults(MethodView):
         parameters=[query_parameter("quarter", r"^\d{4}-\d{2}-Q[1-4]$", "2026-27-Q1", True)]
     )
     def get(self):
-        """KPI results for `?quarter=YYYY-YY-Qn` (a client user: its own and the centre's)."""
-        from sla.service import assess_quarter
+        """KPI results for `?quarter=YYYY-YY-Qn`; a client user: its own and the centre's, and
+        other councils' once the quarter is final."""
+        from sla.service import visible_results
 
         try:
             quarter = Quarter.parse(request.args.get("quarter", ""))
         except PeriodError as error:
             return errors(400, str(error))
-        mine = client_code(g.api_user)
         try:
             with database().transaction() as session:
-                results = [r.as_dict() for r in assess_quarter(session, quarter)]
+                found = visible_results(session, quarter, audience(g.api_user))
+                results = [r.as_dict() for r in found]
         except PeriodError as error:  # it, or the quarters it is compared with, is out of range
             return errors(400, f"quarter {quarter} is out of range: {error}")
-        if g.api_user.role not in STAFF:
-            results = [r for r in results if r["client"] in (None, mine)]
         return jsonify(results)
 
 

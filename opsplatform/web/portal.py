@@ -29,7 +29,7 @@ from opsplatform.errors import Refused
 from opsplatform.extensions import database
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
-from opsplatform.views import STAFF, WRITERS, client_code, measure_text, statement_for
+from opsplatform.views import STAFF, WRITERS, audience, client_code, measure_text, statement_for
 
 portal = Blueprint("portal", __name__)
 
@@ -493,7 +493,7 @@ def _target_text(result) -> str:
 @portal.get("/performance")
 @login_required
 def performance():
-    from sla.service import assess_quarter
+    from sla.service import visible_results
 
     text = request.args.get("quarter") or None
     try:
@@ -503,12 +503,9 @@ def performance():
             "portal/performance.html", quarter=None, text=text, error=str(error), rows=[]
         )
         return page, 400
-    mine = client_code(current_user)
     with database().transaction(dry_run=True) as session:
         names = dict(session.execute(select(Client.code, Client.name)).all())
-        results = assess_quarter(session, quarter)
-        if current_user.role not in STAFF:
-            results = [r for r in results if r.client is None or r.client == mine]
+        results = visible_results(session, quarter, audience(current_user))
         rows = [
             {
                 "kpi": r.kpi.code,
@@ -555,6 +552,6 @@ def performance_download(quarter: str):
         database().transaction(dry_run=True) as session,
     ):
         path = Path(folder) / f"performance-{parsed}.xlsx"
-        write_publication(session, parsed, path)
+        write_publication(session, parsed, path, audience(current_user))
         content = BytesIO(path.read_bytes())
     return send_file(content, as_attachment=True, download_name=path.name, mimetype=XLSX)
