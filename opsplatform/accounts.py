@@ -1,4 +1,5 @@
-"""Users, passwords and API tokens: argon2 password hashes, tokens stored as SHA-256 hashes."""
+"""Users, passwords, sessions and API tokens: argon2 password hashes, tokens stored as SHA-256
+hashes, one session token per user that ends all its sessions when cleared."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from opsplatform.db import utcnow
@@ -29,9 +30,60 @@ def create_user(
     problems = []
     if not _EMAIL.match(email):
         problems.append(f"'{email}' is not an e-mail address")
+    found, role_problems = _role_client(session, role, client)
+    problems += role_problems
+    if session.scalars(select(User.id).where(User.email == email)).first() is not None:
+        problems.append(f"there is already a user {email}")
+    if problems:
+        raise Refused(problems)
+    password, password_hash = _new_password()
+    user = User(email=email, password_hash=password_hash, role=role, client=found)
+    session.add(user)
+    session.flush()
+    return user, password
+
+
+def reset_password(session: Session, email: str) -> tuple[User, str]:
+    """Give the user a new one-time password, returned once, and end its sessions."""
+    user = _user(session, email)
+    password, user.password_hash = _new_password()
+    user.end_sessions()
+    return user, password
+
+
+def change_role(session: Session, email: str, role: str, client: str | None = None) -> User:
+    """Give the user another role (and client, for a client user), and end its sessions."""
+    user = _user(session, email)
+    found, problems = _role_client(session, role, client)
+    if problems:
+        raise Refused(problems)
+    user.role, user.client = role, found
+    user.end_sessions()
+    return user
+
+
+def set_active(session: Session, email: str, active: bool) -> User:
+    """Let the user sign in (and use its API tokens) again, or stop it; either way its
+    sessions end, so that enabling a user does not revive a session from before."""
+    user = _user(session, email)
+    user.active = active
+    user.end_sessions()
+    return user
+
+
+def _user(session: Session, email: str) -> User:
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    if user is None:
+        raise Refused(f"there is no user {email}")
+    return user
+
+
+def _role_client(session: Session, role: str, client: str | None) -> tuple[Client | None, list]:
+    """The client a user of `role` is bound to, and what is wrong with the pair."""
+    problems = []
+    found = None
     if role not in ROLES:
         problems.append(f"unknown role '{role}': use one of {', '.join(ROLES)}")
-    found = None
     if role == "client":
         if not client:
             problems.append("a client user needs --client CODE")
@@ -43,15 +95,13 @@ def create_user(
                 problems.append(f"unknown client '{client}'")
     elif client:
         problems.append(f"only client users are bound to a client, not {role} users")
-    if session.scalars(select(User.id).where(User.email == email)).first() is not None:
-        problems.append(f"there is already a user {email}")
-    if problems:
-        raise Refused(problems)
+    return found, problems
+
+
+def _new_password() -> tuple[str, str]:
+    """A one-time password and its hash."""
     password = secrets.token_urlsafe(12)
-    user = User(email=email, password_hash=_hasher.hash(password), role=role, client=found)
-    session.add(user)
-    session.flush()
-    return user, password
+    return password, _hasher.hash(password)
 
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
@@ -64,15 +114,26 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user if user is not None and user.active else None
 
 
+def open_session(session: Session, user_id: int) -> str:
+    """The token a new session of the user carries: the user's, made now if it has none.
+
+    The token is set only where there is none, in one statement, so that two browsers
+    signing in at once agree on it (the second waits for the first and keeps its token)."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id, User.session_token.is_(None))
+        .values(session_token=secrets.token_urlsafe(32))
+    )
+    return session.scalar(select(User.session_token).where(User.id == user_id))
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create_token(session: Session, email: str) -> tuple[int, str]:
     """A new API token for the user: its id and the token, returned once; only a hash is kept."""
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
-    if user is None:
-        raise Refused(f"there is no user {email}")
+    user = _user(session, email)
     token = secrets.token_urlsafe(32)
     record = ApiToken(user_id=user.id, token_hash=_digest(token))
     session.add(record)

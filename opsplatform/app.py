@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask
-from sqlalchemy.orm import selectinload
+from flask import Flask, request
 
 from opsplatform.config import load_config
 from opsplatform.db import Database
@@ -22,16 +21,15 @@ def create_app() -> Flask:
     app = Flask("opsplatform")
     config = load_config(app.instance_path)
     app.instance_path = str(config.instance_path)
-    secure = os.environ.get("OPSPLATFORM_HTTPS", "").lower() in ("1", "true", "yes")
     app.config.update(
         SECRET_KEY=config.secret_key,
         DATABASE_URL=config.database_url,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=secure,
-        REMEMBER_COOKIE_HTTPONLY=True,
-        REMEMBER_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_SECURE=secure,
+        SESSION_COOKIE_SECURE=config.https,
+        # the signed cookie is refused after the absolute lifetime, whatever it says
+        PERMANENT_SESSION_LIFETIME=config.session_lifetime,
+        SESSION_IDLE_TIMEOUT=config.session_idle,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
         # the sign-in throttle counts per process unless workers share a store (e.g. Redis)
@@ -43,14 +41,6 @@ def create_app() -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.login_message = "Sign in to continue"
-
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        from opsplatform.models import User
-
-        with app.extensions["opsplatform.db"].transaction() as session:
-            user = session.get(User, int(user_id), options=[selectinload(User.client)])
-            return user if user is not None and user.active else None
 
     from opsplatform.api import init_api
     from opsplatform.web import web
@@ -69,8 +59,10 @@ def create_app() -> Flask:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
-        if secure:
+        if config.https:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if request.endpoint != "static":  # pages, downloads and API answers: never cached
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.get("/healthz")

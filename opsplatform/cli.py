@@ -718,6 +718,67 @@ def users_create(email: str, role: str, client: str | None, as_json: bool):
     click.echo(f"user {email} ({role}) created; one-time password: {password}")
 
 
+@users.command("reset")
+@click.argument("email")
+@json_option
+@refusals
+def users_reset(email: str, as_json: bool):
+    """Give EMAIL's user a new one-time password (printed once) and end its sessions."""
+    from opsplatform.accounts import reset_password
+
+    with database().transaction() as session:
+        user, password = reset_password(session, email)
+        record(session, raised_by(), "user reset", user.email)
+        email = user.email
+    if as_json:
+        emit({"email": email, "password": password})
+        return
+    click.echo(f"user {email}: signed out everywhere; new one-time password: {password}")
+
+
+@users.command("role")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--client", help="The client council a client user belongs to.")
+@refusals
+def users_role(email: str, role: str, client: str | None):
+    """Give EMAIL's user another role, and end its sessions."""
+    from opsplatform.accounts import change_role
+
+    with database().transaction() as session:
+        user = change_role(session, email, role, client)
+        record(session, raised_by(), "user role", user.email, role=role, client=client)
+        email = user.email
+    click.echo(f"user {email} is now {role}; signed out everywhere")
+
+
+@users.command("disable")
+@click.argument("email")
+@refusals
+def users_disable(email: str):
+    """Stop EMAIL's user signing in or using its API tokens, and end its sessions."""
+    _set_active(email, False)
+
+
+@users.command("enable")
+@click.argument("email")
+@refusals
+def users_enable(email: str):
+    """Let EMAIL's user sign in and use its API tokens again."""
+    _set_active(email, True)
+
+
+def _set_active(email: str, active: bool) -> None:
+    from opsplatform.accounts import set_active
+
+    action = "enable" if active else "disable"
+    with database().transaction() as session:
+        user = set_active(session, email, active)
+        record(session, raised_by(), f"user {action}", user.email)
+        email = user.email
+    click.echo(f"user {email} {action}d; signed out everywhere")
+
+
 @main.group()
 def tokens():
     """API tokens (bearer tokens for programs)."""

@@ -7,6 +7,8 @@
 | OPSPLATFORM_SECRET_KEY | key that signs sessions | generated once, kept in the instance folder |
 | OPSPLATFORM_HTTPS | `1` behind HTTPS: Secure cookies and HSTS | off |
 | OPSPLATFORM_RATELIMIT_STORAGE_URI | where the sign-in throttle counts (shared by workers) | per process memory |
+| OPSPLATFORM_SESSION_IDLE_MINUTES | a session unused this long ends | 30 |
+| OPSPLATFORM_SESSION_HOURS | a session ends this long after sign-in, however active | 12 |
 
 gunicorn's own settings (`OPSPLATFORM_BIND`, `OPSPLATFORM_WORKERS`, `OPSPLATFORM_TIMEOUT`)
 are read by gunicorn.conf.py; see docs/DEPLOYMENT.md.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 
@@ -25,6 +28,9 @@ class Config:
     instance_path: Path
     database_url: str
     secret_key: str
+    https: bool
+    session_idle: timedelta
+    session_lifetime: timedelta
 
 
 def load_config(default_instance_path: str | os.PathLike) -> Config:
@@ -35,7 +41,24 @@ def load_config(default_instance_path: str | os.PathLike) -> Config:
         f"sqlite:///{(instance / 'opsplatform.sqlite3').resolve()}"
     )
     secret = os.environ.get("OPSPLATFORM_SECRET_KEY") or _persisted_secret(instance / "secret_key")
-    return Config(instance_path=instance, database_url=url, secret_key=secret)
+    return Config(
+        instance_path=instance,
+        database_url=url,
+        secret_key=secret,
+        https=os.environ.get("OPSPLATFORM_HTTPS", "").lower() in ("1", "true", "yes"),
+        session_idle=timedelta(minutes=_whole_number("OPSPLATFORM_SESSION_IDLE_MINUTES", 30)),
+        session_lifetime=timedelta(hours=_whole_number("OPSPLATFORM_SESSION_HOURS", 12)),
+    )
+
+
+def _whole_number(name: str, default: int, least: int = 1) -> int:
+    """An environment variable holding a whole number of at least `least`, or `default`."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) < least:
+        raise ValueError(f"{name} must be a whole number of at least {least}, not {value!r}")
+    return int(value)
 
 
 def _persisted_secret(path: Path) -> str:

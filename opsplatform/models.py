@@ -287,6 +287,10 @@ class User(Base):
     client_id: Mapped[int | None] = mapped_column(ForeignKey("clients.id"))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A random token every session cookie of this user carries, set at a sign-in when there
+    # is none; None ends every session (sign-out, password reset, role change, disabling).
+    # Being random, it also stops a deleted user's cookie signing in whoever gets its id next.
+    session_token: Mapped[str | None] = mapped_column(String(64))
     client: Mapped[Client | None] = relationship()
 
     # What flask-login asks of a signed-in user.
@@ -298,7 +302,12 @@ class User(Base):
         return self.active
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie names: the user and its session token."""
+        return f"{self.id}:{self.session_token}"
+
+    def end_sessions(self) -> None:
+        """Sign the user out of every browser."""
+        self.session_token = None
 
 
 class ApiToken(Base):
@@ -311,6 +320,21 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user: Mapped[User] = relationship()
+
+
+class FailureCount(Base):
+    """Recent failed sign-ins of an account or from an address, or bad API tokens from an
+    address (see opsplatform.throttle): shared by every worker and host. `key` is a keyed
+    hash, so that the table holds no e-mail address (nor a password typed in its place)."""
+
+    __tablename__ = "failure_counts"
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lockouts: Mapped[int] = mapped_column(Integer)
+    forget_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class JobRun(Base):

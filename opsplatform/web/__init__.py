@@ -1,15 +1,36 @@
-"""Pages for people: sign-in, dashboard, statements (login required, roles enforced)."""
+"""Pages for people: sign-in, dashboard, statements (login required, roles enforced).
+
+A session ends when its user signs out anywhere (or is reset, changes role or is disabled:
+see opsplatform.accounts), after SESSION_IDLE_TIMEOUT without a request, or
+PERMANENT_SESSION_LIFETIME after signing in; the session records when those two clocks
+started, and every request checks them and the user's session token.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+import hmac
+import time
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from opsplatform.accounts import authenticate
-from opsplatform.extensions import database, limiter
+from opsplatform.accounts import authenticate, open_session
+from opsplatform.extensions import database, limiter, login_manager
+from opsplatform.models import User
 from opsplatform.periods import PeriodError
 from opsplatform.views import statement_for, statement_workbook, visible_statements
 
@@ -22,6 +43,39 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired()])
 
 
+# the session's clocks, in Unix seconds
+SIGNED_IN_AT = "signed_in_at"
+SEEN_AT = "seen_at"
+
+
+@login_manager.user_loader
+def signed_in_user(session_id: str) -> User | None:
+    """The session's user, unless the session has ended; an ended session is emptied."""
+    user_id, _, token = session_id.partition(":")
+    now = int(time.time())
+    started, seen = session.get(SIGNED_IN_AT), session.get(SEEN_AT)
+    user = None
+    if (
+        user_id.isdigit()
+        and started is not None
+        and seen is not None
+        and now - seen <= current_app.config["SESSION_IDLE_TIMEOUT"].total_seconds()
+        and now - started <= current_app.permanent_session_lifetime.total_seconds()
+    ):
+        with database().transaction() as db:
+            user = db.get(User, int(user_id), options=[selectinload(User.client)])
+    if (
+        user is None
+        or not user.active
+        or user.session_token is None
+        or not hmac.compare_digest(user.session_token, token)
+    ):
+        session.clear()
+        return None
+    session[SEEN_AT] = now
+    return user
+
+
 def _failed_login(response) -> bool:
     return request.method == "POST" and response.status_code != 302
 
@@ -32,10 +86,14 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        with database().transaction() as session:
-            user = authenticate(session, form.email.data, form.password.data)
+        with database().transaction() as db:
+            user = authenticate(db, form.email.data, form.password.data)
         if user is not None:
+            with database().transaction() as db:
+                user.session_token = open_session(db, user.id)
+            session.clear()  # a new session: nothing carries over, the CSRF token included
             login_user(user)
+            session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
             return redirect(url_for("web.home"))
         error = "Enter a correct email address and password"
     elif request.method == "POST":
@@ -47,7 +105,11 @@ def login():
 @web.post("/logout")
 @login_required
 def logout():
+    """Sign out: every session of the user ends, in this browser and any other."""
+    with database().transaction() as db:
+        db.get(User, current_user.id).end_sessions()
     logout_user()
+    session.clear()
     return redirect(url_for("web.login"))
 
 
