@@ -14,14 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, false, func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.engine import Ideal, Period, Terms, YearInputs, rate_year
 from billing.models import PendingLine, Statement, StatementLine
 from billing.rules import parse_bands
-from opsplatform.db import utcnow
+from opsplatform.db import take_turns, utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client, Driver, Estimate, Service, Subscription, Tariff, UsageEvent
 from opsplatform.money import ZERO, format_gbp, round_money
@@ -118,7 +117,9 @@ def year_inputs(
 
 def close_month(session: Session, month: Month) -> list[Statement]:
     """(Re)build the draft statements of `month`; issued statements stay as they are."""
-    _one_close_at_a_time(session)
+    # two closes that overlap would both see no drafts and both insert a set (one lock for
+    # every month: a pending line may go to any month's drafts)
+    take_turns(session, CLOSE_LOCK, Statement.__table__, "another close is still writing")
     settings = centre_settings(session)
     clients = {c.code: c for c in session.scalars(select(Client))}
     services = {s.code: s for s in session.scalars(select(Service))}
@@ -201,34 +202,6 @@ def close_month(session: Session, month: Month) -> list[Statement]:
             session.delete(stale)
     session.flush()
     return built
-
-
-def _one_close_at_a_time(session: Session) -> None:
-    """Make concurrent closes take turns, before they read anything.
-
-    Two closes that overlap would both see no drafts and both insert a set: the second
-    fails on the unique statement number. Taking a lock first makes the second wait for
-    the first to commit, then rebuild the drafts it made. PostgreSQL: a transaction-scoped
-    advisory lock (one for every close: a pending line may go to any month's drafts).
-    SQLite: a first write that changes nothing takes the database's write lock now, not at
-    the first INSERT; the second close waits for it up to the busy timeout (30 s), and is
-    refused, saying why, if that runs out.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(CLOSE_LOCK)))
-    elif dialect == "sqlite":
-        try:
-            session.execute(
-                update(Statement.__table__).where(false()).values(status=Statement.status)
-            )
-        except OperationalError as error:
-            if "locked" not in str(error):
-                raise
-            raise Refused(
-                "the database is busy: another close (or import) is still writing; "
-                "try again when it has finished"
-            ) from None
 
 
 def _charged_quantity(lines: list[Ideal]) -> Decimal:
@@ -544,11 +517,15 @@ def issue_month(session: Session, month: Month) -> list[Statement]:
     return list(drafts)
 
 
-def get_statement(session: Session, number: str) -> Statement:
+def get_statement(session: Session, number: str, client_id: int | None = None) -> Statement:
+    """The statement `number`; with `client_id`, only if it is that client's, looked up in
+    the same query, so that another client's statement takes no longer to miss than a
+    number that does not exist (and its existence cannot be timed)."""
+    query = select(Statement).where(Statement.number == number.strip().upper())
+    if client_id is not None:
+        query = query.where(Statement.client_id == client_id)
     statement = session.scalars(
-        select(Statement)
-        .where(Statement.number == number.strip().upper())
-        .options(
+        query.options(
             selectinload(Statement.lines).selectinload(StatementLine.service),
             selectinload(Statement.client),
         )

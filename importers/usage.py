@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 
 from importers import tables as cell
 from importers.tables import check_header, file_blocks, read_rows
-from opsplatform.db import storable, utcnow
+from opsplatform.db import storable, take_turns, utcnow
 from opsplatform.errors import Problem, Refused
 from opsplatform.models import Client, ImportBatch, Service, Subscription, UsageEvent
-from opsplatform.periods import LONDON, london_midnight_utc, to_utc
+from opsplatform.periods import FIRST_YEAR, LAST_YEAR, LONDON, london_midnight_utc, to_utc
 
 COLUMNS = [
     "event_id",
@@ -44,6 +44,7 @@ COLUMNS = [
 REQUIRED = {"client", "service", "date"}
 KNOWN = set(COLUMNS)
 CHUNK = 5000
+LEDGER_LOCK = 0x6F70_6C65_6467_6572  # PostgreSQL advisory lock key of usage imports ("opledger")
 ONE = Decimal(1)
 
 
@@ -120,15 +121,20 @@ def _local(value: datetime | date) -> tuple[datetime, date]:
 
 
 def _in_range(convert: Callable[[object], tuple]) -> Callable[[object], tuple]:
-    """`convert`, refusing a moment too near year 1 or 9999 to move between time zones."""
+    """`convert`, refusing a moment outside the years people may name (a slip such as
+    9999 for 2026 would otherwise make a statement in a distant year)."""
 
     def converted(value: object) -> tuple:
         try:
-            return convert(value)
-        except OverflowError:
+            result = convert(value)
+        except OverflowError:  # too near year 1 or 9999 to move between time zones
+            result = None
+        if result is None or not FIRST_YEAR <= result[0].year <= LAST_YEAR:
             raise ValueError(
-                f"'{cell.text(value)}' is out of range: too near year 1 or 9999"
-            ) from None
+                f"'{cell.text(value)}' is out of range: use a date from "
+                f"{FIRST_YEAR}-01-01 to {LAST_YEAR}-12-31"
+            )
+        return result
 
     return converted
 
@@ -608,6 +614,9 @@ def import_rows(
     owns the transaction: it commits on success and rolls back on a dry run or a refusal.
     `progress`, if given, is told the number of rows read after every chunk.
     """
+    # imports that overlap would both miss each other's event_ids and file hash, and the
+    # second would fail on the unique key instead of skipping repeats or naming the batch
+    take_turns(session, LEDGER_LOCK, ImportBatch.__table__, "another import is still writing")
     report = UsageReport(filename=filename, dry_run=dry_run)
     batch = _open_batch(session, filename, sha256, unique_content)
     validator = UsageValidator(_References(session), filename, require_event_id)
@@ -626,6 +635,9 @@ def import_rows(
         raise UsageRefused(report)
     if report.rows == 0:
         raise Refused(f"{filename}: the file holds no usage rows")
+    if not unique_content and report.inserted == 0:
+        session.delete(batch)  # a replay whose events are all stored leaves no empty batch
+        return report
     batch.rows, batch.inserted, batch.skipped = report.rows, report.inserted, report.skipped
     batch.quantity = report.quantity
     report.batch = None if dry_run else batch.id

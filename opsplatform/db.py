@@ -11,9 +11,25 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    false,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from opsplatform.errors import Refused
 
 # Marks (in a constraint's `info`) a foreign key that PostgreSQL checks by statement
 # triggers rather than as a constraint; see models.ledger_reference and migration 0004.
@@ -106,10 +122,38 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+BUSY_SECONDS = 30  # how long an action waits for its turn before it is refused
+
+
+def take_turns(session: Session, lock: int, table: Table, busy: str) -> None:
+    """Make concurrent actions of one kind take turns: call first, before reading anything.
+
+    Two such actions that overlap would both read the same state and both write on it,
+    the second failing on a unique key (or, worse, counting something twice). Taking a
+    lock first makes the second wait for the first to commit, then see what it wrote.
+    PostgreSQL: the transaction-scoped advisory lock `lock`. SQLite: a first write to
+    `table` that changes nothing takes the database's write lock now, not at the first
+    INSERT. Either waits up to BUSY_SECONDS, then refuses with `busy` (what is under way).
+    """
+    dialect = session.get_bind().dialect.name
+    try:
+        if dialect == "postgresql":
+            session.execute(text(f"SET LOCAL lock_timeout = '{BUSY_SECONDS}s'"))
+            session.execute(select(func.pg_advisory_xact_lock(lock)))
+            session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+        elif dialect == "sqlite":
+            key = next(iter(table.primary_key))
+            session.execute(update(table).where(false()).values({key: key}))
+    except OperationalError as error:
+        if "lock" not in str(error):  # SQLite: "database is locked"; PostgreSQL: 55P03
+            raise
+        raise Refused(f"the database is busy: {busy}; try again when it has finished") from None
+
+
 def make_engine(url: str) -> Engine:
     """An engine; SQLite gets foreign keys, WAL and a busy timeout so concurrent writers wait."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": BUSY_SECONDS})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):

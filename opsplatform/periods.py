@@ -18,6 +18,13 @@ LONDON = ZoneInfo("Europe/London")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 _QUARTER = re.compile(r"^(\d{4})-(\d{2})-Q([1-4])$")
+# The years a person may name: wide enough for any real centre, narrow enough that every
+# period named has a year before and after it to be compared with.
+FIRST_YEAR, LAST_YEAR = 2000, 2099
+
+
+def _out_of_range(kind: str, text: str, first: str, last: str) -> PeriodError:
+    return PeriodError(f"{kind} {text.strip()} is out of range: use one from {first} to {last}")
 
 
 class PeriodError(ValueError):
@@ -40,6 +47,8 @@ class Month:
         match = _MONTH.match(text.strip())
         if not match:
             raise PeriodError(f"'{text}' is not a month: write YYYY-MM, e.g. 2026-05")
+        if not FIRST_YEAR <= int(match[1]) <= LAST_YEAR:
+            raise _out_of_range("month", text, f"{FIRST_YEAR}-01", f"{LAST_YEAR}-12")
         return cls(int(match[1]), int(match[2]))
 
     @classmethod
@@ -106,6 +115,9 @@ class FinancialYear:
             raise PeriodError(
                 f"'{text}' is not a financial year: {start}-{(start + 1) % 100:02d} follows {start}"
             )
+        if not FIRST_YEAR <= start < LAST_YEAR:
+            first, last = cls(FIRST_YEAR), cls(LAST_YEAR - 1)
+            raise _out_of_range("financial year", text, str(first), str(last))
         return cls(start)
 
     @classmethod
@@ -161,6 +173,9 @@ class Quarter:
         match = _QUARTER.match(text.strip())
         if not match:
             raise PeriodError(f"'{text}' is not a quarter: write YYYY-YY-Qn, e.g. 2026-27-Q1")
+        if not FIRST_YEAR <= int(match[1]) < LAST_YEAR:
+            first, last = FinancialYear(FIRST_YEAR), FinancialYear(LAST_YEAR - 1)
+            raise _out_of_range("quarter", text, f"{first}-Q1", f"{last}-Q4")
         return cls(FinancialYear.parse(f"{match[1]}-{match[2]}"), int(match[3]))
 
     def __str__(self) -> str:

@@ -46,13 +46,12 @@ def visible_statements(session: Session, user: User, month: str | None = None) -
 def statement_for(session: Session, user: User, number: str) -> Statement | None:
     if not storable(number):  # no statement number holds a NUL, and PostgreSQL refuses one
         return None
+    if user.role not in STAFF and user.client_id is None:
+        return None
     try:
-        found = get_statement(session, number)
+        return get_statement(session, number, None if user.role in STAFF else user.client_id)
     except Refused:
         return None
-    if user.role == "client" and (user.client_id is None or found.client_id != user.client_id):
-        return None
-    return found
 
 
 def statement_workbook(session: Session, user: User, number: str) -> tuple[BytesIO, str] | None:

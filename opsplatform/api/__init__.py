@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import wraps
 
 from flask import g, jsonify, render_template, request, send_file
@@ -92,12 +93,21 @@ def token_required(*roles: str):
     return decorate
 
 
-class Scalar(fields.Field):
-    """A number or a text: a quantity as JSON gives it (the importer reads either)."""
+PLAIN_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]+)?\s*", re.ASCII)
+
+
+class Quantity(fields.Field):
+    """A quantity as a JSON number or a plain decimal text (`"12.5"`). A program sends no
+    thousands separators, currency signs or other scripts' digits, which a person's
+    spreadsheet may hold: such a text is more likely a mistake than a number."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValidationError(f"{attr} must be a number")
+        if isinstance(value, str) and PLAIN_NUMBER.fullmatch(value):
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValidationError(
+                f"{attr} must be a number, e.g. 12 or 12.5 (digits 0-9 and a decimal point only)"
+            )
         return value
 
 
@@ -126,7 +136,7 @@ class UsageEventSchema(Schema):
     client = _text("client", True, "client council code")
     service = _text("service", True, "service code")
     date = _text("date", True, "date or ISO 8601 datetime (naive: UK time)")
-    quantity = Scalar(allow_none=True, metadata={"description": "number, default 1; more than 0"})
+    quantity = Quantity(allow_none=True, metadata={"description": "number, default 1; more than 0"})
     reference = _text("reference", description="at most 200 characters")
     started_at = _text("started_at", description="ISO 8601 datetime, for timed KPIs")
     completed_at = _text("completed_at", description="ISO 8601 datetime, for timed KPIs")
@@ -254,7 +264,7 @@ class UsageCollection(MethodView):
                         unique_content=False,
                         require_event_id=True,
                     )
-                if not problems:
+                if not problems and report.inserted:  # a replay changes nothing to audit
                     record(session, g.api_user.email, "usage post", source, **report.counts())
         except Refused as refused:
             refusal = refused.problems

@@ -10,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from opsplatform.periods import (
+    FIRST_YEAR,
+    LAST_YEAR,
     FinancialYear,
     Month,
     PeriodError,
@@ -24,6 +26,9 @@ FY26 = FinancialYear(2026)
 
 months = st.builds(Month, st.integers(2000, 8000), st.integers(1, 12))
 years = st.builds(FinancialYear, st.integers(1900, 9000))
+# what people may name: the years they may type, each with a year before and after it
+named_months = st.builds(Month, st.integers(FIRST_YEAR, LAST_YEAR), st.integers(1, 12))
+named_years = st.builds(FinancialYear, st.integers(FIRST_YEAR, LAST_YEAR - 1))
 
 
 # -- parsing ------------------------------------------------------------------------
@@ -49,7 +54,8 @@ def test_parse_financial_year():
 
 
 def test_financial_year_across_a_century():
-    assert FinancialYear.parse("1999-00") == FinancialYear(1999)
+    assert FinancialYear.parse("2000-01") == FinancialYear(2000)
+    assert str(FinancialYear(1999)) == "1999-00"
     assert str(FinancialYear(2099)) == "2099-00"
 
 
@@ -78,6 +84,29 @@ def test_bad_financial_years_are_refused(text):
 def test_bad_quarters_are_refused(text):
     with pytest.raises(PeriodError):
         Quarter.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (Month.parse, "1999-12", "month 1999-12 is out of range: use one from 2000-01 to 2099-12"),
+        (Month.parse, "9998-01", "month 9998-01 is out of range"),
+        (FinancialYear.parse, "1999-00", "financial year 1999-00 is out of range"),
+        (FinancialYear.parse, "2099-00", "use one from 2000-01 to 2098-99"),
+        (Quarter.parse, "0001-02-Q1", "quarter 0001-02-Q1 is out of range"),
+        (Quarter.parse, "9998-99-Q4", "use one from 2000-01-Q1 to 2098-99-Q4"),
+    ],
+)
+def test_periods_outside_the_years_people_may_name_are_refused(parse, text, message):
+    with pytest.raises(PeriodError, match=message):
+        parse(text)
+
+
+@given(st.builds(Quarter, named_years, st.integers(1, 4)))
+def test_every_quarter_people_may_name_has_a_quarter_before_and_a_year_before(quarter):
+    earlier = [quarter.previous(), Quarter(quarter.year.previous(), quarter.number)]
+    assert all(len(q.months()) == 3 for q in [quarter, *earlier])
+    assert Quarter.parse(str(quarter)) == quarter
 
 
 def test_period_error_is_a_value_error():
@@ -262,7 +291,7 @@ def test_an_instant_lies_within_its_london_day(naive_utc):
 # -- properties ---------------------------------------------------------------------
 
 
-@given(months)
+@given(named_months)
 def test_month_round_trips_through_text(month):
     assert Month.parse(str(month)) == month
 
@@ -281,12 +310,12 @@ def test_every_month_lies_in_exactly_one_quarter_of_its_year(month):
     assert month.first_day in fy
 
 
-@given(years)
+@given(named_years)
 def test_financial_year_round_trips_through_text(fy):
     assert FinancialYear.parse(str(fy)) == fy
 
 
-@given(years)
+@given(named_years)
 def test_a_years_months_are_consecutive_and_its_quarters_partition_them(fy):
     months_ = fy.months()
     assert len(months_) == 12
