@@ -26,7 +26,7 @@ def create_user(
     session: Session, email: str, role: str, client: str | None = None
 ) -> tuple[User, str]:
     """A new user with a generated one-time password, returned once and stored hashed."""
-    email = email.strip().lower()
+    email = normalised_email(email)
     problems = []
     if not _EMAIL.match(email):
         problems.append(f"'{email}' is not an e-mail address")
@@ -71,8 +71,12 @@ def set_active(session: Session, email: str, active: bool) -> User:
     return user
 
 
+def _found(session: Session, email: str) -> User | None:
+    return session.scalars(select(User).where(User.email == normalised_email(email))).one_or_none()
+
+
 def _user(session: Session, email: str) -> User:
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    user = _found(session, email)
     if user is None:
         raise Refused(f"there is no user {email}")
     return user
@@ -106,7 +110,7 @@ def _new_password() -> tuple[str, str]:
 
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None."""
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
+    user = _found(session, email)
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -114,17 +118,23 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user if user is not None and user.active else None
 
 
-def open_session(session: Session, user_id: int) -> str:
-    """The token a new session of the user carries: the user's, made now if it has none.
+def open_session(session: Session, user: User) -> None:
+    """Give the user a session token if it has none: a new session carries the user's token.
 
     The token is set only where there is none, in one statement, so that two browsers
     signing in at once agree on it (the second waits for the first and keeps its token)."""
     session.execute(
         update(User)
-        .where(User.id == user_id, User.session_token.is_(None))
-        .values(session_token=secrets.token_urlsafe(32))
+        .where(User.id == user.id, User.session_token.is_(None))
+        .values(session_token=secrets.token_urlsafe(32)),
+        execution_options={"synchronize_session": False},
     )
-    return session.scalar(select(User.session_token).where(User.id == user_id))
+    session.refresh(user, ["session_token"])
+
+
+def normalised_email(email: str) -> str:
+    """An e-mail address as users are stored and looked up."""
+    return email.strip().lower()
 
 
 def _digest(token: str) -> str:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from opsplatform.config import load_config
 from opsplatform.db import Database
-from opsplatform.extensions import csrf, limiter, login_manager
+from opsplatform.extensions import csrf, login_manager
+from opsplatform.throttle import Throttle
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -32,12 +32,16 @@ def create_app() -> Flask:
         SESSION_IDLE_TIMEOUT=config.session_idle,
         WTF_CSRF_TIME_LIMIT=None,
         MAX_CONTENT_LENGTH=64 * 1024 * 1024,
-        # the sign-in throttle counts per process unless workers share a store (e.g. Redis)
-        RATELIMIT_STORAGE_URI=os.environ.get("OPSPLATFORM_RATELIMIT_STORAGE_URI", "memory://"),
     )
+    if config.trusted_proxies:
+        # the client's address and scheme as the outermost trusted proxy saw them: the
+        # entry `trusted_proxies` places from the end of X-Forwarded-For (and -Proto);
+        # entries before it, which the client may have written itself, are ignored
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
     app.extensions["opsplatform.db"] = Database(config.database_url)
+    app.extensions["opsplatform.throttle"] = Throttle(config.secret_key)
     csrf.init_app(app)
-    limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.login_message = "Sign in to continue"

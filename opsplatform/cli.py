@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from opsplatform.app import create_app
 from opsplatform.audit import record
 from opsplatform.errors import Refused
-from opsplatform.extensions import database
+from opsplatform.extensions import database, throttle
 from opsplatform.models import ROLES
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
@@ -723,11 +723,14 @@ def users_create(email: str, role: str, client: str | None, as_json: bool):
 @json_option
 @refusals
 def users_reset(email: str, as_json: bool):
-    """Give EMAIL's user a new one-time password (printed once) and end its sessions."""
+    """Give EMAIL's user a new one-time password (printed once), end its sessions and lift
+    any lock-out of its failed sign-ins."""
     from opsplatform.accounts import reset_password
+    from opsplatform.throttle import ACCOUNT
 
     with database().transaction() as session:
         user, password = reset_password(session, email)
+        throttle().forget(session, ACCOUNT, user.email)
         record(session, raised_by(), "user reset", user.email)
         email = user.email
     if as_json:

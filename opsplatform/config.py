@@ -4,9 +4,9 @@
 | --- | --- | --- |
 | OPSPLATFORM_DATABASE_URL | SQLAlchemy URL of the database | SQLite file `opsplatform.sqlite3` in the instance folder |
 | OPSPLATFORM_INSTANCE_PATH | folder for the embedded database and the generated secret key | Flask's instance folder |
-| OPSPLATFORM_SECRET_KEY | key that signs sessions | generated once, kept in the instance folder |
+| OPSPLATFORM_SECRET_KEY | key that signs sessions and keys the throttle's counts | generated once, kept in the instance folder |
 | OPSPLATFORM_HTTPS | `1` behind HTTPS: Secure cookies and HSTS | off |
-| OPSPLATFORM_RATELIMIT_STORAGE_URI | where the sign-in throttle counts (shared by workers) | per process memory |
+| OPSPLATFORM_TRUSTED_PROXIES | how many proxies in front of the app to trust for the client's address (`X-Forwarded-For`) and scheme (`X-Forwarded-Proto`) | 0: trust no such header |
 | OPSPLATFORM_SESSION_IDLE_MINUTES | a session unused this long ends | 30 |
 | OPSPLATFORM_SESSION_HOURS | a session ends this long after sign-in, however active | 12 |
 
@@ -29,6 +29,7 @@ class Config:
     database_url: str
     secret_key: str
     https: bool
+    trusted_proxies: int
     session_idle: timedelta
     session_lifetime: timedelta
 
@@ -46,6 +47,7 @@ def load_config(default_instance_path: str | os.PathLike) -> Config:
         database_url=url,
         secret_key=secret,
         https=os.environ.get("OPSPLATFORM_HTTPS", "").lower() in ("1", "true", "yes"),
+        trusted_proxies=_whole_number("OPSPLATFORM_TRUSTED_PROXIES", 0, least=0),
         session_idle=timedelta(minutes=_whole_number("OPSPLATFORM_SESSION_IDLE_MINUTES", 30)),
         session_lifetime=timedelta(hours=_whole_number("OPSPLATFORM_SESSION_HOURS", 12)),
     )

@@ -22,9 +22,10 @@ from importers.usage import import_rows
 from opsplatform.accounts import user_for_token
 from opsplatform.audit import record
 from opsplatform.errors import Problem, Refused
-from opsplatform.extensions import csrf, database
+from opsplatform.extensions import csrf, database, throttle
 from opsplatform.models import Client, Service
 from opsplatform.periods import PeriodError, Quarter
+from opsplatform.throttle import TOKEN
 from opsplatform.views import (
     WRITERS,
     audience,
@@ -68,7 +69,9 @@ def errors(status: int, *problems) -> tuple:
 
 
 def token_required(*roles: str):
-    """Authenticate the bearer token; refuse (403) a user whose role is not in `roles`."""
+    """Authenticate the bearer token; refuse (403) a user whose role is not in `roles`.
+    Bad tokens are throttled per address (opsplatform.throttle.TOKEN): while an address is
+    locked out, no token from it is looked at (429, with Retry-After)."""
 
     def decorate(view):
         @wraps(view)
@@ -77,10 +80,17 @@ def token_required(*roles: str):
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return errors(401, "send an API token: Authorization: Bearer TOKEN")
+            address = request.remote_addr or ""
             with database().transaction() as session:
-                user = user_for_token(session, token.strip())
+                wait = throttle().locked(session, TOKEN, address)
+                user = None if wait else user_for_token(session, token.strip())
                 if user is not None:
                     user.client  # load it while the session is open  # noqa: B018
+                elif not wait:
+                    throttle().failed(session, TOKEN, address)
+            if wait:
+                message = f"too many bad API tokens from this address: try again in {wait} s"
+                return *errors(429, message), {"Retry-After": str(wait)}
             if user is None:
                 return errors(401, "the API token is not valid (or has been revoked)")
             if roles and user.role not in roles:

@@ -9,6 +9,7 @@ started, and every request checks them and the user's session token.
 from __future__ import annotations
 
 import hmac
+import math
 import time
 
 from flask import (
@@ -28,10 +29,11 @@ from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from opsplatform.accounts import authenticate, open_session
-from opsplatform.extensions import database, limiter, login_manager
+from opsplatform.accounts import authenticate, normalised_email, open_session
+from opsplatform.extensions import database, login_manager, throttle
 from opsplatform.models import User
 from opsplatform.periods import PeriodError
+from opsplatform.throttle import ACCOUNT, ADDRESS
 from opsplatform.views import statement_for, statement_workbook, visible_statements
 
 web = Blueprint("web", __name__)
@@ -76,30 +78,37 @@ def signed_in_user(session_id: str) -> User | None:
     return user
 
 
-def _failed_login(response) -> bool:
-    return request.method == "POST" and response.status_code != 302
-
-
 @web.route("/login", methods=["GET", "POST"])
-@limiter.limit("10 per 15 minutes", methods=["POST"], deduct_when=_failed_login)
 def login():
+    """Sign in, throttled per account and per address (see opsplatform.throttle)."""
     form = LoginForm()
-    error = None
-    if form.validate_on_submit():
-        with database().transaction() as db:
-            user = authenticate(db, form.email.data, form.password.data)
-        if user is not None:
-            with database().transaction() as db:
-                user.session_token = open_session(db, user.id)
-            session.clear()  # a new session: nothing carries over, the CSRF token included
-            login_user(user)
-            session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
-            return redirect(url_for("web.home"))
+    if not form.validate_on_submit():
+        error = "Enter your email address and password" if request.method == "POST" else None
+        return render_template("login.html", form=form, error=error), 401 if error else 200
+    email = normalised_email(form.email.data)
+    address = request.remote_addr or ""
+    with database().transaction() as db:
+        wait = throttle().locked(db, ADDRESS, address) or throttle().attempt(db, ACCOUNT, email)
+    if wait:
+        minutes = math.ceil(wait / 60)
+        unit = "minute" if minutes == 1 else "minutes"
+        error = f"Too many failed sign-ins: try again in {minutes} {unit}"
+        page = render_template("login.html", form=form, error=error)
+        return page, 429, {"Retry-After": str(wait)}
+    with database().transaction() as db:
+        user = authenticate(db, email, form.password.data)
+        if user is None:
+            throttle().failed(db, ADDRESS, address)
+        else:
+            throttle().forget(db, ACCOUNT, email)
+            open_session(db, user)
+    if user is None:
         error = "Enter a correct email address and password"
-    elif request.method == "POST":
-        error = "Enter your email address and password"
-    status = 401 if error else 200
-    return render_template("login.html", form=form, error=error), status
+        return render_template("login.html", form=form, error=error), 401
+    session.clear()  # a new session: nothing carries over, the CSRF token included
+    login_user(user)
+    session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
+    return redirect(url_for("web.home"))
 
 
 @web.post("/logout")

@@ -154,30 +154,34 @@ def test_email_is_matched_without_regard_to_case(client, people):
 # -- throttling ----------------------------------------------------------------------------
 
 
-def test_repeated_failed_logins_from_one_address_get_429(app, people):
+def test_repeated_failed_logins_of_one_account_get_429(app, people):
     client = app.test_client()
     person = people["finance"]
     for _ in range(10):
         assert login(client, person["email"], "wrong").status_code == 401
     locked = login(client, person["email"], "wrong")
     assert locked.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
     assert_security_headers(locked)
-    # even the right password is refused while the address is locked out
+    # even the right password is refused while the account is locked, from any address
     assert login(client, person["email"], person["password"]).status_code == 429
     assert client.get("/").status_code == 302
-    # another address is not affected
     other = app.test_client()
-    assert login(other, person["email"], person["password"], remote="10.0.0.7").status_code == 302
+    assert login(other, person["email"], person["password"], remote="10.0.0.7").status_code == 429
+    # another account is not affected, even from the same address (say, behind one proxy)
+    colleague = people["manager"]
+    assert login(client, colleague["email"], colleague["password"]).status_code == 302
 
 
-def test_only_failed_logins_count_towards_the_limit(app, people):
+def test_only_failed_logins_count_and_signing_in_resets_the_count(app, people):
     person = people["finance"]
     client = app.test_client()
     for _ in range(9):
         assert login(client, person["email"], "wrong").status_code == 401
     for _ in range(5):
         assert login(app.test_client(), person["email"], person["password"]).status_code == 302
-    assert login(client, person["email"], "wrong").status_code == 401  # the 10th failure
+    for _ in range(10):
+        assert login(client, person["email"], "wrong").status_code == 401
     assert login(client, person["email"], "wrong").status_code == 429
 
 
