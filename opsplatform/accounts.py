@@ -10,7 +10,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
@@ -41,6 +41,20 @@ def create_user(
     session.add(user)
     session.flush()
     return user, password
+
+
+def list_users(session: Session) -> list[dict]:
+    """Every user, by e-mail: `email`, `role`, `client` (its code, or None), `active`."""
+    found = session.scalars(select(User).options(selectinload(User.client)).order_by(User.email))
+    return [
+        {
+            "email": u.email,
+            "role": u.role,
+            "client": u.client.code if u.client else None,
+            "active": u.active,
+        }
+        for u in found
+    ]
 
 
 def reset_password(session: Session, email: str) -> tuple[User, str]:

@@ -718,6 +718,24 @@ def users_create(email: str, role: str, client: str | None, as_json: bool):
     click.echo(f"user {email} ({role}) created; one-time password: {password}")
 
 
+@users.command("list")
+@json_option
+@refusals
+def users_list(as_json: bool):
+    """Every user: e-mail, role, client council and whether it may sign in."""
+    from opsplatform.accounts import list_users
+
+    with database().transaction() as session:
+        found = list_users(session)
+    if as_json:
+        emit(found)
+        return
+    for u in found:
+        state = "" if u["active"] else "  (disabled)"
+        click.echo(f"{u['email']:<40} {u['role']:<8} {u['client'] or '':<12}{state}")
+    click.echo(f"{len(found)} user(s)")
+
+
 @users.command("reset")
 @click.argument("email")
 @json_option

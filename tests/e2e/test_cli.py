@@ -52,6 +52,10 @@ COMMANDS = [
     ["sla", "assess"],
     ["sla", "publish"],
     ["users", "create"],
+    ["users", "list"],
+    ["users", "disable"],
+    ["users", "enable"],
+    ["users", "reset"],
     ["tokens", "create"],
 ]
 

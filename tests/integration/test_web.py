@@ -421,3 +421,20 @@ def test_password_is_stored_as_an_argon2_hash(cli, people, database):
     # each user gets a different password (and salt)
     other = cli.json("users", "create", "hash2@centre.gov.uk", "--role", "finance")
     assert other["password"] != made["password"]
+
+
+def test_users_list_shows_every_user_and_whether_it_may_sign_in(cli, people):
+    cli("users", "disable", people["lan"]["email"])
+    listed = cli.json("users", "list")
+    assert [u["email"] for u in listed] == sorted(p["email"] for p in people.values())
+    by_email = {u["email"]: u for u in listed}
+    assert by_email["pay@wyre.gov.uk"] == {
+        "email": "pay@wyre.gov.uk",
+        "role": "client",
+        "client": "WYR",
+        "active": True,
+    }
+    assert by_email["finance@centre.gov.uk"]["client"] is None
+    assert by_email["pay@lancaster.gov.uk"]["active"] is False
+    text = cli("users", "list").stdout
+    assert "6 user(s)" in text and "(disabled)" in text
