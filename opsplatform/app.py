@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from opsplatform.config import load_config
-from opsplatform.db import Database
+from opsplatform.db import Database, storable
 from opsplatform.extensions import csrf, login_manager
 from opsplatform.throttle import Throttle
 
@@ -56,6 +56,25 @@ def create_app() -> Flask:
     for blueprint in (web, dashboard, finance, kpis, portal):
         app.register_blueprint(blueprint)
     init_api(app)
+
+    @app.before_request
+    def refuse_unstorable_text():
+        """A NUL or a lone surrogate in a query, a form field or the path can be stored by
+        neither database (PostgreSQL refuses a NUL outright): refuse it here, for every page
+        and endpoint at once, rather than fail wherever the text would go."""
+        texts = [
+            text
+            for pairs in (request.args.items(multi=True), request.form.items(multi=True))
+            for pair in pairs
+            for text in pair
+        ]
+        texts += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+        if not all(map(storable, texts)):
+            abort(
+                400,
+                "The request holds a character that cannot be stored (a NUL character or a "
+                "lone surrogate). Remove it and try again.",
+            )
 
     @app.after_request
     def security_headers(response):

@@ -161,3 +161,38 @@ def test_another_councils_statement_costs_the_same_queries_as_none_at_all(app, p
             event.remove(db.engine, "before_cursor_execute", seen)
     assert len(theirs) == len(missing) == 1
     assert theirs == missing
+
+
+# -- text no database can store -----------------------------------------------------------
+
+
+def csrf(client, url: str) -> str:
+    from tests.pages import Page
+
+    forms = Page(client.get(url).text).forms
+    return next(f for f in forms if "csrf_token" in f["inputs"])["inputs"]["csrf_token"]["value"]
+
+
+def test_a_nul_in_any_form_or_query_is_refused(app, people):
+    bad = "a\x00b"  # (a lone surrogate cannot come over HTTP: werkzeug decodes bytes)
+    anonymous = app.test_client()
+    response = anonymous.post(
+        "/login",
+        data={"email": bad, "password": "x", "csrf_token": csrf(anonymous, "/login")},
+    )
+    assert response.status_code == 400
+    assert "cannot be stored" in response.text
+    manager = sign_in(app, people["manager"])
+    token = csrf(manager, "/")
+    for url, data in [
+        ("/kpis/PAY-5D", {"name": bad, "target": "95", "amber": "90", "limit": "5"}),
+        ("/performance/2026-27-Q1/commentary", {"commentary-0": bad}),
+    ]:
+        response = manager.post(url, data={**data, "csrf_token": token})
+        assert response.status_code == 400, url
+        assert "cannot be stored" in response.text
+    assert manager.get(f"/performance?quarter=2026-27-Q1{bad}").status_code == 400
+    wyre = sign_in(app, people["wyr"])
+    line = "/statements/TSS-202604-WYR/lines/3/query"
+    response = wyre.post(line, data={"reason": bad, "csrf_token": csrf(wyre, "/")})
+    assert response.status_code == 400
