@@ -72,14 +72,14 @@ def write_publication(
     months = quarter.months()
     final = any(r.final for r in centre)
     state = "final results" if final else "provisional results"
-    if not final and not audience.staff:
-        state += "; other councils' figures are shown once the quarter is final"
     period = f"{quarter}: {months[0].label} to {months[-1].label}, {state}"
     book = Workbook()
 
     summary = book.active
     summary.title = "Summary"
     _title(summary, f"{settings.centre_name}: performance report", period)
+    if not final and not audience.staff:
+        write_cell(summary, 3, 1, "Other councils' figures are shown once the quarter is final.")
     counts = [[STATUS_TEXT[s], sum(1 for r in centre if r.status == s)] for s in STATUS_TEXT]
     write_table(summary, ["status", "KPIs"], counts, start_row=4, widths=[30, 10, 90])
     for row, status in enumerate(STATUS_TEXT, start=5):

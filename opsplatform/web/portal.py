@@ -529,6 +529,7 @@ def performance():
         error=None,
         rows=rows,
         final=any(r.final for r in results),
+        staff=current_user.role in STAFF,
         months=(quarter.months()[0].label, quarter.months()[-1].label),
         previous=quarter.previous(),
         following=_following(quarter),

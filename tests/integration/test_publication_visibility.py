@@ -73,7 +73,7 @@ def test_a_client_downloads_only_its_own_figures_of_a_provisional_quarter(app, p
     text = workbook_text(response)
     for other in LANCASTER:
         assert other not in text, other
-    assert "other councils' figures are shown once the quarter is final" in text
+    assert "Other councils' figures are shown once the quarter is final." in text
     if quarter == QUARTER:
         assert [r[0] for r in sheet_rows(response, "By client")] == ["WYR"]
         costs = sheet_rows(response, "Cost per transaction")
