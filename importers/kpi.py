@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from importers import tables as cell
-from importers.tables import blank, check_header, read_rows
-from opsplatform.errors import Problem, Refused
+from importers.tables import Spilled, blank, check_header, read_rows
+from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import Client, Kpi, KpiFigure
 from opsplatform.periods import Month, PeriodError
 
@@ -30,7 +30,7 @@ class FigureReport:
     rows: int = 0
     created: int = 0
     replaced: int = 0
-    errors: list[Problem] = field(default_factory=list)
+    errors: Problems = field(default_factory=Problems)  # the first KEPT, and how many
 
     def as_dict(self) -> dict:
         return {
@@ -40,6 +40,7 @@ class FigureReport:
             "created": self.created,
             "replaced": self.replaced,
             "errors": [p.as_dict() for p in self.errors],
+            "error_count": self.errors.total,
         }
 
 
@@ -62,6 +63,8 @@ def import_figures(
     seen: dict[tuple, int] = {}
     for number, raw in rows:
         report.rows += 1
+        if raw.__class__ is Spilled:
+            report.errors.append(raw.problem(path.name, number))
         values = _validate(number, raw, path.name, kpis, clients, report.errors)
         if values is None:
             continue
@@ -92,8 +95,8 @@ def import_figures(
     return report
 
 
-def _validate(number, raw, source, kpis, clients, problems) -> dict | None:
-    bad = len(problems)
+def _validate(number, raw, source, kpis, clients, problems: Problems) -> dict | None:
+    bad = problems.total
 
     def problem(column: str, message: str) -> None:
         problems.append(Problem(message, source, number, column))
@@ -101,7 +104,7 @@ def _validate(number, raw, source, kpis, clients, problems) -> dict | None:
     for column in COLUMNS:
         if blank(raw.get(column)):
             problem(column, f"{column} is required")
-    if len(problems) > bad:
+    if problems.total > bad:
         return None
     kpi = kpis.get(cell.text(raw["kpi"]).upper())
     if kpi is None:
@@ -129,13 +132,13 @@ def _validate(number, raw, source, kpis, clients, problems) -> dict | None:
         except ValueError as error:
             problem(column, str(error))
     if (
-        len(problems) == bad
+        problems.total == bad
         and kpi.unit == "percent"
         and values["numerator"] > values["denominator"]
     ):
         problem("numerator", "a percentage's numerator cannot be more than its denominator")
-    if len(problems) == bad and values["denominator"] == 0 and values["numerator"] != 0:
+    if problems.total == bad and values["denominator"] == 0 and values["numerator"] != 0:
         problem("denominator", "the denominator is 0 but the numerator is not")
-    if len(problems) > bad:
+    if problems.total > bad:
         return None
     return {"kpi_id": kpi.id, "client_id": client_id, "month": str(month), **values}

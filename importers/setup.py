@@ -2,24 +2,27 @@
 
 Every sheet is optional. Each row is parsed cell by cell, then checked against the
 rows already loaded (from this workbook or earlier ones); any problem anywhere
-rolls the whole workbook back and is reported with sheet, row and column.
+rolls the whole workbook back and is reported with sheet, row and column. The workbook
+is checked before it is read (importers.xlsx), each sheet holds at most SETUP_ROWS rows,
+and rows are read as they are loaded, so that no sheet is ever held whole.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
-from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.rules import RULES, format_bands, parse_bands
 from importers import tables as cell
-from importers.tables import blank, check_header, normalise_header
+from importers.tables import Spilled, blank, check_header, named_rows
+from importers.xlsx import Limits, open_workbook
 from opsplatform.calendars import NATIONS
-from opsplatform.errors import Problem, Refused
+from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import (
     CalendarOverride,
     Client,
@@ -298,8 +301,9 @@ class _Loader:
         self.report = report
         self.rerate = rerate
         self.issued_months = issued_months
-        self.problems: list[Problem] = []
+        self.problems = Problems()
         self.absent: set[str] = set()
+        self.before = 0  # problems found before the row being loaded
 
     def problem(self, message: str, sheet: str, row: int, column: str | None = None) -> None:
         self.problems.append(Problem(message, sheet, row, column))
@@ -359,7 +363,7 @@ class _Loader:
         service = self.ref(Service, r["service"], "Subscriptions", n, "service")
         if r["end"] is not None and r["end"] < r["start"]:
             self.problem("end is before start", "Subscriptions", n, "end")
-        if client is None or service is None or self.problems_in("Subscriptions", n):
+        if client is None or service is None or self.troubled():
             return
         key = {"client_id": client.id, "service_id": service.id, "start": r["start"]}
         others = self.session.scalars(
@@ -380,7 +384,7 @@ class _Loader:
         client = self.ref(Client, r["client"], "Drivers", n, "client")
         if r["driver"] in ("equal", "usage"):
             self.problem(f"'{r['driver']}' is built in and needs no values", "Drivers", n, "driver")
-        if client is None or self.problems_in("Drivers", n):
+        if client is None or self.troubled():
             return
         key = {"client_id": client.id, "financial_year": r["financial_year"], "driver": r["driver"]}
         self.upsert("Drivers", Driver, key, {"value": r["value"]})
@@ -424,7 +428,7 @@ class _Loader:
             )
         if r["billing"] == "estimate" and rule != "unit_rate":
             self.problem("estimate billing is for unit_rate tariffs only", sheet, n, "billing")
-        if service is None or self.problems_in(sheet, n) or (r["client"] and client is None):
+        if service is None or self.troubled() or (r["client"] and client is None):
             return
         scope = f"client:{client.code}" if client else f"tier:{r['tier']}" if r["tier"] else "all"
         key = {"service_id": service.id, "financial_year": r["financial_year"], "scope": scope}
@@ -474,7 +478,7 @@ class _Loader:
                 "service",
             )
         _check_thresholds(self, "KPIs", n, r["direction"], r["target"], r["amber"])
-        if self.problems_in("KPIs", n) or (r["service"] and service is None):
+        if self.troubled() or (r["service"] and service is None):
             return
         values = _without(r, "code", "service")
         values["service_id"] = service.id if service else None
@@ -488,7 +492,7 @@ class _Loader:
         target = r["target"] if r["target"] is not None else kpi.target
         amber = r["amber"] if r["amber"] is not None else kpi.amber
         _check_thresholds(self, "SLAs", n, kpi.direction, target, amber)
-        if self.problems_in("SLAs", n):
+        if self.troubled():
             return
         key = {"client_id": client.id, "kpi_id": kpi.id}
         self.upsert("SLAs", Sla, key, _without(r, "client", "kpi"))
@@ -505,8 +509,9 @@ class _Loader:
         key = {"kpi_id": kpi.id, "scope": client.code if client else "centre"}
         self.upsert("Baselines", KpiBaseline, key, {"value": r["value"], "period": r["period"]})
 
-    def problems_in(self, sheet: str, row: int) -> bool:
-        return any(p.sheet == sheet and p.row == row for p in self.problems)
+    def troubled(self) -> bool:
+        """Whether the row being loaded has a problem."""
+        return self.problems.total > self.before
 
 
 def _check_thresholds(loader: _Loader, sheet: str, n: int, direction: str, target, amber) -> None:
@@ -520,7 +525,7 @@ def _without(row: dict, *keys: str) -> dict:
     return {k: v for k, v in row.items() if k not in keys}
 
 
-def _parse_row(sheet: Sheet, number: int, raw: dict, problems: list[Problem]) -> dict | None:
+def _parse_row(sheet: Sheet, number: int, raw: dict, problems: Problems) -> dict | None:
     parsed = {}
     ok = True
     for column in sheet.columns:
@@ -543,46 +548,37 @@ def _parse_row(sheet: Sheet, number: int, raw: dict, problems: list[Problem]) ->
     return parsed if ok else None
 
 
-def read_workbook(path: Path) -> tuple[dict[str, list[tuple[int, dict]]], list[Problem]]:
-    """Every known sheet's rows as (row number, raw cells), and the problems with sheet and
-    column names (reported beside the rows' own problems, not instead of them)."""
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
-        raise Refused(f"{path.name}: cannot open it as an .xlsx workbook ({error})") from None
-    problems: list[Problem] = []
-    result: dict[str, list[tuple[int, dict]]] = {}
-    try:
-        for ws in book.worksheets:
-            sheet = SHEETS_BY_NAME.get(ws.title.strip().lower())
-            if sheet is None:
-                if ws.title.strip().lower() != "notes":
-                    problems.append(
-                        Problem(
-                            f"unknown sheet; expected {', '.join(s.name for s in SHEETS)}", ws.title
-                        )
-                    )
-                continue
-            rows = ws.iter_rows(values_only=True)
-            header = [normalise_header(v) for v in next(rows, ())]
-            while header and not header[-1]:
-                header.pop()
-            required = {c.name for c in sheet.columns if c.required}
-            problems += check_header(header, sheet.column_names(), required, sheet.name)
-            body = []
-            for number, values in enumerate(rows, start=2):
-                if all(blank(v) for v in values):
-                    continue
-                extra = [v for v in values[len(header) :] if not blank(v)]
-                if extra:
-                    problems.append(
-                        Problem("a value stands in a column with no header", sheet.name, number)
-                    )
-                body.append((number, dict(zip(header, values, strict=False))))
-            result[sheet.name] = body
-    finally:
-        book.close()
-    return result, problems
+SETUP_ROWS = 20_000  # rows under a sheet's header: ten years of a 50-council centre's
+SETUP = Limits(rows=SETUP_ROWS + 1, columns=26)
+PROGRESS_ROWS = 100  # rows loaded between reports of progress
+
+
+def read_workbook(path: Path, problems: Problems) -> dict[str, Iterator[tuple[int, dict]]]:
+    """Every known sheet's rows as (row number, raw cells), read as they are loaded; the
+    problems of sheet names, headers and values beyond them go to `problems` (beside the
+    rows' own, sheet by sheet)."""
+    book = open_workbook(path, SETUP, every_sheet=True)
+    sheets = {}
+    for title in book.sheet_names:
+        sheet = SHEETS_BY_NAME.get(title.strip().lower())
+        if sheet is None:
+            if title.strip().lower() != "notes":
+                problems.append(
+                    Problem(f"unknown sheet; expected {', '.join(s.name for s in SHEETS)}", title)
+                )
+        elif title in book.sheets:
+            sheets[sheet.name] = _sheet_rows(book.rows(title), sheet, problems)
+    return sheets
+
+
+def _sheet_rows(raw: Iterator, sheet: Sheet, problems: Problems) -> Iterator[tuple[int, dict]]:
+    header, rows = named_rows(raw, margin=True)
+    required = {c.name for c in sheet.columns if c.required}
+    problems += check_header(header or [], sheet.column_names(), required, sheet.name)
+    for number, row in rows:
+        if row.__class__ is Spilled:
+            problems.append(row.problem(sheet.name, number))
+        yield number, row
 
 
 def load_setup(
@@ -591,36 +587,49 @@ def load_setup(
     dry_run: bool = False,
     rerate: bool = False,
     issued_months: Callable[[Session, str], list[str]] = lambda _session, _year: [],
+    progress: Callable[[int], None] | None = None,
 ) -> LoadReport:
     """Load a setup workbook into the session's transaction; raise Refused on any problem.
 
     `issued_months(session, year)` names the months of a financial year with issued
     statements: a tariff of such a year may change only with `rerate`. The caller
-    commits (or, for a dry run, rolls back).
+    commits (or, for a dry run, rolls back). `progress`, if given, is told the number of
+    rows loaded every PROGRESS_ROWS rows.
     """
-    sheets, problems = read_workbook(path)
-    return load_sheets(session, sheets, problems, dry_run, rerate, issued_months)
+    problems = Problems()
+    sheets = read_workbook(path, problems)
+    return load_sheets(session, sheets, problems, dry_run, rerate, issued_months, progress)
 
 
 def load_sheets(
     session: Session,
-    sheets: dict[str, list[tuple[int, dict]]],
-    problems: list[Problem] | None = None,
+    sheets: dict[str, Iterable[tuple[int, dict]]],
+    problems: Problems | list[Problem] | None = None,
     dry_run: bool = False,
     rerate: bool = False,
     issued_months: Callable[[Session, str], list[str]] = lambda _session, _year: [],
+    progress: Callable[[int], None] | None = None,
 ) -> LoadReport:
     """Load rows given as a workbook's sheets would give them (raw cells by header),
     checked exactly as the workbook's; raise Refused with `problems` and any found."""
     report = LoadReport(dry_run=dry_run)
     loader = _Loader(session, report, rerate, issued_months)
-    loader.problems += problems or []
+    if isinstance(problems, Problems):
+        loader.problems = problems
+    else:
+        loader.problems += problems or []
+    done = 0
     for sheet in SHEETS:
         handle = getattr(loader, sheet.name.lower())
         keys_seen: dict[tuple, int] = {}
-        rows = sheets.get(sheet.name, [])
-        loader.absent = sheet.column_names() - set(rows[0][1]) if rows else set()
-        for number, raw in rows:
+        rows = iter(sheets.get(sheet.name, ()))
+        first = next(rows, None)
+        loader.absent = sheet.column_names() - set(first[1]) if first else set()
+        for number, raw in chain([first], rows) if first else ():
+            done += 1
+            if progress is not None and done % PROGRESS_ROWS == 0:
+                progress(done)
+            loader.before = loader.problems.total
             row = _parse_row(sheet, number, raw, loader.problems)
             if row is None:
                 continue

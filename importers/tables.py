@@ -1,7 +1,8 @@
 """Reading CSV and XLSX files as rows of named cells, and parsing the cells people type.
 
 Headers are matched case-insensitively with surrounding spaces ignored (inner spaces
-count as underscores). Rows stream: nothing reads a whole file into memory.
+count as underscores). Rows stream: nothing reads a whole file into memory, nor a whole
+sheet of a workbook.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
+from functools import partial
+from itertools import chain
 from pathlib import Path
 
+from importers.xlsx import EXCEL_ROWS, Limits, count_rows, open_workbook
 from opsplatform.errors import Problem, Refused
 
 CODE = re.compile(r"^[A-Z0-9-]{2,12}$")
@@ -26,18 +30,38 @@ def blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+# A usage or figures workbook: every row Excel allows, values in columns A to H (the
+# usage file's eight columns; a figures file has five).
+TABLE = Limits(rows=EXCEL_ROWS, columns=8)
+LINE_CHARACTERS = 1 << 20  # a CSV line: a usage row takes a few hundred
+BEYOND_HEADER = "a value stands in a column with no header"
+
+
+class Spilled(dict):
+    """A row with a value in a column that has no header (left out of the row itself)."""
+
+    def problem(self, source: str, number: int) -> Problem:
+        return Problem(BEYOND_HEADER, source, number)
+
+
 def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, object]]]]:
     """The normalised header and an iterator of (spreadsheet row number, row) for a file.
 
-    Row numbers count the header as row 1, as the spreadsheet shows them. Wholly
-    blank rows are passed over.
+    Row numbers count the header as row 1, as the spreadsheet shows them. Wholly blank
+    rows are passed over; a row with a value beyond the header's columns is a Spilled.
+    A workbook is checked before it is read, and read a window at a time (importers.xlsx).
     """
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path)
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path)
-    raise Refused(f"{path.name}: a usage file must be .csv or .xlsx")
+        header, rows = named_rows(_read_csv(path), _all_blank_text)
+    elif suffix in (".xlsx", ".xlsm"):
+        book = open_workbook(path, TABLE, every_sheet=False)
+        header, rows = named_rows(chain.from_iterable(map(book.rows, book.sheets)), margin=True)
+    else:
+        raise Refused(f"{path.name}: a usage file must be .csv or .xlsx")
+    if header is None:
+        raise Refused(f"{path.name}: the file is empty; row 1 must hold the column headers")
+    return header, rows
 
 
 def _all_blank(values: list[object]) -> bool:
@@ -49,26 +73,46 @@ def _all_blank_text(values: list[str]) -> bool:
     return not "".join(values).strip()
 
 
-def _rows_from(
-    raw: Iterator[list[object]], name: str, is_blank: Callable[[list], bool] = _all_blank
-):
-    try:
-        header = [normalise_header(cell) for cell in next(raw)]
-    except StopIteration:
-        raise Refused(f"{name}: the file is empty; row 1 must hold the column headers") from None
+def named_rows(
+    raw: Iterator[tuple[int, list]],
+    is_blank: Callable[[list], bool] = _all_blank,
+    margin: bool = False,
+) -> tuple[list[str] | None, Iterator[tuple[int, dict[str, object]]]]:
+    """The normalised header (row 1; None when there are no rows at all) and each row
+    after it that is not wholly blank, as (row number, cells by header). With `margin`,
+    blank header cells before the first header are columns left empty on purpose, as a
+    table may start in column B."""
+    first = next(raw, None)
+    if first is None:
+        return None, iter(())
+    number, values = first
+    header = [normalise_header(cell) for cell in values] if number == 1 else []
     while header and not header[-1]:
         header.pop()
+    lead = 0
+    while margin and lead < len(header) and not header[lead]:
+        lead += 1
+    del header[:lead]
+    width = lead + len(header)
+    body = raw if number == 1 else chain([first], raw)
 
     def rows() -> Iterator[tuple[int, dict[str, object]]]:
-        for number, values in enumerate(raw, start=2):
+        for number, values in body:
             if is_blank(values):
                 continue
-            yield number, dict(zip(header, values, strict=False))
+            row = dict(zip(header, values[lead:] if lead else values, strict=False))
+            if (len(values) > width and not is_blank(values[width:])) or (
+                lead and not is_blank(values[:lead])
+            ):
+                row = Spilled(row)
+            yield number, row
 
     return header, rows()
 
 
-def _read_csv(path: Path):
+def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(line's record number, cells) of a CSV file; a line longer than LINE_CHARACTERS is
+    refused before the csv module builds its cells."""
     handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115  (closed by the generator)
     try:
         handle.read(1 << 16)
@@ -77,38 +121,24 @@ def _read_csv(path: Path):
         handle.close()
         raise Refused(f"{path.name}: the file is not UTF-8 text; save it as CSV UTF-8") from None
 
-    def raw() -> Iterator[list[object]]:
+    def lines() -> Iterator[str]:
+        read = partial(handle.readline, LINE_CHARACTERS + 1)
+        for number, line in enumerate(iter(read, ""), start=1):
+            if len(line) > LINE_CHARACTERS:
+                raise Refused(
+                    f"{path.name}: line {number:,} is longer than {LINE_CHARACTERS:,} "
+                    "characters; no usage row is"
+                )
+            yield line
+
+    def raw() -> Iterator[tuple[int, list[str]]]:
         with handle:
             try:
-                yield from csv.reader(handle)
+                yield from enumerate(csv.reader(lines()), start=1)
             except (UnicodeDecodeError, csv.Error) as error:
                 raise Refused(f"{path.name}: cannot read the file as CSV UTF-8 ({error})") from None
 
-    return _rows_from(raw(), path.name, _all_blank_text)
-
-
-def _read_xlsx(path: Path):
-    from python_calamine import CalamineError, CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_path(str(path))
-        sheet = book.get_sheet_by_index(0)
-        raw = sheet.iter_rows()
-    except (CalamineError, OSError, ValueError) as error:
-        raise Refused(f"{path.name}: cannot read the workbook ({error})") from None
-    return _rows_from(map(_calamine_row, raw), path.name)
-
-
-def _calamine_row(row: list[object]) -> list[object]:
-    """Calamine gives '' for an empty cell and floats for whole numbers; undo both."""
-    return [
-        None
-        if value.__class__ is str and not value
-        else int(value)
-        if value.__class__ is float and value.is_integer()
-        else value
-        for value in row
-    ]
+    return raw()
 
 
 def check_header(
@@ -246,19 +276,15 @@ def file_blocks(path: Path) -> Iterator[bytes]:
         yield from iter(lambda: handle.read(1 << 20), b"")
 
 
-def estimate_rows(path: Path) -> int | None:
-    """About how many rows under the header a usage file holds, for showing progress.
+def estimate_rows(path: Path, every_sheet: bool = False) -> int | None:
+    """About how many rows under the header a file holds, for showing progress.
 
-    A CSV's line count (a quoted value may span lines) or a workbook's first sheet's
-    height (blank rows count); None when the file cannot tell.
+    A CSV's line count (a quoted value may span lines) or the row elements of a
+    workbook's first sheet (or, with `every_sheet`, of all its sheets; blank rows count);
+    None when the file cannot tell.
     """
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         lines = sum(block.count(b"\n") for block in file_blocks(path))
         return max(lines - 1, 0)
-    try:
-        from python_calamine import CalamineWorkbook
-
-        return max(CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).height - 1, 0)
-    except Exception:  # an unreadable workbook is reported by the check itself
-        return None
+    rows = count_rows(path, every_sheet)
+    return None if rows is None else max(rows - 1, 0)

@@ -10,8 +10,8 @@ from openpyxl.styles import Font
 from importers.kpi import COLUMNS as KPI_COLUMNS
 from importers.setup import SETTINGS, SHEETS
 from importers.usage import COLUMNS, REQUIRED
-from opsplatform.errors import Problem
-from opsplatform.workbooks import write_cell, write_table
+from opsplatform.errors import Refused
+from opsplatform.workbooks import append_table, write_cell, write_table
 
 USAGE_NOTES = {
     "event_id": "optional; a unique key from the source system, so a repeat is skipped",
@@ -99,15 +99,14 @@ def write_kpi_template(path: Path) -> None:
     book.save(path)
 
 
-def write_error_report(path: Path, problems: list[Problem]) -> None:
-    """Every problem of a refused import, one a row, to fix in the source file."""
-    book = Workbook()
-    ws = book.active
-    ws.title = "Errors"
-    write_table(
-        ws,
-        ["sheet", "row", "column", "problem"],
-        [[p.sheet, p.row, p.column, p.message] for p in problems],
-        widths=[24, 8, 18, 100],
-    )
+def write_error_report(path: Path, refused: Refused | None) -> None:
+    """The problems of a refused import (none when `refused` is None), one a row, to fix
+    in the source file: the first KEPT, then a row saying how many more there were. Written
+    as it goes, in write-only mode."""
+    book = Workbook(write_only=True)
+    ws = book.create_sheet("Errors")
+    rows = [[p.sheet, p.row, p.column, p.message] for p in refused.problems] if refused else []
+    if refused and refused.unlisted():
+        rows.append([None, None, None, refused.unlisted()])
+    append_table(ws, ["sheet", "row", "column", "problem"], rows, widths=[24, 8, 18, 100])
     book.save(path)

@@ -25,9 +25,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from importers import tables as cell
-from importers.tables import check_header, file_blocks, read_rows
+from importers.tables import Spilled, check_header, file_blocks, read_rows
 from opsplatform.db import storable, take_turns, utcnow
-from opsplatform.errors import Problem, Refused
+from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import Client, ImportBatch, Service, Subscription, UsageEvent
 from opsplatform.periods import FIRST_YEAR, LAST_YEAR, LONDON, london_midnight_utc, to_utc
 
@@ -48,9 +48,15 @@ LEDGER_LOCK = 0x6F70_6C65_6467_6572  # PostgreSQL advisory lock key of usage imp
 ONE = Decimal(1)
 
 
+def _in_file_order(problem: Problem) -> tuple[int, int]:
+    """Row by row, and in a row column by column as the file's columns are listed."""
+    return problem.row or 0, COLUMNS.index(problem.column) if problem.column in COLUMNS else 99
+
+
 @dataclass
 class UsageReport:
-    """What an import did, or would do on a dry run."""
+    """What an import did, or would do on a dry run; of a refused one, its problems (the
+    first KEPT in the file's order, and how many in all)."""
 
     filename: str
     dry_run: bool
@@ -60,7 +66,7 @@ class UsageReport:
     skipped: int = 0
     quantity: Decimal = Decimal(0)
     months: dict[str, int] = field(default_factory=dict)
-    errors: list[Problem] = field(default_factory=list)
+    errors: Problems = field(default_factory=lambda: Problems(_in_file_order))
 
     def counts(self) -> dict:
         """What an import stored, as the audit log records it."""
@@ -82,6 +88,7 @@ class UsageReport:
             "quantity": f"{self.quantity.normalize():f}",
             "months": dict(sorted(self.months.items())),
             "errors": [p.as_dict() for p in self.errors],
+            "error_count": self.errors.total,
         }
 
 
@@ -612,7 +619,8 @@ def import_rows(
     A file's content may be imported once (`unique_content`); an API call may repeat,
     its events being skipped by the event_id it must carry (`require_event_id`). The caller
     owns the transaction: it commits on success and rolls back on a dry run or a refusal.
-    `progress`, if given, is told the number of rows read after every chunk.
+    `progress`, if given, is told the number of rows read after every chunk. Of a file
+    with very many bad rows only the first problems are kept (see Problems).
     """
     # imports that overlap would both miss each other's event_ids and file hash, and the
     # second would fail on the unique key instead of skipping repeats or naming the batch
@@ -623,15 +631,14 @@ def import_rows(
     with LedgerWriter(session, batch, report, filename) as writer:
         for number, raw in rows:
             report.rows += 1
+            if raw.__class__ is Spilled:
+                report.errors.append(raw.problem(filename, number))
             values = validator.validate(number, raw, report.errors)
             if values is not None:
                 writer.add(number, values)
             if progress is not None and report.rows % CHUNK == 0:
                 progress(report.rows)
     if report.errors:
-        report.errors.sort(
-            key=lambda p: (p.row or 0, COLUMNS.index(p.column) if p.column in COLUMNS else 99)
-        )
         raise UsageRefused(report)
     if report.rows == 0:
         raise Refused(f"{filename}: the file holds no usage rows")

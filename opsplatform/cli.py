@@ -80,10 +80,17 @@ def refusals(command):
 
 def _refuse(refused: Refused, as_json: bool) -> None:
     if as_json:
-        emit({"errors": [p.as_dict() for p in refused.problems]})
+        emit({"errors": [p.as_dict() for p in refused.problems], "error_count": refused.total})
+    _print_problems(refused)
+    sys.exit(1)
+
+
+def _print_problems(refused: Refused) -> None:
+    """One `error:` line per problem listed (at most KEPT), and one for any not listed."""
     for problem in refused.problems:
         click.echo(f"error: {problem}", err=True)
-    sys.exit(1)
+    if refused.unlisted():
+        click.echo(f"error: {refused.unlisted()}", err=True)
 
 
 json_option = click.option(
@@ -228,7 +235,6 @@ def usage_template(out: Path):
 @refusals
 def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bool):
     """Import usage from a CSV or XLSX file, all or nothing."""
-    from importers.templates import write_error_report
     from importers.usage import UsageRefused, import_file
 
     try:
@@ -243,20 +249,18 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
             )
     except Refused as refused:
         if errors_out:
-            write_error_report(errors_out, refused.problems)
+            _write_errors(errors_out, refused)
         if not isinstance(refused, UsageRefused):
             raise
         if as_json:
             emit(refused.report.as_dict())
         click.echo(
-            f"error: {file.name}: {len(refused.problems)} bad row(s); nothing was imported",
-            err=True,
+            f"error: {file.name}: {refused.total:,} problem(s); nothing was imported", err=True
         )
-        for problem in refused.problems:
-            click.echo(f"error: {problem}", err=True)
+        _print_problems(refused)
         sys.exit(1)
     if errors_out:
-        write_error_report(errors_out, [])
+        _write_errors(errors_out, None)
     if as_json:
         emit(report.as_dict())
         return
@@ -265,6 +269,17 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
         f"{prefix} {report.inserted} of {report.rows} rows from {file.name}"
         f" ({report.skipped} already stored, skipped)"
     )
+
+
+def _write_errors(path: Path, refused: Refused | None) -> None:
+    """The --errors workbook; a path that cannot be written is a refusal of its own."""
+    from importers.templates import write_error_report
+
+    try:
+        write_error_report(path, refused)
+    except OSError as error:
+        click.echo(f"error: {path}: cannot write the list of problems ({error.strerror})", err=True)
+        sys.exit(1)
 
 
 @usage.command("revert")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+
+KEPT = 1000  # problems listed: on stderr, in JSON, on a page and in an error workbook
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,71 @@ class Problem:
         }
 
 
-class Refused(Exception):
-    """The action was refused and nothing was written; `problems` lists every reason."""
+class Problems:
+    """Problems as they are found: how many in all, and the first KEPT of them in `order`
+    (by default the order found), so that a file with millions of bad rows costs no more
+    memory than one with a thousand. A problem found late but ordered early still takes
+    its place among the first."""
 
-    def __init__(self, problems: list[Problem | str] | str) -> None:
+    def __init__(self, order: Callable[[Problem], tuple] = lambda _problem: ()) -> None:
+        self.order = order
+        self.total = 0
+        self._kept: list[tuple[tuple, Problem]] = []
+        self._bar: tuple | None = None  # the key of the last kept, once KEPT are
+
+    def append(self, problem: Problem) -> None:
+        self.total += 1
+        key = (self.order(problem), self.total)
+        if self._bar is not None and key > self._bar:
+            return
+        self._kept.append((key, problem))
+        if len(self._kept) >= 2 * KEPT:
+            self._trim()
+
+    def __iadd__(self, problems: Iterable[Problem]) -> Problems:
+        for problem in problems:
+            self.append(problem)
+        return self
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.kept())
+
+    def kept(self) -> list[Problem]:
+        """The first KEPT problems, in order."""
+        self._trim()
+        return [problem for _, problem in self._kept]
+
+    def _trim(self) -> None:
+        self._kept.sort(key=lambda entry: entry[0])
+        del self._kept[KEPT:]
+        if len(self._kept) == KEPT:
+            self._bar = self._kept[-1][0]
+
+
+class Refused(Exception):
+    """The action was refused and nothing was written. `problems` lists the reasons (the
+    first KEPT of them) and `total` counts them all."""
+
+    def __init__(self, problems: Problems | Iterable[Problem | str] | str) -> None:
         if isinstance(problems, str):
             problems = [problems]
-        self.problems = [p if isinstance(p, Problem) else Problem(p) for p in problems]
-        super().__init__("; ".join(str(p) for p in self.problems))
+        if not isinstance(problems, Problems):
+            found = Problems()
+            found += (p if isinstance(p, Problem) else Problem(p) for p in problems)
+            problems = found
+        self.problems = problems.kept()
+        self.total = problems.total
+        message = "; ".join(str(p) for p in self.problems)
+        super().__init__(message + (f"; {self.unlisted()}" if self.unlisted() else ""))
+
+    def unlisted(self) -> str | None:
+        """What to say of the problems not listed, when there are any."""
+        if self.total <= len(self.problems):
+            return None
+        return (
+            f"{self.total - len(self.problems):,} more problems are not listed: these are "
+            f"the first {len(self.problems):,} of {self.total:,}"
+        )

@@ -12,10 +12,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.cell import Cell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet.worksheet import Worksheet
 
 MONEY_FORMAT = '"£"#,##0.00;[Red]-"£"#,##0.00'
@@ -28,11 +29,16 @@ HEADER_FONT = Font(bold=True, color="FFFFFF")
 
 def write_cell(ws: Worksheet, row: int, column: int, value: object, money: bool = False) -> Cell:
     """Write one value with the right type and format; strings stay strings."""
+    return _put(ws.cell(row=row, column=column), value, money)
+
+
+def _put(target: Cell, value: object, money: bool = False) -> Cell:
+    """Give a cell (of any worksheet, write-only too) its value, type and format."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         value = value.replace(tzinfo=None)
     if isinstance(value, str):
         value = ILLEGAL_CHARACTERS_RE.sub("", value)  # XML cannot hold control characters
-    target = ws.cell(row=row, column=column, value=value)
+    target.value = value
     if isinstance(value, str):
         target.data_type = "s"  # never a formula, whatever it starts with
     elif isinstance(value, Decimal):
@@ -56,10 +62,7 @@ def write_table(
     """A header row and data rows, styled; returns the last row written."""
     money_set = set(money_columns)
     for column, name in enumerate(headers, start=1):
-        header = write_cell(ws, start_row, column, name)
-        header.font = HEADER_FONT
-        header.fill = HEADER_FILL
-        header.alignment = Alignment(wrap_text=True, vertical="top")
+        _header(write_cell(ws, start_row, column, name))
     last = start_row
     for last, values in enumerate(rows, start=start_row + 1):
         for column, value in enumerate(values, start=1):
@@ -71,6 +74,33 @@ def write_table(
         width = widths[column - 1] if widths else max(12, min(len(name) + 4, 60))
         ws.column_dimensions[get_column_letter(column)].width = width
     return last
+
+
+def _header(target: Cell) -> Cell:
+    target.font = HEADER_FONT
+    target.fill = HEADER_FILL
+    target.alignment = Alignment(wrap_text=True, vertical="top")
+    return target
+
+
+def append_table(
+    ws: WriteOnlyWorksheet,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    widths: Sequence[int],
+) -> None:
+    """`write_table` for a sheet of a write-only workbook, whose rows are written as they
+    come and never held: the same header, widths, frozen header, filter and print titles."""
+    for column, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(column)].width = width
+    ws.freeze_panes = "A2"
+    ws.print_title_rows = "1:1"
+    ws.append([_header(_put(WriteOnlyCell(ws), name)) for name in headers])
+    last = 1
+    for values in rows:
+        ws.append([_put(WriteOnlyCell(ws), value) for value in values])
+        last += 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
 
 
 def write_sheets(path: Path, sheets: dict[str, list[list]]) -> Path:

@@ -64,7 +64,6 @@ log = logging.getLogger("opsplatform.imports")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{32}")
 SUFFIXES = {"usage": (".csv", ".xlsx"), "setup": (".xlsx",)}
-SHOWN = 1000  # problems listed on a page; the downloadable workbook lists them all
 PER_PAGE = 50  # import batches per page of the history
 STALE_SECONDS = 24 * 60 * 60  # unconfirmed uploads older than this are removed
 META, ERRORS, LOCK = ".meta.json", ".errors.xlsx", ".commit.lock"  # never a secure_filename
@@ -182,22 +181,28 @@ class Upload:
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def refused(self, refusal: Refused, rows: int | None = None) -> None:
-        """Record a refusal: every problem in the error workbook, the first ones on the page.
+        """Record a refusal: its problems (the first KEPT) on the page and in the error
+        workbook, and how many there were.
 
         A setup workbook refused only because it changes frozen tariffs is kept, so that
         the officer can check it again with re-rating; any other refused file is dropped.
         """
         problems = refusal.problems
-        write_error_report(self.errors_path, problems)
-        frozen = self.meta["kind"] == "setup" and problems and all(map(_frozen, problems))
+        write_error_report(self.errors_path, refusal)
+        frozen = (
+            self.meta["kind"] == "setup"
+            and problems
+            and refusal.total == len(problems)
+            and all(map(_frozen, problems))
+        )
         if not frozen:
             self.path.unlink(missing_ok=True)
         self.meta.update(
             state="frozen" if frozen else "refused",
             partly_frozen=any(map(_frozen, problems)),
             rows=rows,
-            problems=[p.as_dict() for p in problems[:SHOWN]],
-            problem_count=len(problems),
+            problems=[p.as_dict() for p in problems],
+            problem_count=refusal.total,
         )
         self.save()
 
@@ -205,10 +210,8 @@ class Upload:
 
     def start(self, state: str, work: Callable[[Upload], None]) -> None:
         """Run `work` as this upload's job; wait a moment in case it is quick."""
-        self.meta.update(state=state, started=False, done=0, heartbeat=time.time())
+        self.meta.update(state=state, started=False, done=0, heartbeat=time.time(), about=None)
         self.meta.pop("notice", None)
-        if self.meta["kind"] == "usage":
-            self.meta["about"] = estimate_rows(self.path)
         self.save()
         job = current_app.extensions["opsplatform.imports"].submit(self._run, state, work)
         wait_for([job], timeout=current_app.config["IMPORT_WAIT_SECONDS"])
@@ -217,6 +220,10 @@ class Upload:
         self.meta.update(started=True, heartbeat=time.time())
         self.save()
         try:
+            # counted here, not in the request: even counting reads the whole file
+            about = estimate_rows(self.path, every_sheet=self.meta["kind"] == "setup")
+            self.meta.update(about=about, heartbeat=time.time())
+            self.save()
             work(self)
         except Exception:  # logged; the page says the job did not finish
             log.exception("%s of upload %s failed", state, self.token)
@@ -612,7 +619,12 @@ def _check_setup(db, upload: Upload) -> None:
     try:
         with db.transaction(dry_run=True) as session:
             report = load_setup(
-                session, upload.path, True, upload.meta["rerate"], issued_months=issued_months
+                session,
+                upload.path,
+                True,
+                upload.meta["rerate"],
+                issued_months=issued_months,
+                progress=upload.progressed,
             )
     except Refused as refused:
         upload.refused(refused)
@@ -676,7 +688,14 @@ def _load_setup(db, email: str, upload: Upload) -> None:
     filename, rerate = upload.meta["filename"], upload.meta["rerate"]
     try:
         with db.transaction() as session:
-            report = load_setup(session, upload.path, False, rerate, issued_months=issued_months)
+            report = load_setup(
+                session,
+                upload.path,
+                False,
+                rerate,
+                issued_months=issued_months,
+                progress=upload.progressed,
+            )
             record(session, email, "setup load", filename, rerate=rerate, sheets=report.sheets)
     except Refused as refused:
         upload.meta["rerate"] = False
