@@ -24,7 +24,7 @@ from billing.queries import answer_query, raise_query
 from opsplatform.app import create_app
 from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp
-from opsplatform.periods import Month, Quarter, iter_months
+from opsplatform.periods import LONDON, Month, Quarter, iter_months
 from sla.service import assess_quarter, commentary
 from tests.support import write_csv
 
@@ -370,11 +370,16 @@ def test_open_queries_and_the_low_bureaucracy_measures(app, signed_in):
             session, "TSS-202604-LAN", None, "What is ICT?", "pay@lancaster.gov.uk"
         )
         answered_id, waiting_id = answered.id, waiting.id
+    # raised four days ago (a little more, but on the same London date, so that the age in
+    # whole days is 4 both by date and by elapsed time, whatever the hour), answered now
+    now = datetime.now(LONDON)
+    since_midnight = now - now.replace(hour=0, minute=0, second=0, microsecond=0)
+    raised = now - timedelta(days=4) - min(timedelta(hours=1), since_midnight / 2)  # wall clock
     with db(app) as session:
-        session.execute(  # raised four days ago, then answered now
+        session.execute(
             update(StatementQuery)
             .where(StatementQuery.id.in_([answered_id, waiting_id]))
-            .values(raised_at=datetime.now(UTC) - timedelta(days=4, hours=1))
+            .values(raised_at=raised)
         )
     with db(app) as session:
         answer_query(session, answered_id, False, "The payroll file shows 100", "finance@x.gov.uk")
