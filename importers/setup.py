@@ -22,6 +22,7 @@ from importers import tables as cell
 from importers.tables import Spilled, blank, check_header, named_rows
 from importers.xlsx import Limits, open_workbook
 from opsplatform.calendars import NATIONS
+from opsplatform.db import storable
 from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import (
     CalendarOverride,
@@ -541,11 +542,27 @@ def _parse_row(sheet: Sheet, number: int, raw: dict, problems: Problems) -> dict
             parsed[column.name] = column.default
             continue
         try:
-            parsed[column.name] = column.parse(value)
+            parsed[column.name] = value = column.parse(value)
         except ValueError as error:
             problems.append(Problem(str(error), sheet.name, number, column.name))
             ok = False
+            continue
+        unstorable = value.__class__ is str and _unstorable(sheet.name, column.name, value)
+        if unstorable:
+            problems.append(Problem(unstorable, sheet.name, number, column.name))
+            ok = False
     return parsed if ok else None
+
+
+def _unstorable(sheet: str, column: str, text: str) -> str | None:
+    """Why a text cannot be stored as it is, if it cannot: longer than its column in the
+    database (which PostgreSQL refuses and SQLite does not), or not storable at all."""
+    longest = _LONGEST[sheet].get(column)
+    if longest is not None and len(text) > longest:
+        return f"{column} is longer than {longest} characters"
+    if not storable(text):
+        return f"{column} holds a NUL character or a lone surrogate"
+    return None
 
 
 SETUP_ROWS = 20_000  # rows under a sheet's header: ten years of a 50-council centre's
@@ -656,6 +673,26 @@ _KEYS = {
     "SLAs": ("client", "kpi"),
     "Holidays": ("nation", "date"),
     "Baselines": ("kpi", "client"),
+}
+
+
+_MODELS = {
+    "Settings": Setting,
+    "Clients": Client,
+    "Services": Service,
+    "Subscriptions": Subscription,
+    "Drivers": Driver,
+    "Tariffs": Tariff,
+    "Estimates": Estimate,
+    "KPIs": Kpi,
+    "SLAs": Sla,
+    "Holidays": CalendarOverride,
+    "Baselines": KpiBaseline,
+}
+# each sheet's text columns stored in a column of limited length, by name
+_LONGEST = {
+    sheet: {c.name: c.type.length for c in model.__table__.columns if getattr(c.type, "length", 0)}
+    for sheet, model in _MODELS.items()
 }
 
 

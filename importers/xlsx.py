@@ -400,6 +400,13 @@ _REFERENCE = re.compile(rb'(?:^|\s)r="([A-Z]*)(\d+)"')
 PROBE = 16_384  # a run of text twice this long has a probe of it with no '<'
 
 
+def _too_long(what: str) -> Refused:
+    return Refused(
+        f"{what} has a text of more than {EXCEL_CELL:,} characters, more than Excel allows "
+        "in a cell"
+    )
+
+
 def _characters(text: bytes) -> int:
     """Characters in XML text (each entity or character reference is one)."""
     return len(_ENTITY.sub(b"&", text).decode("utf-8", "replace"))
@@ -475,10 +482,7 @@ class _Chunks:
                 end = 0
             carry = buffer[end:]
             if len(carry) > RUN_BYTES:
-                raise Refused(
-                    f"{self.what} holds a cell of more than {EXCEL_CELL:,} characters, "
-                    "more than Excel allows"
-                )
+                raise _too_long(self.what)
             if end:
                 yield buffer, end
         if carry:
@@ -490,7 +494,7 @@ class _Strings:
     reader copies, at most, into each cell referring to it), none over Excel's limit."""
 
     def __init__(self, book: Workbook) -> None:
-        self.what = f"{book.name}: the shared strings"
+        self.what = f"{book.name}: the shared strings part"
         self.lengths = array("L")
         self.content: list[bytes] = []
         opened, rest, end_tag = 0, b"", None
@@ -512,17 +516,14 @@ class _Strings:
             if len(rest) > RUN_BYTES:
                 self._check(rest)
             if len(self.lengths) > STRINGS:
-                raise Refused(f"{self.what} hold more than {STRINGS:,} texts")
+                raise Refused(f"{self.what} has more than {STRINGS:,} texts")
         if opened != len(self.lengths):
             raise Refused(f"{book.name}: {NOT_A_WORKBOOK} (its shared strings are malformed)")
         self.longest = max(self.lengths, default=0)
 
     def _check(self, text: bytes) -> None:
         if len(text) > EXCEL_CELL and _characters(_TAG.sub(b"", text)) > EXCEL_CELL:
-            raise Refused(
-                f"{self.what} hold a text of more than {EXCEL_CELL:,} characters, "
-                "more than Excel allows"
-            )
+            raise _too_long(self.what)
 
     def copied(self, indices: list[bytes]) -> int:
         """The bytes a reader copies for cells referring to these texts."""
@@ -547,20 +548,19 @@ class _Scan:
     def run(self) -> None:
         for buffer, end in _Chunks(self.book, self.part, SHEET_BYTES, self.what):
             self._piece(buffer, end)
-        if self.rows > self.limits.rows:
-            raise self._too_many(f"{self.rows:,} rows")
         if self.exact:
             self._walk()
 
     def _too_many(self, found: str) -> Refused:
-        return Refused(
-            f"{self.what} has {found}: at most {self.limits.rows:,} rows are allowed "
-            f"(Excel itself stops at {EXCEL_ROWS:,})"
-        )
+        limit = self.limits.rows
+        excel = ", as in Excel" if limit == EXCEL_ROWS else ""
+        return Refused(f"{self.what} has {found}; at most {limit:,} rows are allowed{excel}")
 
     def _piece(self, buffer: bytes, end: int) -> None:
         rows = buffer.count(b"<row", 0, end)
         self.rows += rows
+        if self.rows > self.limits.rows:
+            raise self._too_many(f"more than {self.limits.rows:,} rows")
         last = max(buffer.rfind(b"<row", 0, end), buffer.rfind(b":row", 0, end))
         self.since_row = self.since_row + end if last < 0 else end - last
         if self.since_row > ROW_BYTES:
@@ -589,10 +589,7 @@ class _Scan:
             stop = end if stop < 0 else stop
             text = buffer[buffer.find(b">", start, stop) + 1 : stop]
             if stop - start > RUN_BYTES or _characters(text) > EXCEL_CELL:
-                raise Refused(
-                    f"{self.what} holds a cell of more than {EXCEL_CELL:,} characters, "
-                    "more than Excel allows"
-                )
+                raise _too_long(self.what)
             at = stop
 
     def _copies(self, buffer: bytes, end: int) -> None:
