@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from opsplatform.models import AuditEvent, Client, ImportBatch, Service, Tariff, UsageEvent
+from tests import crafted
 from tests.pages import Page
 from tests.support import FY, write_book
 
@@ -809,6 +810,62 @@ def test_setup_workbook_problems_are_listed_with_their_sheet(app, finance, tmp_p
     assert [c.value for c in ws[1]] == ["sheet", "row", "column", "problem"]
     assert ws.max_row == 4
     assert post(finance, f"/imports/setup/{token}/commit").status_code == 404
+
+
+def test_setup_checks_report_their_progress(app, finance, tmp_path):
+    rows = [[f"C{n:03d}", f"Council {n}"] for n in range(250)]
+    book = {"Clients": [["code", "name"], *rows]}
+    page, _ = checked(finance, "/imports/setup", book_bytes(tmp_path, book), "setup.xlsx")
+    assert page.status_code == 200
+    meta = json.loads((uploads(app)[0] / ".meta.json").read_text())
+    assert meta["state"] == "checked"
+    assert (meta["about"], meta["done"]) == (250, 200)  # reported every 100 rows
+
+
+@pytest.mark.parametrize(
+    ("url", "name", "sheets", "message"),
+    [
+        (
+            "/imports/usage",
+            "usage.xlsx",
+            {"Usage": crafted.sheet([(crafted.USAGE_HEADER, 1), (crafted.varied("WYR"), 1100)])},
+            "sheet Usage has more than 1,048,576 rows",
+        ),
+        (
+            "/imports/setup",
+            "setup.xlsx",
+            {
+                "Clients": crafted.sheet(
+                    [(crafted.cells("code", "name", row=1), 1), (crafted.varied("A council"), 100)]
+                )
+            },
+            "sheet Clients has more than 20,001 rows",
+        ),
+    ],
+)
+def test_an_upload_expanding_beyond_the_limits_is_refused_with_a_message(
+    app, finance, tmp_path, url, name, sheets, message
+):
+    content = crafted.workbook(tmp_path / name, sheets).read_bytes()
+    before = counts(app)
+    page, _ = checked(finance, url, content, name)
+    assert f"{name}: {message}" in text_of(page.text)
+    assert json.loads((uploads(app)[0] / ".meta.json").read_text())["state"] == "refused"
+    assert counts(app) == before
+
+
+def test_a_file_of_thousands_of_bad_rows_lists_the_first_thousand_problems(app, finance):
+    rows = [{"client": "XXX", "service": "PAY", "date": "2026-05-10"}] * 2500
+    page, token = checked(finance, "/imports/usage", csv_bytes(rows), "bad.csv")
+    text = text_of(page.text)
+    assert "bad.csv has 2,500 problems" in text
+    assert "The first 1,000 of 2,500 problems are listed here" in text
+    assert len([r for r in Page(page.text).rows if r and r[0].isdigit()]) == 1000
+    ws = load_workbook(io.BytesIO(finance.get(f"/imports/usage/{token}/errors.xlsx").data)).active
+    assert ws.max_row == 1 + 1000 + 1
+    assert ws.cell(ws.max_row, 4).value == (
+        "1,500 more problems are not listed: these are the first 1,000 of 2,500"
+    )
 
 
 def test_setup_only_takes_xlsx(app, finance):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from billing.models import Statement
 from opsplatform.models import Client, Service, Setting, Subscription, Tariff
+from tests import crafted
 from tests.support import FY, small_centre, write_book, write_csv
 
 # The columns of CONTRACT.md section 3, sheet by sheet.
@@ -230,6 +231,39 @@ def test_a_workbook_with_many_problems_lists_every_one_and_writes_nothing(cli, d
     assert count(database, Subscription) == 0
     assert count(database, Tariff) == 0
     assert cli.json("billing", "list") == []
+
+
+def test_text_too_long_for_its_column_or_holding_a_nul_is_refused_naming_the_cell(
+    cli, database, tmp_path
+):
+    long = write_book(
+        tmp_path / "long.xlsx",
+        {
+            "Clients": [["code", "name"], ["WYR", "W" * 200], ["LAN", "L" * 201]],
+            "Services": [["code", "name", "unit"], ["PAY", "Payroll", "p" * 41]],
+        },
+    )
+    errors = cli.json("setup", "load", long, expect=1)["errors"]
+    assert [(e["sheet"], e["row"], e["column"], e["message"]) for e in errors] == [
+        ("Clients", 3, "name", "name is longer than 200 characters"),
+        ("Services", 2, "unit", "unit is longer than 40 characters"),
+    ]
+    nul = crafted.workbook(
+        tmp_path / "nul.xlsx",
+        {
+            "Clients": crafted.sheet(
+                [
+                    (crafted.cells("code", "name", row=1), 1),
+                    (crafted.cells("WYR", "W_x0000_", row=2), 1),
+                ]
+            )
+        },
+    )
+    errors = cli.json("setup", "load", nul, expect=1)["errors"]
+    assert [(e["sheet"], e["row"], e["column"], e["message"]) for e in errors] == [
+        ("Clients", 2, "name", "name holds a NUL character or a lone surrogate")
+    ]
+    assert count(database, Client) == 0
 
 
 def test_a_refused_workbook_leaves_earlier_data_as_it_was(cli, database, tmp_path):

@@ -244,6 +244,45 @@ def test_every_bad_row_is_reported_and_nothing_is_written(centre, database, tmp_
     assert centre.json("usage", "import", fixed)["inserted"] == 1
 
 
+def test_a_value_beyond_the_header_is_refused_naming_its_row(centre, database, tmp_path):
+    spilled = tmp_path / "spilled.csv"
+    spilled.write_text("client,service,date\nWYR,PAY,2026-05-01\nWYR,PAY,2026-05-02,lost\n")
+    result = centre("usage", "import", spilled, expect=1)
+    assert "error: sheet spilled.csv, row 3: a value stands in a column with no header" in (
+        result.stderr
+    )
+    book = write_book(
+        tmp_path / "spilled.xlsx",
+        {"Usage": [["client", "service", "date"], ["WYR", "PAY", "2026-05-01", None, "lost"]]},
+    )
+    result = centre("usage", "import", book, expect=1)
+    assert "row 2: a value stands in a column with no header" in result.stderr
+    assert events(database) == []
+
+
+def test_a_table_may_start_in_column_b_of_a_workbook(centre, database, tmp_path):
+    book = write_book(
+        tmp_path / "indented.xlsx",
+        {"Usage": [[None, "client", "service", "date"], [None, "WYR", "PAY", "2026-05-01"]]},
+    )
+    assert centre.json("usage", "import", book)["inserted"] == 1
+    assert [e["client"] for e in events(database)] == ["WYR"]
+
+
+def test_only_the_first_thousand_problems_are_listed_and_all_are_counted(centre, tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("client,service,date\n" + "XXX,PAY,2026-05-01\n" * 2500)
+    document = centre.json("usage", "import", path, expect=1)
+    assert document["error_count"] == 2500
+    assert [e["row"] for e in document["errors"]] == list(range(2, 1002))
+    lines = centre("usage", "import", path, expect=1).stderr.splitlines()
+    assert lines[0] == "error: bad.csv: 2,500 problem(s); nothing was imported"
+    assert len(lines) == 1 + 1000 + 1
+    assert lines[-1] == (
+        "error: 1,500 more problems are not listed: these are the first 1,000 of 2,500"
+    )
+
+
 def test_the_errors_workbook_is_written_for_header_problems_too(centre, tmp_path):
     # `--errors` is where a script looks for what is wrong: a stale report from an
     # earlier run must not stand in for this run's problems.
