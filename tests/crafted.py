@@ -16,6 +16,12 @@ from pathlib import Path
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PACKAGE = "http://schemas.openxmlformats.org/package/2006/relationships"
+TYPES = "http://schemas.openxmlformats.org/package/2006/content-types"
+RELS = "application/vnd.openxmlformats-package.relationships+xml"
+SPREADSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+BOOK = f"{SPREADSHEET}.sheet.main+xml"
+WORKSHEET = f"{SPREADSHEET}.worksheet+xml"
+STRINGS = f"{SPREADSHEET}.sharedStrings+xml"
 
 Part = list[tuple[bytes, int]]
 
@@ -86,7 +92,22 @@ def workbook(
             f'<Relationship Id="rIdS" Type="{RELATIONSHIPS}/sharedStrings" '
             'Target="sharedStrings.xml"/>'
         )
+    types = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{WORKSHEET}"/>'
+        for n in range(1, len(sheets) + 1)
+    )
+    if strings is not None:
+        types += f'<Override PartName="/xl/sharedStrings.xml" ContentType="{STRINGS}"/>'
     parts: dict[str, Part] = {
+        "[Content_Types].xml": [
+            (
+                f'<Types xmlns="{TYPES}"><Default Extension="rels" ContentType="{RELS}"/>'
+                f'<Default Extension="xml" ContentType="application/xml"/>'
+                f'<Override PartName="/xl/workbook.xml" ContentType="{BOOK}"/>{types}'
+                "</Types>".encode(),
+                1,
+            )
+        ],
         "_rels/.rels": [
             (
                 f'<Relationships xmlns="{PACKAGE}"><Relationship Id="rId1" '
