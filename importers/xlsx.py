@@ -228,7 +228,7 @@ class Workbook:
         from python_calamine import CalamineError, CalamineWorkbook
 
         part = self.sheets[sheet]
-        for window in self._windows(part):
+        for window in self._windows(sheet, part):
             # a workbook of the window's rows; on disk, so that nothing holds it twice
             with tempfile.NamedTemporaryFile(prefix="opsplatform-", suffix=".xlsx") as package:
                 with zipfile.ZipFile(package, "w") as archive:
@@ -247,11 +247,11 @@ class Workbook:
             top, left = found.start
             pad = [None] * left
             values = found.iter_rows()
-            deque(islice(values, top), maxlen=0)  # python-calamine starts at row 1
+            deque(islice(values, top), maxlen=0)  # its rows start at row 1, empty or not
             for number, row in enumerate(values, start=top + 1):
                 yield number, pad + _plain(row) if pad else _plain(row)
 
-    def _windows(self, part: str) -> Iterator[list[bytes]]:
+    def _windows(self, sheet: str, part: str) -> Iterator[list[bytes]]:
         """A sheet's XML in windows of whole rows: each the sheet's head, the window's
         rows and the sheet's end, in pieces (cleared by the reader once written)."""
         pending = bytearray()
@@ -282,6 +282,8 @@ class Workbook:
                 break
             rows += chunk.count(b"<row")
             cut = _cut(pending, prefix, rows)
+            if not cut and len(pending) > WINDOW_BYTES + ROW_BYTES:  # rows named otherwise
+                raise Refused(f"{self.name}: sheet {sheet} has rows the reader cannot tell apart")
             if cut > 0:
                 window = [head, _anchor(prefix, anchor), bytes(pending[:cut]), tail]
                 del pending[:cut]
