@@ -260,6 +260,13 @@ def test_a_value_beyond_the_header_is_refused_naming_its_row(centre, database, t
     assert events(database) == []
 
 
+def test_a_csv_line_over_a_megabyte_is_refused_before_it_is_split_into_cells(centre, tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("client,service,date\n" + "," * 2_000_000 + "\n")
+    result = centre("usage", "import", path, expect=1)
+    assert "wide.csv: line 2 is longer than 1,048,576 characters; no usage row is" in result.stderr
+
+
 def test_a_table_may_start_in_column_b_of_a_workbook(centre, database, tmp_path):
     book = write_book(
         tmp_path / "indented.xlsx",
