@@ -1,5 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app`."""
 
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 
 app = create_app()

@@ -60,7 +60,7 @@ def file_import(folder: Path, count: int) -> float:
 
 def api_posts(folder: Path, payloads: list[bytes], count: int, profile: bool) -> float:
     """Seconds to post every payload to the API of an app on a fresh database."""
-    from opsplatform.app import create_app
+    from opsplatform.entrypoints.app import create_app
 
     database = loaded_database(folder, CLIENTS, SERVICES)  # sets OPSPLATFORM_DATABASE_URL
     with database.transaction() as session:

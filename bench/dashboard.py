@@ -37,7 +37,7 @@ from bench.common import (
 )
 from billing.service import close_month, issue_month
 from opsplatform.accounts import create_user
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 from opsplatform.periods import Month, iter_months
 
 CLIENTS, SERVICES, TIMED = 50, 30, 3

@@ -26,7 +26,7 @@ from bench.common import loaded_database, postgres_server, timed, write_usage_cs
 from bench.dashboard import CLIENTS, DAYS, SERVICES, START, TIMED, manager_cookie
 from billing.service import close_month
 from importers.usage import import_file
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 from opsplatform.periods import Month
 
 FILE_ROWS = 1_000_000

@@ -95,7 +95,7 @@ class Cli:
     """Runs `opsplatform` commands in-process (fast) and checks the exit code."""
 
     def __init__(self) -> None:
-        from opsplatform.cli import main
+        from opsplatform.entrypoints.cli import main
 
         self.main = main
         self.runner = CliRunner()

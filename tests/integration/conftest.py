@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 from tests.conftest import Cli
 from tests.support import small_centre, write_book, write_csv
 

@@ -1,4 +1,4 @@
-"""The shared-service manager's pages (opsplatform/web/dashboard.py): the dashboard, the audit
+"""The shared-service manager's pages (opsplatform/entrypoints/web/dashboard.py): the dashboard, the audit
 log and the quarter's KPI commentary; who may see them, and that their figures are the
 database's.
 
@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 
 from billing.models import Statement, StatementLine, StatementQuery
 from billing.queries import answer_query, raise_query
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month, Quarter, iter_months
@@ -554,7 +554,7 @@ def test_too_long_or_removed_commentary_is_refused_with_nothing_saved(app, signe
 def test_the_costly_figures_are_computed_once_until_their_data_changes(
     app, signed_in, cli, tmp_path, monkeypatch
 ):
-    from opsplatform.web import dashboard
+    from opsplatform.entrypoints.web import dashboard
 
     computed = []
     matrix = dashboard.kpi_matrix

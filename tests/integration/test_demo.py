@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-import opsplatform.demo
+import opsplatform.entrypoints.demo
 from billing.models import Statement, StatementLine
-from opsplatform.demo import load_demo
+from opsplatform.entrypoints.demo import load_demo
 from opsplatform.errors import Refused
 from opsplatform.models import Client, Tariff, UsageEvent
 from opsplatform.periods import LONDON, Month
@@ -66,7 +66,7 @@ def test_a_failed_demo_leaves_the_database_empty(database, monkeypatch):
     def refuse(session, month):
         raise Refused(f"refused to issue {month}")
 
-    monkeypatch.setattr(opsplatform.demo, "issue_month", refuse)
+    monkeypatch.setattr(opsplatform.entrypoints.demo, "issue_month", refuse)
     with pytest.raises(Refused, match="refused to issue 2026-04"):
         load_demo(database, now=datetime(2027, 5, 10, 9, 30))
     with database.transaction() as session:

@@ -1,5 +1,5 @@
 """The finance staff's import pages: usage and setup imports checked then confirmed, history,
-reverts, roles and CSRF (see opsplatform/web/finance.py)."""
+reverts, roles and CSRF (see opsplatform/entrypoints/web/finance.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The KPI pages: every member of staff reads the definitions; managers and admins change
-them, checked as the setup workbook checks them, with an audit entry (opsplatform/web/kpis.py)."""
+them, checked as the setup workbook checks them, with an audit entry (opsplatform/entrypoints/web/kpis.py)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from billing.models import StatementQuery
 from billing.queries import raise_query
-from opsplatform import jobs
+from opsplatform.entrypoints import jobs
 from opsplatform.models import Notification
 from tests.support import small_centre, write_book, write_csv
 

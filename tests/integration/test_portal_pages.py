@@ -1,4 +1,4 @@
-"""The client portal (opsplatform/web/portal.py): a statement line's source usage, statement
+"""The client portal (opsplatform/entrypoints/web/portal.py): a statement line's source usage, statement
 queries raised and answered through the pages, and KPI results with their publication.
 
 The centre is tests/integration/conftest.py's: April 2026 issued, May 2026 drafted; WYR and LAN
@@ -17,8 +17,8 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from billing.models import PendingLine, StatementQuery
+from opsplatform.entrypoints.web.portal import latest_complete_quarter
 from opsplatform.models import AuditEvent, User
-from opsplatform.web.portal import latest_complete_quarter
 from tests.pages import Page
 from tests.support import write_csv
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, func, select
 
+from opsplatform.entrypoints.access import statement_for
 from opsplatform.models import AuditEvent, ImportBatch, User
-from opsplatform.views import statement_for
 from tests.integration.test_portal_pages import sign_in
 from tests.support import write_csv
 

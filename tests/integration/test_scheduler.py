@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from opsplatform import jobs
 from opsplatform.db import Database, utcnow
+from opsplatform.entrypoints import jobs
 from opsplatform.models import JobRun
 from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS
 from tests.support import small_centre, write_book

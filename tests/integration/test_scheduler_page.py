@@ -1,5 +1,5 @@
 """The scheduler's history page: every run with its outcome, and the e-mail outbox's state,
-for centre staff only (opsplatform/web/dashboard.py)."""
+for centre staff only (opsplatform/entrypoints/web/dashboard.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opsplatform import jobs
+from opsplatform.entrypoints import jobs
 from opsplatform.db import utcnow
 from opsplatform.models import JobRun, Notification
 from tests.integration.test_finance_pages import sign_in, text_of

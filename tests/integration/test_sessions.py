@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 from opsplatform.models import User
 from tests.integration.test_web import WYR_APRIL, Forms, csrf_token, login, signed_in
 

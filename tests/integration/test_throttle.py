@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 from opsplatform.throttle import ACCOUNT, ADDRESS, TOKEN
 from tests.integration.test_web import csrf_token, login
 

@@ -10,7 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from opsplatform.app import create_app
+from opsplatform.entrypoints.app import create_app
 from opsplatform.models import User
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

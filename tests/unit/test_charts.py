@@ -1,4 +1,4 @@
-"""The SVG bar charts of opsplatform/charts.py: well-formed, described, proportional, escaped,
+"""The SVG bar charts of opsplatform/entrypoints/web/charts.py: well-formed, described, proportional, escaped,
 and honest about missing data."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from markupsafe import Markup
 
-from opsplatform.charts import (
+from opsplatform.entrypoints.web.charts import (
     Series,
     bar_chart,
     billing_comparison_chart,

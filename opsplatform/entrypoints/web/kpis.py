@@ -13,11 +13,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from opsplatform.audit import record
+from opsplatform.entrypoints.access import STAFF, measure_text
+from opsplatform.entrypoints.extensions import database
+from opsplatform.entrypoints.web.dashboard import COMMENTATORS, roles
 from opsplatform.errors import Refused
-from opsplatform.extensions import database
 from opsplatform.models import Kpi, Sla
-from opsplatform.views import STAFF, measure_text
-from opsplatform.web.dashboard import COMMENTATORS, roles
 
 kpis = Blueprint("kpis", __name__)
 

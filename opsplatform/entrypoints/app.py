@@ -7,7 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from opsplatform.config import load_config
 from opsplatform.db import Database, storable
-from opsplatform.extensions import csrf, login_manager
+from opsplatform.entrypoints.extensions import csrf, login_manager
 from opsplatform.throttle import Throttle
 
 CONTENT_SECURITY_POLICY = (
@@ -46,12 +46,12 @@ def create_app() -> Flask:
     login_manager.login_view = "web.login"
     login_manager.login_message = "Sign in to continue"
 
-    from opsplatform.api import init_api
-    from opsplatform.web import web
-    from opsplatform.web.dashboard import dashboard
-    from opsplatform.web.finance import finance
-    from opsplatform.web.kpis import kpis
-    from opsplatform.web.portal import portal
+    from opsplatform.entrypoints.api import init_api
+    from opsplatform.entrypoints.web import web
+    from opsplatform.entrypoints.web.dashboard import dashboard
+    from opsplatform.entrypoints.web.finance import finance
+    from opsplatform.entrypoints.web.kpis import kpis
+    from opsplatform.entrypoints.web.portal import portal
 
     for blueprint in (web, dashboard, finance, kpis, portal):
         app.register_blueprint(blueprint)
@@ -59,16 +59,16 @@ def create_app() -> Flask:
 
     @app.before_request
     def refuse_unstorable_text():
-        """A NUL or a lone surrogate in a query, a form field or the path can be stored by
-        neither database (PostgreSQL refuses a NUL outright): refuse it here, for every page
-        and endpoint at once, rather than fail wherever the text would go."""
+        """A NUL or a lone surrogate in a query or a form field can be stored by neither
+        database (PostgreSQL refuses a NUL outright): refuse it here, for every page and
+        endpoint at once, rather than fail wherever the text would go. (A path holding one
+        names nothing, and is not found.)"""
         texts = [
             text
             for pairs in (request.args.items(multi=True), request.form.items(multi=True))
             for pair in pairs
             for text in pair
         ]
-        texts += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
         if not all(map(storable, texts)):
             abort(
                 400,

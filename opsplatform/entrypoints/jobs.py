@@ -31,7 +31,7 @@ from opsplatform.schedule import (
 )
 from opsplatform.settings import centre_settings
 
-log = logging.getLogger("opsplatform.jobs")
+log = logging.getLogger("opsplatform.entrypoints.jobs")
 STALE_AFTER = timedelta(hours=1)
 
 

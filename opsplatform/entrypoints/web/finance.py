@@ -52,11 +52,11 @@ from werkzeug.utils import secure_filename
 from importers.tables import estimate_rows
 from importers.templates import write_error_report
 from opsplatform.audit import record
+from opsplatform.entrypoints.access import STAFF, WRITERS
+from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Problem, Refused
-from opsplatform.extensions import database
 from opsplatform.models import ImportBatch, UsageEvent
 from opsplatform.periods import LONDON, Month
-from opsplatform.views import STAFF, WRITERS
 
 finance = Blueprint("finance", __name__)
 log = logging.getLogger("opsplatform.imports")

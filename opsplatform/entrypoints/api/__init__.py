@@ -21,12 +21,7 @@ from billing.service import statement_document, statement_summary
 from importers.usage import import_rows
 from opsplatform.accounts import user_for_token
 from opsplatform.audit import record
-from opsplatform.errors import Problem, Refused
-from opsplatform.extensions import csrf, database, throttle
-from opsplatform.models import Client, Service
-from opsplatform.periods import PeriodError, Quarter
-from opsplatform.throttle import TOKEN
-from opsplatform.views import (
+from opsplatform.entrypoints.access import (
     WRITERS,
     audience,
     client_code,
@@ -34,6 +29,11 @@ from opsplatform.views import (
     statement_workbook,
     visible_statements,
 )
+from opsplatform.entrypoints.extensions import csrf, database, throttle
+from opsplatform.errors import Problem, Refused
+from opsplatform.models import Client, Service
+from opsplatform.periods import PeriodError, Quarter
+from opsplatform.throttle import TOKEN
 
 MAX_EVENTS = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -416,6 +416,6 @@ def init_api(app) -> None:
 
 def api_docs(api: OpsApi):
     """The OpenAPI document as a page people can read: no scripts, as every page here."""
-    from opsplatform.api.docs import describe
+    from opsplatform.entrypoints.api.docs import describe
 
     return render_template("api_docs.html", **describe(api.spec.to_dict()))

@@ -18,10 +18,10 @@ from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from opsplatform.app import create_app
 from opsplatform.audit import record
+from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.extensions import database, throttle
 from opsplatform.errors import Refused
-from opsplatform.extensions import database, throttle
 from opsplatform.models import ROLES
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
@@ -135,7 +135,7 @@ def db_upgrade():
 @refusals
 def demo(if_empty: bool):
     """Load a realistic demo centre into an empty database."""
-    from opsplatform.demo import DemoNotEmpty, load_demo
+    from opsplatform.entrypoints.demo import DemoNotEmpty, load_demo
 
     try:
         summary = load_demo(database())
@@ -870,7 +870,7 @@ def scheduler(once: bool, every: int, as_json: bool):
     """Run the scheduled jobs (monthly close, quarterly assessment) in the foreground."""
     import logging
 
-    from opsplatform.jobs import run_forever, tick
+    from opsplatform.entrypoints.jobs import run_forever, tick
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     instance = Path(current_app.instance_path)

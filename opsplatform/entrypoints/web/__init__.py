@@ -30,11 +30,11 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from opsplatform.accounts import authenticate, normalised_email, open_session
-from opsplatform.extensions import database, login_manager, throttle
+from opsplatform.entrypoints.access import statement_for, statement_workbook, visible_statements
+from opsplatform.entrypoints.extensions import database, login_manager, throttle
 from opsplatform.models import User
 from opsplatform.periods import PeriodError
 from opsplatform.throttle import ACCOUNT, ADDRESS
-from opsplatform.views import statement_for, statement_workbook, visible_statements
 
 web = Blueprint("web", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -1,6 +1,6 @@
 """Pages: the client portal: a statement line and its source usage, statement queries, KPI results.
 
-Every page applies the rule of opsplatform.views: a client user sees only its own council's
+Every page applies the rule of opsplatform.entrypoints.access: a client user sees only its own council's
 statements, lines, usage, queries and KPI results, and anything else does not exist for it
 (404); centre staff see everything. Queries are raised by client users (or by finance on a
 client's behalf) and answered by finance; the auditor reads only.
@@ -25,11 +25,18 @@ from billing.queries import answer_query, list_queries, raise_query, working_day
 from importers.tables import money
 from opsplatform.audit import record
 from opsplatform.calendars import WorkingCalendar, load_calendars
+from opsplatform.entrypoints.access import (
+    STAFF,
+    WRITERS,
+    audience,
+    client_code,
+    measure_text,
+    statement_for,
+)
+from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
-from opsplatform.extensions import database
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
-from opsplatform.views import STAFF, WRITERS, audience, client_code, measure_text, statement_for
 
 portal = Blueprint("portal", __name__)
 

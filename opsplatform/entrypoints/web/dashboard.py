@@ -40,10 +40,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.audit import recent, record
-from opsplatform.charts import STATUS_WORDS, billing_comparison_chart, status_chart
 from opsplatform.db import utcnow
+from opsplatform.entrypoints.access import STAFF, measure_text
+from opsplatform.entrypoints.extensions import database
+from opsplatform.entrypoints.web.charts import STATUS_WORDS, billing_comparison_chart, status_chart
 from opsplatform.errors import Refused
-from opsplatform.extensions import database
 from opsplatform.models import (
     AuditEvent,
     Client,
@@ -59,7 +60,6 @@ from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter, iter_months
 from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, QUERY_REMINDER
 from opsplatform.settings import centre_settings
-from opsplatform.views import STAFF, measure_text
 from sla.models import KpiCommentary, KpiResult
 from sla.service import assess_quarter, set_commentary
 from sla.service import commentary as saved_commentary
