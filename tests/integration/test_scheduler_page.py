@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from opsplatform.entrypoints import jobs
 from opsplatform.db import utcnow
+from opsplatform.entrypoints import jobs
 from opsplatform.models import JobRun, Notification
 from tests.integration.test_finance_pages import sign_in, text_of
 from tests.pages import Page
