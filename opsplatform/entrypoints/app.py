@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from opsplatform.config import load_config
+from opsplatform.config import Config, load_config
 from opsplatform.db import Database, storable
 from opsplatform.entrypoints.extensions import csrf, login_manager
 from opsplatform.throttle import Throttle
@@ -17,9 +17,11 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def create_app() -> Flask:
+def create_app(config: Config | None = None) -> Flask:
+    """The web app and API. `config` defaults to the environment's (opsplatform.config), so
+    that gunicorn and the command line need nothing more; tests may hand one in instead."""
     app = Flask("opsplatform")
-    config = load_config(app.instance_path)
+    config = config or load_config(app.instance_path)
     app.instance_path = str(config.instance_path)
     app.config.update(
         SECRET_KEY=config.secret_key,

@@ -196,3 +196,15 @@ def test_a_nul_in_any_form_or_query_is_refused(app, people):
     line = "/statements/TSS-202604-WYR/lines/3/query"
     response = wyre.post(line, data={"reason": bad, "csrf_token": csrf(wyre, "/")})
     assert response.status_code == 400
+
+
+def test_the_api_lists_the_first_thousand_problems_then_says_how_many_more(app, people):
+    events = [usage(event_id=f"BAD-{n}", client="NOPE") for n in range(1500)]
+    response = app.test_client().post("/api/v1/usage", json=events, headers=bearer(people))
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert len(errors) == 1001
+    assert [e["row"] for e in errors[:3]] == [1, 2, 3]
+    assert errors[-1]["message"] == (
+        "500 more problems are not listed: these are the first 1,000 of 1,500"
+    )

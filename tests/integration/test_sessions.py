@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select, update
 
+from opsplatform.config import load_config
 from opsplatform.entrypoints.app import create_app
 from opsplatform.models import User
 from tests.integration.test_web import WYR_APRIL, Forms, csrf_token, login, signed_in
@@ -179,10 +180,14 @@ def test_a_session_ends_12_hours_after_sign_in_however_active(app, people):
     assert app.permanent_session_lifetime == timedelta(hours=12)
 
 
-def test_the_timeouts_are_configurable(people, monkeypatch):
+def test_the_timeouts_are_configurable(people, instance, monkeypatch):
     monkeypatch.setenv("OPSPLATFORM_SESSION_IDLE_MINUTES", "5")
     monkeypatch.setenv("OPSPLATFORM_SESSION_HOURS", "2")
-    app = create_app()
+    read = load_config(instance)
+    assert (read.session_idle, read.session_lifetime) == (timedelta(minutes=5), timedelta(hours=2))
+    monkeypatch.delenv("OPSPLATFORM_SESSION_IDLE_MINUTES")
+    monkeypatch.delenv("OPSPLATFORM_SESSION_HOURS")
+    app = create_app(read)  # a configuration handed in, not read from the environment
     try:
         assert app.permanent_session_lifetime == timedelta(hours=2)
         client = signed_in(app, people["finance"])

@@ -262,6 +262,7 @@ class UsageCollection(MethodView):
         digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
         source = f"API ({g.api_user.email})"
         refusal: list[Problem] = []
+        unlisted = None
         try:
             with database().transaction(dry_run=bool(problems)) as session:
                 if rows:
@@ -277,9 +278,11 @@ class UsageCollection(MethodView):
                 if not problems and report.inserted:  # a replay changes nothing to audit
                     record(session, g.api_user.email, "usage post", source, **report.counts())
         except Refused as refused:
-            refusal = refused.problems
+            refusal, unlisted = refused.problems, refused.unlisted()
         if problems or refusal:
-            return errors(422, *sorted(problems + refusal, key=lambda p: p.row or 0))
+            listed = sorted(problems + refusal, key=lambda p: p.row or 0)
+            # the first problems are listed, then how many more there were
+            return errors(422, *listed, *([Problem(unlisted)] if unlisted else []))
         document = report.as_dict()
         return jsonify(document), 201 if report.inserted else 200
 
