@@ -96,6 +96,7 @@ def test_saving_unchanged_values_records_nothing(app, people):
         ({"name": ""}, "Name: name is required", "name"),
         ({"limit": ""}, "Time limit: a within KPI needs a limit", "limit"),
         ({"limit": "-1"}, "Time limit:", "limit"),
+        ({"name": "N" * 201}, "Name: name is longer than 200 characters", "name"),
     ],
 )
 def test_bad_values_are_named_and_nothing_is_saved(app, people, fields, message, field):
