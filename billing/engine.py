@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TypeVar
 
 from billing import rules
 from billing.rules import Band, Charge
@@ -25,7 +26,10 @@ from opsplatform.periods import FinancialYear, Month
 
 @dataclass(frozen=True)
 class Terms:
-    """A tariff row as the engine needs it."""
+    """A tariff row as stored: every rule's fields, each empty where its rule takes none.
+
+    `rule_terms` reads it into the terms of its own rule, which the engine rates by.
+    """
 
     id: int
     version: int
@@ -40,6 +44,112 @@ class Terms:
     annual_cap: Decimal | None = None
     billing: str = "actual"
     true_up_tolerance: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Limits:
+    """What bounds a month's charge under every rule: a monthly floor and a yearly ceiling."""
+
+    minimum: Decimal | None
+    annual_cap: Decimal | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitRateTerms(_Limits):
+    """q x rate; on estimate billing, twelfths of estimate x rate and a March true-up."""
+
+    rate: Decimal
+    billing: str  # actual or estimate
+    true_up_tolerance: Decimal  # percent of the estimate
+
+
+@dataclass(frozen=True, kw_only=True)
+class GraduatedTerms(_Limits):
+    """Each slice of q at its band's price."""
+
+    bands: tuple[Band, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BandedTerms(_Limits):
+    """The flat fee of the band q falls in."""
+
+    bands: tuple[Band, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FixedFeeTerms(_Limits):
+    """Twelve instalments of an annual amount."""
+
+    annual_amount: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApportionTerms(_Limits):
+    """Each month's instalment of an annual pool, split by a driver across the clients."""
+
+    annual_amount: Decimal
+    driver: str  # equal, usage or a Drivers name
+
+
+RatedTerms = UnitRateTerms | GraduatedTerms | BandedTerms | FixedFeeTerms
+RuleTerms = RatedTerms | ApportionTerms
+
+_T = TypeVar("_T")
+
+
+def rule_terms(t: Terms) -> RuleTerms:
+    """The terms of `t`'s own rule, built from the fields that rule reads.
+
+    Raises ValueError on a rule the engine does not know, rather than charging it as
+    some other rule, and on a field the rule needs left empty (the setup loader refuses
+    both, so either means the tariffs were written some other way).
+    """
+    if t.billing != "actual" and t.rule != "unit_rate":
+        raise ValueError(f"tariff {t.id}: {t.billing} billing is for unit_rate tariffs only")
+    match t.rule:
+        case "unit_rate":
+            return UnitRateTerms(
+                rate=_needs(t, "rate", t.rate),
+                billing=t.billing,
+                true_up_tolerance=t.true_up_tolerance,
+                minimum=t.minimum,
+                annual_cap=t.annual_cap,
+            )
+        case "graduated":
+            return GraduatedTerms(
+                bands=_needs(t, "bands", t.bands or None),
+                minimum=t.minimum,
+                annual_cap=t.annual_cap,
+            )
+        case "banded":
+            return BandedTerms(
+                bands=_needs(t, "bands", t.bands or None),
+                minimum=t.minimum,
+                annual_cap=t.annual_cap,
+            )
+        case "fixed_fee":
+            return FixedFeeTerms(
+                annual_amount=_needs(t, "annual_amount", t.annual_amount),
+                minimum=t.minimum,
+                annual_cap=t.annual_cap,
+            )
+        case "apportion":
+            return ApportionTerms(
+                annual_amount=_needs(t, "annual_amount", t.annual_amount),
+                driver=_needs(t, "driver", t.driver),
+                minimum=t.minimum,
+                annual_cap=t.annual_cap,
+            )
+    raise ValueError(
+        f"tariff {t.id} has the charging rule '{t.rule}', which the engine does not know"
+    )
+
+
+def _needs(t: Terms, name: str, value: _T | None) -> _T:
+    if value is None:
+        raise ValueError(f"tariff {t.id}: a {t.rule} tariff needs {name}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -104,7 +214,7 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
                 continue
             charges = _charges(inputs, service, month, active)
             staying = _active(inputs.subscriptions, service, month + 1) if month.month != 3 else {}
-            for client, (charge, terms) in sorted(charges.items()):
+            for client, (charge, tariff, terms) in sorted(charges.items()):
                 quantity = inputs.usage.get((client, service, month), ZERO)
                 last = client not in staying  # March, or the subscription's last month
                 lines = _modify(
@@ -114,6 +224,7 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
                     service,
                     quantity,
                     charge,
+                    tariff,
                     terms,
                     year_to_date,
                     carried,
@@ -135,10 +246,11 @@ def _active(subscriptions: list[Period], service: str, month: Month) -> dict[str
 
 def _charges(
     inputs: YearInputs, service: str, month: Month, active: dict[str, str]
-) -> dict[str, tuple[Charge, Terms]]:
+) -> dict[str, tuple[Charge, Terms, RuleTerms]]:
     unit = inputs.units[service]
     index = month - inputs.year.first_month
-    terms = {}
+    rated: dict[str, tuple[Terms, RatedTerms]] = {}
+    pooled: dict[str, tuple[Terms, ApportionTerms]] = {}
     for client, tier in active.items():
         found = tariff_for(inputs.tariffs, service, client, tier)
         if found is None:
@@ -146,20 +258,22 @@ def _charges(
                 f"no tariff for service {service} in {inputs.year} applies to {client} "
                 f"(tier {tier}): add one to the Tariffs sheet"
             )
-        terms[client] = found
-    out: dict[str, tuple[Charge, Terms]] = {}
-    pooled = [c for c, t in terms.items() if t.rule == "apportion"]
+        terms = rule_terms(found)
+        if isinstance(terms, ApportionTerms):
+            pooled[client] = (found, terms)
+        else:
+            rated[client] = (found, terms)
+    out: dict[str, tuple[Charge, Terms, RuleTerms]] = {}
     if pooled:
-        pool_terms = terms[pooled[0]]
+        pool_tariff, pool_terms = next(iter(pooled.values()))
         pool = instalments(pool_terms.annual_amount)[index]
         weights = {c: _weight(inputs, pool_terms.driver, c, service, month) for c in pooled}
         for client, charge in rules.apportion(pool, weights, pool_terms.driver, unit).items():
-            out[client] = (charge, pool_terms)
-    for client, t in terms.items():
-        if t.rule == "apportion":
-            continue
+            out[client] = (charge, pool_tariff, pool_terms)
+    for client, (tariff, terms) in rated.items():
         quantity = inputs.usage.get((client, service, month), ZERO)
-        out[client] = (_rule_charge(inputs, t, client, quantity, index, unit), t)
+        charge = _rule_charge(inputs, service, terms, client, quantity, index, unit)
+        out[client] = (charge, tariff, terms)
     return out
 
 
@@ -178,53 +292,70 @@ def _weight(inputs: YearInputs, driver: str, client: str, service: str, month: M
 
 
 def _rule_charge(
-    inputs: YearInputs, t: Terms, client: str, quantity: Decimal, index: int, unit: str
+    inputs: YearInputs,
+    service: str,
+    terms: RatedTerms,
+    client: str,
+    quantity: Decimal,
+    index: int,
+    unit: str,
 ) -> Charge:
-    if t.billing == "estimate":
-        return _estimate_instalment(inputs, t, client, index)
-    if t.rule == "unit_rate":
-        return rules.unit_rate(quantity, t.rate, unit)
-    if t.rule == "graduated":
-        return rules.graduated(quantity, list(t.bands), unit)
-    if t.rule == "banded":
-        return rules.banded(quantity, list(t.bands), unit)
-    return rules.fixed_fee(t.annual_amount, index)
+    match terms:
+        case UnitRateTerms(billing="estimate"):
+            return _estimate_instalment(inputs, service, terms, client, index)
+        case UnitRateTerms():
+            return rules.unit_rate(quantity, terms.rate, unit)
+        case GraduatedTerms():
+            return rules.graduated(quantity, list(terms.bands), unit)
+        case BandedTerms():
+            return rules.banded(quantity, list(terms.bands), unit)
+        case FixedFeeTerms():
+            return rules.fixed_fee(terms.annual_amount, index)
 
 
-def _estimate(inputs: YearInputs, t: Terms, client: str) -> Decimal:
-    estimate = inputs.estimates.get((client, t.service))
+def _estimate(inputs: YearInputs, service: str, client: str) -> Decimal:
+    estimate = inputs.estimates.get((client, service))
     if estimate is None:
         raise Refused(
-            f"{t.service} is billed on estimate in {inputs.year} but {client} has no Estimates row"
+            f"{service} is billed on estimate in {inputs.year} but {client} has no Estimates row"
         )
     return estimate
 
 
-def _estimate_instalment(inputs: YearInputs, t: Terms, client: str, index: int) -> Charge:
-    estimate = _estimate(inputs, t, client)
-    annual = round_money(estimate * t.rate)
-    amount = instalments(estimate * t.rate)[index]
+def _estimate_instalment(
+    inputs: YearInputs, service: str, terms: UnitRateTerms, client: str, index: int
+) -> Charge:
+    estimate = _estimate(inputs, service, client)
+    annual = round_money(estimate * terms.rate)
+    amount = instalments(estimate * terms.rate)[index]
     basis = (
-        f"estimate of {estimate.normalize():,f} {inputs.units[t.service]}s a year x "
-        f"{rules.format_gbp_rate(t.rate)} = {format_gbp(annual)}, monthly instalment"
+        f"estimate of {estimate.normalize():,f} {inputs.units[service]}s a year x "
+        f"{rules.format_gbp_rate(terms.rate)} = {format_gbp(annual)}, monthly instalment"
     )
-    return Charge(amount, basis, t.rate)
+    return Charge(amount, basis, terms.rate)
 
 
-def _true_up(inputs: YearInputs, t: Terms, client: str, month: Month) -> Ideal | None:
-    estimate = _estimate(inputs, t, client)
+def _true_up(
+    inputs: YearInputs,
+    service: str,
+    tariff: Terms,
+    terms: UnitRateTerms,
+    client: str,
+    month: Month,
+) -> Ideal | None:
+    estimate = _estimate(inputs, service, client)
     actual = sum(
-        (q for (c, s, _m), q in inputs.usage.items() if c == client and s == t.service), ZERO
+        (q for (c, s, _m), q in inputs.usage.items() if c == client and s == service), ZERO
     )
-    unit = inputs.units[t.service]
-    if estimate and abs(actual - estimate) * 100 <= t.true_up_tolerance * estimate:
+    unit = inputs.units[service]
+    if estimate and abs(actual - estimate) * 100 <= terms.true_up_tolerance * estimate:
         return None
-    amount = round_money(actual * t.rate) - round_money(estimate * t.rate)
+    amount = round_money(actual * terms.rate) - round_money(estimate * terms.rate)
     basis = (
         f"actual {actual.normalize():,f} {unit}s against an estimate of "
-        f"{estimate.normalize():,f}, at {rules.format_gbp_rate(t.rate)}"
+        f"{estimate.normalize():,f}, at {rules.format_gbp_rate(terms.rate)}"
     )
-    return Ideal(client, t.service, month, "true_up", actual, amount, basis, t.rate, t)
+    return Ideal(client, service, month, "true_up", actual, amount, basis, terms.rate, tariff)
 
 
 def _modify(
@@ -234,9 +365,10 @@ def _modify(
     service: str,
     quantity: Decimal,
     charge: Charge,
-    terms: Terms,
-    year_to_date: dict,
-    carried: dict,
+    tariff: Terms,
+    terms: RuleTerms,
+    year_to_date: dict[tuple[str, str], Decimal],
+    carried: dict[tuple[str, str], Decimal],
     last: bool,
 ) -> list[Ideal]:
     """Apply minimum, annual cap and de minimis to a month's charge; add March's true-up.
@@ -255,8 +387,8 @@ def _modify(
     year_to_date[key] += amount
     lines = []
     true_up = None
-    if terms.billing == "estimate" and month.month == 3:
-        true_up = _true_up(inputs, terms, client, month)
+    if isinstance(terms, UnitRateTerms) and terms.billing == "estimate" and month.month == 3:
+        true_up = _true_up(inputs, service, tariff, terms, client, month)
     carried_in = carried[key]
     due = amount + carried_in
     if inputs.de_minimis and ZERO < due < inputs.de_minimis and not last:
@@ -266,12 +398,12 @@ def _modify(
             "so it is carried forward"
         )
         lines.append(
-            Ideal(client, service, month, "charge", quantity, ZERO, basis, charge.rate, terms)
+            Ideal(client, service, month, "charge", quantity, ZERO, basis, charge.rate, tariff)
         )
     else:
         carried[key] = ZERO
         lines.append(
-            Ideal(client, service, month, "charge", quantity, amount, basis, charge.rate, terms)
+            Ideal(client, service, month, "charge", quantity, amount, basis, charge.rate, tariff)
         )
         if carried_in:
             lines.append(
@@ -284,7 +416,7 @@ def _modify(
                     carried_in,
                     "amounts below the de minimis carried from earlier months",
                     None,
-                    terms,
+                    tariff,
                 )
             )
     if true_up is not None:

@@ -55,9 +55,9 @@ def parse_bands(text: str, rule: str) -> list[Band]:
         bands.append(Band(upto, Decimal(match[3])))
     if bands[-1].upto is not None:
         raise ValueError(f"the last band must start with '*' (everything beyond), e.g. '{example}'")
-    if any(b.upto is None for b in bands[:-1]):
+    limits = [b.upto for b in bands[:-1] if b.upto is not None]
+    if len(limits) < len(bands) - 1:
         raise ValueError("only the last band may be '*'")
-    limits = [b.upto for b in bands[:-1]]
     if rule == "graduated" and any(u <= 0 for u in limits):
         raise ValueError("each graduated band must hold more than 0 units")
     if rule == "banded" and any(b <= a for a, b in pairwise(limits)):
@@ -143,5 +143,8 @@ def apportion(
 
 def format_gbp_rate(rate: Decimal) -> str:
     """A unit rate with at least two and at most its own decimal places: `£4.75`, `£0.1234`."""
-    places = max(2, -rate.normalize().as_tuple().exponent)
+    exponent = rate.normalize().as_tuple().exponent
+    if not isinstance(exponent, int):
+        raise ValueError(f"{rate} is not a rate")
+    places = max(2, -exponent)
     return f"£{rate:,.{places}f}"

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.engine import Period, Terms, YearInputs, rate_year, tariff_for
-from billing.rules import parse_bands
+from billing.engine import Period, Terms, YearInputs, rate_year, rule_terms, tariff_for
+from billing.rules import RULES, Band, parse_bands
 from opsplatform.errors import Refused
 from opsplatform.money import round_money
 from opsplatform.periods import FinancialYear, Month
@@ -112,6 +112,30 @@ def test_no_tariff_for_a_subscribed_client_is_refused_naming_service_and_client(
         run(data, APRIL)
     assert "PAY" in str(caught.value)
     assert "PRS" in str(caught.value)
+
+
+# -- each rule's own terms ----------------------------------------------------------
+
+
+def test_an_unknown_rule_raises_rather_than_being_charged_as_a_fixed_fee():
+    data = inputs([sub("LAN")], [terms("per_head", annual_amount=D("1200.00"))])
+    with pytest.raises(ValueError, match="per_head"):
+        run(data, APRIL)
+
+
+def test_each_rule_the_tariffs_sheet_takes_has_terms_of_its_own():
+    every_field = {"rate": D(1), "bands": (Band(None, D(1)),), "annual_amount": D(12)}
+    built = {type(rule_terms(terms(rule, driver="equal", **every_field))) for rule in RULES}
+    assert len(built) == len(RULES)
+
+
+def test_a_field_the_rule_needs_left_empty_raises():
+    with pytest.raises(ValueError, match="needs rate"):
+        rule_terms(terms("unit_rate"))
+    with pytest.raises(ValueError, match="needs driver"):
+        rule_terms(terms("apportion", annual_amount=D(12)))
+    with pytest.raises(ValueError, match="unit_rate tariffs only"):
+        rule_terms(terms("fixed_fee", annual_amount=D(12), billing="estimate"))
 
 
 # -- which months are charged -------------------------------------------------------
