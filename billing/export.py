@@ -163,7 +163,9 @@ def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: 
     ws.append([_cell(ws, "Please quote the statement number with any payment or query.")])
 
 
-def _cover_rows(session: Session, ws: WriteOnlyWorksheet, statement: Statement) -> list[list]:
+def _cover_rows(
+    session: Session, ws: WriteOnlyWorksheet, statement: Statement
+) -> list[list[object]]:
     """Label-value rows: labels in column A (spilling into B), values in column C."""
     settings = centre_settings(session)
     month = Month.parse(statement.month)
@@ -186,7 +188,7 @@ def _cover_rows(session: Session, ws: WriteOnlyWorksheet, statement: Statement) 
         ("Purchase order(s)", ", ".join(_po_numbers(session, statement, month)) or "none given"),
         ("Amount due", _cell(ws, statement.total, number_format=MONEY_FORMAT, font=BOLD)),
     ]
-    rows: list[list] = [
+    rows: list[list[object]] = [
         [_cell(ws, settings.centre_name, font=TITLE_FONT)],
         [_cell(ws, "Statement of charges", font=BOLD)],
         [],
@@ -294,7 +296,9 @@ def _write_usage_detail(
     ws.auto_filter.ref = f"A1:{get_column_letter(len(DETAIL_HEADERS))}{rows}"
 
 
-def _events(session: Session, client_id: int, tie: _TieOut) -> Result:
+def _events(
+    session: Session, client_id: int, tie: _TieOut
+) -> Result[date, str | None, str | None, Decimal, datetime | None, datetime | None, int]:
     """The client's events for the tie-out's service and month, by date, fetched in chunks."""
     query = (
         select(

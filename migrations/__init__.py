@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.schema import SchemaItem
 
 from opsplatform.db import STATEMENT_CHECKED
 
@@ -29,12 +31,20 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def compared(dialect: str):
+def compared(
+    dialect: str,
+) -> Callable[[SchemaItem, str | None, str, bool, SchemaItem | None], bool]:
     """Alembic's `include_object` for a database of `dialect`: the schema objects the
     migrations must have built there. PostgreSQL checks the usage ledger's references with
     triggers, not foreign keys (migration 0004), so the models' constraints are not expected."""
 
-    def include(obj, name, type_, reflected, compare_to) -> bool:
+    def include(
+        obj: SchemaItem,
+        name: str | None,
+        type_: str,
+        reflected: bool,
+        compare_to: SchemaItem | None,
+    ) -> bool:
         return not (
             type_ == "foreign_key_constraint"
             and dialect == "postgresql"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -43,7 +44,7 @@ def create_user(
     return user, password
 
 
-def list_users(session: Session) -> list[dict]:
+def list_users(session: Session) -> list[dict[str, Any]]:
     """Every user, by e-mail: `email`, `role`, `client` (its code, or None), `active`."""
     found = session.scalars(select(User).options(selectinload(User.client)).order_by(User.email))
     return [
@@ -96,7 +97,9 @@ def _user(session: Session, email: str) -> User:
     return user
 
 
-def _role_client(session: Session, role: str, client: str | None) -> tuple[Client | None, list]:
+def _role_client(
+    session: Session, role: str, client: str | None
+) -> tuple[Client | None, list[str]]:
     """The client a user of `role` is bound to, and what is wrong with the pair."""
     problems = []
     found = None

@@ -7,6 +7,7 @@ back leaves no entry and a change that lands always has one.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ def record(session: Session, actor: str, action: str, subject: str, **detail: ob
     )
 
 
-def recent(session: Session, limit: int = 200, offset: int = 0) -> list[dict]:
+def recent(session: Session, limit: int = 200, offset: int = 0) -> list[dict[str, Any]]:
     """The newest entries first, skipping the newest `offset`."""
     rows = session.scalars(
         select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)

@@ -34,7 +34,7 @@ class Config:
     session_lifetime: timedelta
 
 
-def load_config(default_instance_path: str | os.PathLike) -> Config:
+def load_config(default_instance_path: str | os.PathLike[str]) -> Config:
     """Read the environment; create the instance folder and secret key when needed."""
     instance = Path(os.environ.get("OPSPLATFORM_INSTANCE_PATH") or default_instance_path)
     instance.mkdir(parents=True, exist_ok=True)

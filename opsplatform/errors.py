@@ -27,7 +27,7 @@ class Problem:
             where.append(f"column {self.column}")
         return f"{', '.join(where)}: {self.message}" if where else self.message
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, str | int | None]:
         return {
             "sheet": self.sheet,
             "row": self.row,
@@ -42,11 +42,13 @@ class Problems:
     memory than one with a thousand. A problem found late but ordered early still takes
     its place among the first."""
 
-    def __init__(self, order: Callable[[Problem], tuple] = lambda _problem: ()) -> None:
+    def __init__(
+        self, order: Callable[[Problem], tuple[object, ...]] = lambda _problem: ()
+    ) -> None:
         self.order = order
         self.total = 0
-        self._kept: list[tuple[tuple, Problem]] = []
-        self._bar: tuple | None = None  # the key of the last kept, once KEPT are
+        self._kept: list[tuple[tuple[object, ...], Problem]] = []
+        self._bar: tuple[object, ...] | None = None  # the key of the last kept, once KEPT are
 
     def append(self, problem: Problem) -> None:
         self.total += 1

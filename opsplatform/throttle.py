@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -42,7 +43,11 @@ ADDRESS = Policy("address", 100)
 # a program holding a good token never fails; ten failures are a mistake or a probe
 TOKEN = Policy("token", 10)
 
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# both dialects' inserts take ON CONFLICT DO NOTHING; SQLAlchemy's generic one does not
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert,
+    "sqlite": sqlite.insert,
+}
 
 
 class Throttle:

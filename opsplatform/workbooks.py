@@ -6,7 +6,7 @@ titles; text that people typed is always stored as text, never as a formula.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -103,7 +103,7 @@ def append_table(
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
 
 
-def write_sheets(path: Path, sheets: dict[str, list[list]]) -> Path:
+def write_sheets(path: Path, sheets: Mapping[str, Iterable[Sequence[object]]]) -> Path:
     """A plain workbook: one sheet per key, its rows as given (the first is the header)."""
     book = Workbook()
     book.remove(book.active)

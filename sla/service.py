@@ -10,6 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -28,7 +29,7 @@ from opsplatform.models import (
     UsageEvent,
 )
 from opsplatform.money import ZERO, format_gbp, round_money
-from opsplatform.periods import Quarter, london_midnight_utc
+from opsplatform.periods import Month, Quarter, london_midnight_utc
 from opsplatform.settings import centre_settings
 from sla import measures
 from sla.models import KpiCommentary, KpiResult
@@ -52,7 +53,7 @@ class Result:
     previous: Decimal | None = None
     last_year: Decimal | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "kpi": self.kpi.code,
             "kpi_name": self.kpi.name,
@@ -134,7 +135,15 @@ def _measure_all(session: Session, quarter: Quarter) -> list[Result]:
     return results
 
 
-def _result(kpi, client, quarter, measure, target, amber, final=False) -> Result:
+def _result(
+    kpi: Kpi,
+    client: str | None,
+    quarter: Quarter,
+    measure: measures.Measure,
+    target: Decimal,
+    amber: Decimal,
+    final: bool = False,
+) -> Result:
     status = measures.status(measure.value, target, amber, kpi.direction)
     return Result(kpi, client, quarter, measure, target, amber, status, final)
 
@@ -178,7 +187,13 @@ def _client_measures(
     times = _elapsed_times(session, kpi, quarter, clients)
     relevant |= set(times)
     if kpi.method == "within":
-        return {c: measures.within(times.get(c, []), kpi.limit) for c in relevant}
+        limit = kpi.limit
+        if limit is None:
+            raise Refused(
+                f"KPI {kpi.code} counts events within a time limit but has none: "
+                "set it on the KPIs sheet"
+            )
+        return {c: measures.within(times.get(c, []), limit) for c in relevant}
     return {c: measures.average_elapsed(times.get(c, [])) for c in relevant}
 
 
@@ -197,6 +212,7 @@ def _elapsed_times(
         )
     )
     for client_id, started, completed in rows:
+        assert started is not None and completed is not None  # the query's condition
         calendar = calendars[clients[client_id].nation]
         times[client_id].append(measures.elapsed(started, completed, kpi.calendar, calendar))
     return times
@@ -298,12 +314,14 @@ def quarter_is_final(session: Session, quarter: Quarter) -> bool:
     return session.scalar(found) is not None
 
 
-def month_is_final(session: Session, month) -> bool:
+def month_is_final(session: Session, month: Month) -> bool:
     """Whether the quarter holding `month` has been finalised."""
     return quarter_is_final(session, month.quarter)
 
 
-def unit_costs(session: Session, quarter: Quarter, audience: Audience = STAFF) -> list[dict]:
+def unit_costs(
+    session: Session, quarter: Quarter, audience: Audience = STAFF
+) -> list[dict[str, Any]]:
     """Cost per transaction for each service: charges for the quarter over units used,
     per client and for the whole centre (client None), as far as `audience` may see them;
     no set-up needed."""
