@@ -554,7 +554,7 @@ def test_too_long_or_removed_commentary_is_refused_with_nothing_saved(app, signe
 def test_the_costly_figures_are_computed_once_until_their_data_changes(
     app, signed_in, cli, tmp_path, monkeypatch
 ):
-    from opsplatform.entrypoints.web import dashboard
+    from opsplatform.entrypoints.web import dashboard, figures
 
     computed = []
     matrix = dashboard.kpi_matrix
@@ -592,7 +592,7 @@ def test_the_costly_figures_are_computed_once_until_their_data_changes(
     assert after.table("kpi-matrix")[pay][lan] == "Red 50%"
     assert "being calculated" not in after.text
     # and when the figures are older than FIGURES_SECONDS, even unchanged data is read again
-    monkeypatch.setattr(dashboard, "FIGURES_SECONDS", 0)
+    monkeypatch.setattr(figures, "FIGURES_SECONDS", 0)
     manager.get("/dashboard")
     kept.refreshing.result(timeout=60)
     assert len(computed) == 3

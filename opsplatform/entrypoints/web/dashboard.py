@@ -3,9 +3,10 @@
 The dashboard gathers what a manager looks at first: what the centre is billing (this
 month and the financial year to date, against the same months last year), drafts waiting
 to be issued, the KPI status matrix, open statement queries, recent imports, and the
-low-bureaucracy measures. Billing figures are summed in SQL by client, service and
-statement month, so the page costs the same however many lines the statements hold.
-Figures that do not exist are shown as "no data", never as £0.00.
+low-bureaucracy measures. The figures are the domain's read models (billing.reports,
+sla.reports); this module chooses their words and renders them, and each worker keeps
+the costly ones (web/figures.py). Figures that do not exist are shown as "no data",
+never as £0.00.
 
 Who may see what: centre staff see the dashboard; only admins and auditors read the
 audit log; only admins and managers write commentary. A client user is told that none of
@@ -16,16 +17,13 @@ from __future__ import annotations
 
 import functools
 import re
-import statistics
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
 from flask import (
     Blueprint,
     abort,
-    copy_current_request_context,
     current_app,
     flash,
     redirect,
@@ -33,34 +31,34 @@ from flask import (
     request,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask_login import current_user, login_required
 from markupsafe import Markup
-from sqlalchemy import distinct, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from billing.models import Statement, StatementLine, StatementQuery
+from billing.reports import (
+    BillingComparison,
+    BillingRow,
+    PaperworkMeasures,
+    billing_comparison,
+    drafts_awaiting_issue,
+    open_queries,
+    paperwork_measures,
+)
 from opsplatform.audit import recent, record
-from opsplatform.db import utcnow
 from opsplatform.entrypoints.access import STAFF, measure_text
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.web.charts import STATUS_WORDS, billing_comparison_chart, status_chart
+from opsplatform.entrypoints.web.figures import KeptFigures
 from opsplatform.errors import Refused
-from opsplatform.models import (
-    AuditEvent,
-    Client,
-    ImportBatch,
-    JobRun,
-    Kpi,
-    KpiFigure,
-    Notification,
-    Service,
-    UsageEvent,
-)
+from opsplatform.models import AuditEvent, ImportBatch, JobRun, Kpi, Notification
 from opsplatform.money import format_gbp
-from opsplatform.periods import LONDON, Month, PeriodError, Quarter, iter_months
+from opsplatform.periods import LONDON, Month, PeriodError, Quarter
 from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, QUERY_REMINDER
 from opsplatform.settings import centre_settings
-from sla.models import KpiCommentary, KpiResult
+from sla.models import KpiCommentary
+from sla.reports import KpiMatrix, data_version, kpi_matrix, latest_kpi_quarter
 from sla.service import assess_quarter, set_commentary
 from sla.service import commentary as saved_commentary
 
@@ -70,7 +68,6 @@ AUDIT_READERS = ("admin", "auditor")
 COMMENTATORS = ("admin", "manager")
 AUDIT_PER_PAGE = 50
 RECENT_IMPORTS = 10
-MEASURE_MONTHS = 12
 COMMENTARY_LIMIT = 5000
 STATUS_TAGS = {
     "green": "govuk-tag--green",
@@ -79,6 +76,7 @@ STATUS_TAGS = {
     "no_data": "govuk-tag--grey",
 }
 NO_DATA = "no data"
+KEPT_FIGURES = "opsplatform.figures"
 SNAKE = re.compile(r"[a-z][a-z0-9_]*")
 
 
@@ -126,161 +124,36 @@ def months_text(first: Month, last: Month) -> str:
     return f"{first.label} to {last.label}"
 
 
-# -- (1) billing: this month and the year to date, against the same months last year ---------
+def one_place_text(value: float | None, unit: str = "") -> str:
+    """`2.5`, `33.3%`; "no data" when there is no figure."""
+    return NO_DATA if value is None else f"{value:,.1f}{unit}"
 
 
-@dataclass
-class BillingRow:
-    """One client's (or service's) net billing in the four periods the dashboard compares;
-    None where nothing was billed to it in that period."""
-
-    code: str
-    name: str
-    month: Decimal | None = None
-    month_last_year: Decimal | None = None
-    year: Decimal | None = None
-    year_last_year: Decimal | None = None
-
-    def add(self, period: str, amount: Decimal) -> None:
-        setattr(self, period, (getattr(self, period) or Decimal("0.00")) + amount)
-
-    @property
-    def change(self) -> Decimal | None:
-        if self.year is None or self.year_last_year is None:
-            return None
-        return self.year - self.year_last_year
-
-    @property
-    def change_percent(self) -> Decimal | None:
-        if self.change is None or not self.year_last_year:
-            return None
-        return round(self.change / abs(self.year_last_year) * 100, 1)
-
-    @property
-    def change_text(self) -> str:
-        if self.change is None:
-            return NO_DATA
-        sign = "+" if self.change > 0 else ""
-        text = f"{sign}{format_gbp(self.change)}"
-        if self.change_percent is not None:
-            text += f" ({'+' if self.change_percent > 0 else ''}{self.change_percent:,.1f}%)"
-        return text
+def days_text(days: float | None) -> str:
+    """`1 day`, `4.5 days`; "no data" when there is no figure."""
+    if days is None:
+        return NO_DATA
+    return f"{days:g} day" if days == 1 else f"{days:g} days"
 
 
-@dataclass
-class Billing:
-    """The latest month with statements, its financial year to date, and last year's same
-    months, with net billing by client and by service."""
-
-    month: Month
-    first: Month
-    clients: list[BillingRow]
-    services: list[BillingRow]
-    total: BillingRow
-    statuses: dict[str, int]
-
-    @property
-    def month_text(self) -> str:
-        return self.month.label
-
-    @property
-    def month_last_year_text(self) -> str:
-        return (self.month + -12).label
-
-    @property
-    def year_heading(self) -> str:
-        return f"{self.month.financial_year} to date"
-
-    @property
-    def last_year_heading(self) -> str:
-        return f"Same months of {self.month.financial_year.previous()}"
-
-    @property
-    def last_year(self) -> tuple[Month, Month]:
-        return self.first + -12, self.month + -12
-
-    @property
-    def year_text(self) -> str:
-        return f"{self.month.financial_year} to date ({months_text(self.first, self.month)})"
-
-    @property
-    def last_year_text(self) -> str:
-        first, last = self.last_year
-        return f"same months of {last.financial_year} ({months_text(first, last)})"
-
-    @property
-    def drafts_in_month(self) -> int:
-        return self.statuses.get("draft", 0)
+# -- billing: this month and the year to date, against the same months last year -------------
 
 
-def billing(session: Session) -> Billing | None:
-    """Net billing (the sum of statement lines, before VAT, on issued and draft statements)
-    by client and service, for the latest month with statements and its year to date,
-    each against the same months a year earlier. None when there are no statements."""
-    latest = session.scalar(select(func.max(Statement.month)))
-    if latest is None:
-        return None
-    month = Month.parse(latest)
-    first = month.financial_year.first_month
-    year = [str(m) for m in iter_months(first, month)]
-    last_year = [str(m + -12) for m in iter_months(first, month)]
-    periods: dict[str, list[str]] = {}
-    for name in year:
-        periods[name] = ["year"] + (["month"] if name == str(month) else [])
-    for name in last_year:
-        periods[name] = ["year_last_year"] + (
-            ["month_last_year"] if name == str(month + -12) else []
-        )
-    sums = session.execute(
-        select(
-            Statement.client_id,
-            StatementLine.service_id,
-            Statement.month,
-            func.sum(StatementLine.amount),
-        )
-        .join(Statement, StatementLine.statement_id == Statement.id)
-        .where(Statement.month.in_(year + last_year))
-        .group_by(Statement.client_id, StatementLine.service_id, Statement.month)
-    ).all()
-    clients = {
-        i: (code, name)
-        for i, code, name in session.execute(select(Client.id, Client.code, Client.name))
-    }
-    services = {
-        i: (code, name)
-        for i, code, name in session.execute(select(Service.id, Service.code, Service.name))
-    }
-    by_client: dict[int, BillingRow] = {}
-    by_service: dict[int | None, BillingRow] = {}
-    total = BillingRow("", "All clients")
-    for client_id, service_id, statement_month, amount in sums:
-        client_row = by_client.setdefault(client_id, BillingRow(*clients[client_id]))
-        if service_id is None:
-            service_row = by_service.setdefault(None, BillingRow("", "Not for one service"))
-        else:
-            service_row = by_service.setdefault(service_id, BillingRow(*services[service_id]))
-        for period in periods[statement_month]:
-            for row in (client_row, service_row, total):
-                row.add(period, amount)
-    statuses = dict(
-        session.execute(
-            select(Statement.status, func.count(Statement.id))
-            .where(Statement.month == str(month))
-            .group_by(Statement.status)
-        ).all()
-    )
-    return Billing(
-        month=month,
-        first=first,
-        clients=sorted(by_client.values(), key=lambda r: r.code),
-        services=sorted(by_service.values(), key=lambda r: (r.code == "", r.code)),
-        total=total,
-        statuses=statuses,
-    )
+def change_text(row: BillingRow) -> str:
+    """`+£150.25 (+5.0%)`, `-£3.00`; "no data" unless both years were billed."""
+    if row.change is None:
+        return NO_DATA
+    sign = "+" if row.change > 0 else ""
+    text = f"{sign}{format_gbp(row.change)}"
+    if row.change_percent is not None:
+        text += f" ({'+' if row.change_percent > 0 else ''}{row.change_percent:,.1f}%)"
+    return text
 
 
-def billing_chart(found: Billing):
+def billing_chart(found: BillingComparison) -> Markup:
     """This year's billing to date by client, beside the same months last year."""
+    year, last_year = found.month.financial_year, found.month.financial_year.previous()
+    first, last = found.last_year
     codes = [r.code for r in found.clients]
     parts = [
         f"{r.name} ({r.code}): {money_text(r.year)} this year, "
@@ -289,110 +162,22 @@ def billing_chart(found: Billing):
     ]
     return billing_comparison_chart(
         "billing-chart",
-        f"Net billing by client, {found.year_text}, against the {found.last_year_text}",
+        f"Net billing by client, {year} to date ({months_text(found.first, found.month)}), "
+        f"against the same months of {last_year} ({months_text(first, last)})",
         "; ".join(parts) + "." if parts else "No billing.",
         codes,
         [r.year for r in found.clients],
         [r.year_last_year for r in found.clients],
-        f"{found.month.financial_year} to date",
-        f"Same months of {found.month.financial_year.previous()}",
+        f"{year} to date",
+        f"Same months of {last_year}",
         value_text=money_text,
     )
 
 
-# -- (2) drafts awaiting issue ------------------------------------------------------------------
+# -- the KPI status matrix ----------------------------------------------------------------------
 
 
-def drafts(session: Session) -> list[Statement]:
-    return list(
-        session.scalars(
-            select(Statement)
-            .options(selectinload(Statement.client))
-            .where(Statement.status == "draft")
-            .order_by(Statement.month, Statement.number)
-        )
-    )
-
-
-# -- (3) the KPI status matrix ------------------------------------------------------------------
-
-
-def latest_kpi_quarter(session: Session) -> Quarter | None:
-    """The latest quarter with something to assess: frozen results, submitted figures or
-    completed events of a KPI's service. None when there are none (or no KPIs)."""
-    found: list[Quarter] = []
-    frozen = session.scalar(select(func.max(KpiResult.quarter)))
-    if frozen:
-        found.append(Quarter.parse(frozen))
-    figures = session.scalar(select(func.max(KpiFigure.month)))
-    if figures:
-        found.append(Month.parse(figures).quarter)
-    services = session.scalars(select(Kpi.service_id).where(Kpi.service_id.is_not(None)).distinct())
-    latest = [  # one service at a time, so that ix_usage_timed answers each at once
-        session.scalar(
-            select(func.max(UsageEvent.completed_at)).where(
-                UsageEvent.service_id == service_id, UsageEvent.started_at.is_not(None)
-            )
-        )
-        for service_id in services.all()
-    ]
-    completed = max((moment for moment in latest if moment is not None), default=None)
-    if completed is not None:
-        found.append(Month.of(completed.astimezone(LONDON).date()).quarter)
-    return max(found) if found else None
-
-
-@dataclass(frozen=True)
-class KpiLabel:
-    """What the matrix shows of a KPI: plain values, which outlive the session."""
-
-    code: str
-    name: str
-
-
-@dataclass
-class KpiMatrix:
-    """KPI x client statuses for one quarter, with the whole centre's first."""
-
-    quarter: Quarter
-    final: bool
-    clients: list[tuple[str, str]]  # (code, name)
-    rows: list[dict]
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def kpi_matrix(session: Session) -> KpiMatrix | None:
-    quarter = latest_kpi_quarter(session)
-    if quarter is None:
-        return None
-    results = assess_quarter(session, quarter)
-    if not results:
-        return None
-    names = dict(session.execute(select(Client.code, Client.name)).all())
-    codes = sorted({r.client for r in results if r.client is not None})
-    rows: dict[str, dict] = {}
-    counts = dict.fromkeys(STATUS_WORDS, 0)
-    for r in results:
-        label = KpiLabel(r.kpi.code, r.kpi.name)
-        row = rows.setdefault(r.kpi.code, {"kpi": label, "cells": {}})
-        row["cells"][r.client] = {
-            "status": r.status,
-            "word": STATUS_WORDS[r.status],
-            "tag": STATUS_TAGS[r.status],
-            "value": measure_text(r.measure.value, r.kpi.unit),
-        }
-        if r.client is not None:
-            counts[r.status] += 1
-    return KpiMatrix(
-        quarter=quarter,
-        final=any(r.final for r in results),
-        clients=[(c, names.get(c, c)) for c in codes],
-        rows=list(rows.values()),
-        counts=counts,
-    )
-
-
-def kpi_chart(matrix: KpiMatrix):
+def kpi_chart(matrix: KpiMatrix) -> Markup:
     counts = matrix.counts
     described = ", ".join(f"{STATUS_WORDS[s]}: {n:,}" for s, n in counts.items())
     return status_chart(
@@ -404,27 +189,7 @@ def kpi_chart(matrix: KpiMatrix):
     )
 
 
-# -- (4) open queries, (5) recent imports -------------------------------------------------------
-
-
-def open_queries(session: Session) -> list[dict]:
-    rows = session.execute(
-        select(StatementQuery, Statement.number, Client.name)
-        .join(Statement, StatementQuery.statement_id == Statement.id)
-        .join(Client, Statement.client_id == Client.id)
-        .where(StatementQuery.status == "open")
-        .order_by(StatementQuery.raised_at, StatementQuery.id)
-    ).all()
-    now = today()
-    return [
-        {
-            "query": query,
-            "number": number,
-            "client": name,
-            "age": max((now - query.raised_at.astimezone(LONDON).date()).days, 0),
-        }
-        for query, number, name in rows
-    ]
+# -- recent imports -----------------------------------------------------------------------------
 
 
 def recent_imports(session: Session) -> list[ImportBatch]:
@@ -433,183 +198,25 @@ def recent_imports(session: Session) -> list[ImportBatch]:
     )
 
 
-# -- (6) the low-bureaucracy measures --------------------------------------------------------
-
-
-@dataclass
-class Measures:
-    """How light the paperwork is, over the statements of twelve months."""
-
-    first: Month
-    last: Month
-    statements: int
-    lines: int
-    queried: int
-    answered: int
-    still_open: int
-    median_days: float | None
-
-    @property
-    def period_text(self) -> str:
-        return months_text(self.first, self.last)
-
-    @property
-    def lines_per_statement(self) -> str:
-        return f"{self.lines / self.statements:,.1f}" if self.statements else NO_DATA
-
-    @property
-    def share_queried(self) -> str:
-        return f"{self.queried / self.statements * 100:,.1f}%" if self.statements else NO_DATA
-
-    @property
-    def median_text(self) -> str:
-        if self.median_days is None:
-            return NO_DATA
-        days = f"{self.median_days:g}"
-        return f"{days} day" if self.median_days == 1 else f"{days} days"
-
-
-def measures(session: Session, last: Month | None) -> Measures | None:
-    """Average lines per statement, the share of statements queried, and the median whole
-    days from raising a query to its answer (as the API's `days_to_answer`), over the
-    statements of the twelve months ending with `last`."""
-    if last is None:
-        return None
-    months = [str(last + -i) for i in range(MEASURE_MONTHS)]
-    in_window = Statement.month.in_(months)
-    statements = session.scalar(select(func.count(Statement.id)).where(in_window)) or 0
-    lines = (
-        session.scalar(
-            select(func.count(StatementLine.id))
-            .join(Statement, StatementLine.statement_id == Statement.id)
-            .where(in_window)
-        )
-        or 0
-    )
-    queried = (
-        session.scalar(
-            select(func.count(distinct(StatementQuery.statement_id)))
-            .join(Statement, StatementQuery.statement_id == Statement.id)
-            .where(in_window)
-        )
-        or 0
-    )
-    still_open = (
-        session.scalar(
-            select(func.count(StatementQuery.id))
-            .join(Statement, StatementQuery.statement_id == Statement.id)
-            .where(in_window, StatementQuery.status == "open")
-        )
-        or 0
-    )
-    answered = session.execute(
-        select(StatementQuery.raised_at, StatementQuery.answered_at)
-        .join(Statement, StatementQuery.statement_id == Statement.id)
-        .where(in_window, StatementQuery.answered_at.is_not(None))
-    ).all()
-    days = [(done - raised).days for raised, done in answered]
-    return Measures(
-        first=last + -(MEASURE_MONTHS - 1),
-        last=last,
-        statements=statements,
-        lines=lines,
-        queried=queried,
-        answered=len(days),
-        still_open=still_open,
-        median_days=float(statistics.median(days)) if days else None,
-    )
-
-
-# -- the costly figures, kept while the data they come from is unchanged ----------------------
+# -- the costly figures, kept by each worker while the data they come from is unchanged ---------
 
 
 @dataclass(frozen=True)
 class Figures:
     """The billing comparison and the KPI matrix, rendered (the KPI section once for those
-    who may comment and once for those who may not), and the low-bureaucracy measures,
-    with the data version they were computed at and when. Over millions of events they
-    take seconds to compute (the KPI matrix reads three quarters of timed events), so
-    each worker process keeps the last ones, and the page renders only what changes from
-    one request to the next (drafts, open queries, recent imports)."""
+    who may comment and once for those who may not), and the paperwork measures. Over
+    millions of events they take seconds to compute (the KPI matrix reads three quarters
+    of timed events), so each worker keeps them (web/figures.py), and the page renders
+    only what changes from one request to the next (drafts, open queries, recent imports)."""
 
-    version: tuple
-    at: datetime
     billing_html: Markup
     kpi_html: dict[bool, Markup]
-    measures: Measures | None
+    measures: PaperworkMeasures | None
 
 
-FIGURES_SECONDS = 300  # at most this old, even if a change escaped the data version
-
-
-class KeptFigures:
-    """A worker's dashboard figures: the last ones computed, and the refresh under way."""
-
-    def __init__(self) -> None:
-        self.figures: Figures | None = None
-        self.refreshing: Future | None = None
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dashboard-figures")
-
-
-@dashboard.record_once
-def _keep_figures(state) -> None:
-    state.app.extensions["opsplatform.figures"] = KeptFigures()
-
-
-def data_version(session: Session) -> tuple:
-    """What the costly figures are computed from, told by a few index look-ups: the newest
-    usage event, statement, statement line, query, KPI result and figure, the latest
-    revert, issue and answer, and the newest audit entry (every setup load, KPI change and
-    import is audited). Any change to the figures' data changes one of them."""
-    newest = (
-        func.max(UsageEvent.id),
-        func.max(ImportBatch.reverted_at),
-        func.max(Statement.id),
-        func.max(Statement.issued_at),
-        func.max(StatementLine.id),
-        func.max(StatementQuery.id),
-        func.max(StatementQuery.answered_at),
-        func.max(KpiResult.id),
-        func.max(KpiFigure.id),
-        func.max(AuditEvent.id),
-    )
-    return tuple(session.execute(select(*(select(m).scalar_subquery() for m in newest))).one())
-
-
-def figures(session: Session) -> tuple[Figures, bool]:
-    """This worker's figures, and whether newer ones are being calculated.
-
-    The first time, they are computed at once. After that the kept ones are shown while
-    the data version is unchanged and they are under FIGURES_SECONDS old; once either is
-    no longer so, they are still shown (the page says they are being recalculated) while
-    the worker computes new ones in the background, so that nobody waits seconds for the
-    page after an import at a large centre."""
-    kept: KeptFigures = current_app.extensions["opsplatform.figures"]
-    version = data_version(session)
-    found = kept.figures
-    if found is None:
-        found = kept.figures = computed_figures(session, version)
-        return found, False
-    if found.version == version and (utcnow() - found.at).total_seconds() < FIGURES_SECONDS:
-        return found, False
-    if kept.refreshing is None or kept.refreshing.done():
-        kept.refreshing = kept.worker.submit(copy_current_request_context(_refresh), kept)
-    return found, True
-
-
-def _refresh(kept: KeptFigures) -> None:
-    """In the background, with a copy of the request's context: new figures for the worker."""
-    try:
-        with database().transaction(dry_run=True) as session:
-            kept.figures = computed_figures(session, data_version(session))
-    except Exception:
-        current_app.logger.exception("the dashboard's figures could not be recalculated")
-        raise
-
-
-def computed_figures(session: Session, version: tuple) -> Figures:
-    """The billing comparison, KPI matrix and measures, computed and rendered now."""
-    found = billing(session)
+def computed_figures(session: Session) -> Figures:
+    """The billing comparison, KPI matrix and paperwork measures, computed and rendered now."""
+    found = billing_comparison(session)
     matrix = kpi_matrix(session)
     billing_html = Markup(
         render_template(
@@ -617,6 +224,7 @@ def computed_figures(session: Session, version: tuple) -> Figures:
             billing=found,
             billing_chart=billing_chart(found) if found else None,
             money_text=money_text,
+            change_text=change_text,
         )
     )
     chart = kpi_chart(matrix) if matrix else None
@@ -628,12 +236,19 @@ def computed_figures(session: Session, version: tuple) -> Figures:
                 kpi_chart=chart,
                 may_comment=may_comment,
                 status_words=STATUS_WORDS,
+                status_tags=STATUS_TAGS,
+                measure_text=measure_text,
             )
         )
         for may_comment in (False, True)
     }
-    lightness = measures(session, found.month if found else None)
-    return Figures(version, utcnow(), billing_html, kpi_html, lightness)
+    measures = paperwork_measures(session, found.month) if found else None
+    return Figures(billing_html, kpi_html, measures)
+
+
+@dashboard.record_once
+def _keep_figures(state: BlueprintSetupState) -> None:
+    state.app.extensions[KEPT_FIGURES] = KeptFigures(data_version, computed_figures)
 
 
 # -- the dashboard page ------------------------------------------------------------------------
@@ -641,21 +256,24 @@ def computed_figures(session: Session, version: tuple) -> Figures:
 
 @dashboard.get("/dashboard")
 @roles(*STAFF)
-def overview():
+def overview() -> str:
     with database().transaction(dry_run=True) as session:
-        kept, refreshing = figures(session)
+        kept, refreshing = current_app.extensions[KEPT_FIGURES].get(session)
         page = render_template(
             "dashboard/overview.html",
             figures_at=london_text(kept.at),
             refreshing=refreshing,
-            billing_html=kept.billing_html,
-            drafts=drafts(session),
-            kpi_html=kept.kpi_html[current_user.role in COMMENTATORS],
-            queries=open_queries(session),
+            billing_html=kept.figures.billing_html,
+            drafts=drafts_awaiting_issue(session),
+            kpi_html=kept.figures.kpi_html[current_user.role in COMMENTATORS],
+            queries=open_queries(session, today()),
             imports=recent_imports(session),
-            measures=kept.measures,
+            measures=kept.figures.measures,
             money_text=money_text,
             london_text=london_text,
+            months_text=months_text,
+            one_place_text=one_place_text,
+            days_text=days_text,
         )
     return page
 

@@ -1,0 +1,124 @@
+"""The latest quarter's KPI statuses by client, and what the manager's figures come from.
+
+Plain functions on a Session that return plain values, which outlive the session; the
+pages choose the words and colours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing.models import Statement, StatementLine, StatementQuery
+from opsplatform.models import AuditEvent, Client, ImportBatch, Kpi, KpiFigure, UsageEvent
+from opsplatform.periods import LONDON, Month, Quarter
+from sla.models import KpiResult
+from sla.service import assess_quarter
+
+STATUSES = ("green", "amber", "red", "no_data")  # best first, as they are counted
+
+
+def latest_kpi_quarter(session: Session) -> Quarter | None:
+    """The latest quarter with something to assess: frozen results, submitted figures or
+    completed events of a KPI's service. None when there are none (or no KPIs)."""
+    found: list[Quarter] = []
+    frozen = session.scalar(select(func.max(KpiResult.quarter)))
+    if frozen:
+        found.append(Quarter.parse(frozen))
+    figures = session.scalar(select(func.max(KpiFigure.month)))
+    if figures:
+        found.append(Month.parse(figures).quarter)
+    services = session.scalars(select(Kpi.service_id).where(Kpi.service_id.is_not(None)).distinct())
+    latest = [  # one service at a time, so that ix_usage_timed answers each at once
+        session.scalar(
+            select(func.max(UsageEvent.completed_at)).where(
+                UsageEvent.service_id == service_id, UsageEvent.started_at.is_not(None)
+            )
+        )
+        for service_id in services.all()
+    ]
+    completed = max((moment for moment in latest if moment is not None), default=None)
+    if completed is not None:
+        found.append(Month.of(completed.astimezone(LONDON).date()).quarter)
+    return max(found) if found else None
+
+
+@dataclass(frozen=True)
+class KpiCell:
+    """A KPI's result for one client, or the whole centre: its status and value."""
+
+    status: str  # one of STATUSES
+    value: Decimal | None  # in the KPI's unit; None when nothing was measured
+
+
+@dataclass(frozen=True)
+class KpiRow:
+    """A KPI and its cells by client code, the whole centre's under None."""
+
+    code: str
+    name: str
+    unit: str
+    cells: dict[str | None, KpiCell]
+
+
+@dataclass(frozen=True)
+class KpiMatrix:
+    """KPI x client statuses for one quarter, with the whole centre's first, and how many
+    of the clients' results are at each status."""
+
+    quarter: Quarter
+    final: bool
+    clients: list[tuple[str, str]]  # (code, name) of every client with a result
+    rows: list[KpiRow]
+    counts: dict[str, int] = field(default_factory=dict)  # by status, in STATUSES' order
+
+
+def kpi_matrix(session: Session) -> KpiMatrix | None:
+    """The statuses of the latest quarter with something to assess (final where it has
+    been finalised, else provisional). None when there is no such quarter."""
+    quarter = latest_kpi_quarter(session)
+    if quarter is None:
+        return None
+    results = assess_quarter(session, quarter)
+    if not results:
+        return None
+    names = dict(session.execute(select(Client.code, Client.name)).all())
+    codes = sorted({r.client for r in results if r.client is not None})
+    rows: dict[str, KpiRow] = {}
+    counts = dict.fromkeys(STATUSES, 0)
+    for r in results:
+        row = rows.setdefault(r.kpi.code, KpiRow(r.kpi.code, r.kpi.name, r.kpi.unit, {}))
+        row.cells[r.client] = KpiCell(r.status, r.measure.value)
+        if r.client is not None:
+            counts[r.status] += 1
+    return KpiMatrix(
+        quarter=quarter,
+        final=any(r.final for r in results),
+        clients=[(c, names.get(c, c)) for c in codes],
+        rows=list(rows.values()),
+        counts=counts,
+    )
+
+
+def data_version(session: Session) -> tuple[object, ...]:
+    """What billing.reports' comparison and paperwork measures and this module's KPI matrix
+    are computed from, told by a few index look-ups: the newest usage event, statement,
+    statement line, query, KPI result and figure, the latest revert, issue and answer, and
+    the newest audit entry (every setup load, KPI change and import is audited). Any
+    change to the data they come from changes one of them."""
+    newest = (
+        func.max(UsageEvent.id),
+        func.max(ImportBatch.reverted_at),
+        func.max(Statement.id),
+        func.max(Statement.issued_at),
+        func.max(StatementLine.id),
+        func.max(StatementQuery.id),
+        func.max(StatementQuery.answered_at),
+        func.max(KpiResult.id),
+        func.max(KpiFigure.id),
+        func.max(AuditEvent.id),
+    )
+    return tuple(session.execute(select(*(select(m).scalar_subquery() for m in newest))).one())
