@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import random
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -182,17 +183,17 @@ TARIFF_COLUMNS = tuple(c.name for c in SHEETS_BY_NAME["tariffs"].columns)
 
 def _estimate(authority: Authority, year: FinancialYear) -> int:
     """The invoices a year a client told the centre to expect, growing 2% a year."""
-    return round(authority.invoices * 1.02 ** _years_from_base(year), -2)
+    return int(round(authority.invoices * 1.02 ** _years_from_base(year), -2))
 
 
-def _tariffs(year: FinancialYear) -> list[list]:
+def _tariffs(year: FinancialYear) -> list[list[object]]:
     """The Tariffs rows of a financial year: 2025-26 prices, moved 3% a year from then."""
     p = partial(_priced, _years_from_base(year))
     desk = "; ".join(
         f"{limit}={p(fee, '10')}"
         for limit, fee in (("150", "5200"), ("300", "8900"), ("600", "14800"), ("*", "21500"))
     )
-    rows = [
+    rows: list[dict[str, object]] = [
         {
             "service": "PAY",
             "rule": "graduated",
@@ -282,9 +283,9 @@ class _Centre:
 
     # -- reference data ------------------------------------------------------------
 
-    def setup_sheets(self) -> dict[str, list[list]]:
+    def setup_sheets(self) -> dict[str, list[Sequence[object]]]:
         """Every sheet of the setup workbook, header first."""
-        sheets: dict[str, list[list]] = {
+        sheets: dict[str, list[Sequence[object]]] = {
             "Settings": [
                 ["key", "value"],
                 ["centre_name", CENTRE],
@@ -294,10 +295,12 @@ class _Centre:
                 ["payment_terms_days", 30],
                 ["close_working_day", 3],
             ],
-            "Clients": [["code", "name", "nation", "email"]]
-            + [
-                [a.code, a.name, a.nation, f"recharges@{a.name.split()[0].lower()}.example"]
-                for a in CLIENTS
+            "Clients": [
+                ["code", "name", "nation", "email"],
+                *(
+                    [a.code, a.name, a.nation, f"recharges@{a.name.split()[0].lower()}.example"]
+                    for a in CLIENTS
+                ),
             ],
             "Services": [["code", "name", "unit", "vat_rate", "cost_centre"], *SERVICES],
             "Subscriptions": [["client", "service", "start", "end", "tier", "po_number"]],
@@ -331,11 +334,11 @@ class _Centre:
 
     # -- usage ---------------------------------------------------------------------
 
-    def usage_rows(self, month: Month) -> list[list]:
+    def usage_rows(self, month: Month) -> list[list[object]]:
         """The month's usage file: daily counts, pay runs, audit days, timed incidents and
         claims, and now and then a late print job sheet for the month before."""
         rng = random.Random(f"{SEED}:{month}")
-        rows: list[list] = []
+        rows: list[list[object]] = []
         for a in CLIENTS:
             calendar = self.calendars[a.nation]
             dates = (month.first_day + timedelta(days=i) for i in range(month.last_day.day))
@@ -361,7 +364,7 @@ class _Centre:
         monthly: float,
         days: list[date],
         reference: str | None,
-    ) -> list[list]:
+    ) -> list[list[object]]:
         """One row a working day with the day's count, busier on Mondays."""
         rows = []
         for day in days:
@@ -372,7 +375,7 @@ class _Centre:
                 rows.append([event, a.code, service, day, quantity, reference, None, None])
         return rows
 
-    def _payroll(self, rng: random.Random, a: Authority, days: list[date]) -> list[list]:
+    def _payroll(self, rng: random.Random, a: Authority, days: list[date]) -> list[list[object]]:
         """The main monthly pay run (on the 25th or the working day before; the 18th in
         December) and a small supplementary run around the 10th."""
         pay_day = max(d for d in days if d.day <= (18 if d.month == 12 else 25))
@@ -390,7 +393,7 @@ class _Centre:
                 rows.append([event, a.code, "PAY", day, round(quantity), reference, None, None])
         return rows
 
-    def _audit(self, rng: random.Random, a: Authority, days: list[date]) -> list[list]:
+    def _audit(self, rng: random.Random, a: Authority, days: list[date]) -> list[list[object]]:
         """Audit days delivered, booked in half days on the last working day of each week."""
         rows = []
         weekly = a.audit_days / 46 * (0.5 if days[0].month in (8, 12) else 1)
@@ -413,9 +416,9 @@ class _Centre:
 
     def _incidents(
         self, rng: random.Random, a: Authority, month: Month, days: list[date]
-    ) -> list[list]:
+    ) -> list[list[object]]:
         """Service desk incidents: most fixed within hours, some the next day, a few in days."""
-        rows = []
+        rows: list[list[object]] = []
         count = round(a.incidents * _season("ICT", month) * rng.uniform(0.92, 1.08))
         for n in range(1, count + 1):
             day = rng.choice(days)
@@ -444,9 +447,9 @@ class _Centre:
         month: Month,
         days: list[date],
         calendar: WorkingCalendar,
-    ) -> list[list]:
+    ) -> list[list[object]]:
         """New benefit claims from receipt to decision, slower at the April uprating."""
-        rows = []
+        rows: list[list[object]] = []
         count = round(a.claims * _season("RB", month) * rng.uniform(0.9, 1.1))
         for n in range(1, count + 1):
             day = rng.choice(days)
@@ -463,7 +466,7 @@ class _Centre:
             rows.append([f"RB-{reference}", a.code, "RB", day, 1, reference, *timed])
         return rows
 
-    def _late_print(self, rng: random.Random, month: Month) -> list[list]:
+    def _late_print(self, rng: random.Random, month: Month) -> list[list[object]]:
         """A print job sheet that missed last month's file: billed as a prior-period line."""
         authority = rng.choice([a for a in CLIENTS if a.code in ("ASH", "BRK", "WEX", "GLAN")])
         code = authority.code
@@ -479,7 +482,7 @@ class _Centre:
         return [[event, code, "PRINT", day, quantity, reference, None, None]]
 
 
-def _write_csv(path: Path, rows: list[list]) -> Path:
+def _write_csv(path: Path, rows: Iterable[Sequence[object]]) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)

@@ -14,8 +14,10 @@ csrf = CSRFProtect()
 
 
 def database() -> Database:
-    return current_app.extensions["opsplatform.db"]
+    found: Database = current_app.extensions["opsplatform.db"]
+    return found
 
 
 def throttle() -> Throttle:
-    return current_app.extensions["opsplatform.throttle"]
+    found: Throttle = current_app.extensions["opsplatform.throttle"]
+    return found

@@ -6,6 +6,8 @@ keeps, so the page is rendered on the server from the same document programs rea
 
 from __future__ import annotations
 
+from typing import Any
+
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -13,7 +15,7 @@ def _name(reference: str) -> str:
     return reference.rsplit("/", 1)[1]
 
 
-def kind(schema: dict) -> dict:
+def kind(schema: dict[str, Any]) -> dict[str, Any]:
     """A schema's type in words, and the component it refers to (for a link), if any."""
     if "$ref" in schema:
         return {"text": _name(schema["$ref"]), "link": _name(schema["$ref"])}
@@ -29,7 +31,7 @@ def kind(schema: dict) -> dict:
     return {"text": text, "link": None}
 
 
-def _response(status: str, response: dict) -> dict:
+def _response(status: str, response: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in response:  # flask-smorest's default: any other status is an error
         return {"status": status, "description": "an error", "text": "Errors", "link": "Errors"}
     schema = response.get("content", {}).get("application/json", {}).get("schema")
@@ -37,7 +39,7 @@ def _response(status: str, response: dict) -> dict:
     return {"status": status, "description": response.get("description", ""), **body}
 
 
-def _fields(schema: dict) -> list[dict]:
+def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     return [
         {
@@ -50,7 +52,7 @@ def _fields(schema: dict) -> list[dict]:
     ]
 
 
-def describe(spec: dict) -> dict:
+def describe(spec: dict[str, Any]) -> dict[str, Any]:
     """Operations by tag, each with its parameters, body and responses; then the schemas."""
     tags = {t["name"]: {**t, "operations": []} for t in spec.get("tags", [])}
     for path, item in spec["paths"].items():

@@ -14,6 +14,7 @@ import time
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     redirect,
@@ -23,6 +24,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
@@ -79,7 +81,7 @@ def signed_in_user(session_id: str) -> User | None:
 
 
 @web.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     """Sign in, throttled per account and per address (see opsplatform.throttle)."""
     form = LoginForm()
     if not form.validate_on_submit():
@@ -113,10 +115,12 @@ def login():
 
 @web.post("/logout")
 @login_required
-def logout():
+def logout() -> ResponseReturnValue:
     """Sign out: every session of the user ends, in this browser and any other."""
     with database().transaction() as db:
-        db.get(User, current_user.id).end_sessions()
+        user = db.get(User, current_user.id)
+        if user is not None:
+            user.end_sessions()
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
@@ -124,7 +128,7 @@ def logout():
 
 @web.get("/")
 @login_required
-def home():
+def home() -> ResponseReturnValue:
     with database().transaction() as session:
         statements = visible_statements(session, current_user)
         drafts = [s for s in statements if s.status == "draft"]
@@ -134,7 +138,7 @@ def home():
 
 @web.get("/statements")
 @login_required
-def statements():
+def statements() -> ResponseReturnValue:
     month = request.args.get("month") or None
     with database().transaction() as session:
         try:
@@ -146,7 +150,7 @@ def statements():
 
 @web.get("/statements/<number>")
 @login_required
-def statement(number: str):
+def statement(number: str) -> ResponseReturnValue:
     if number.lower().endswith(".xlsx"):
         return statement_download(number[: -len(".xlsx")])
     with database().transaction() as session:
@@ -156,7 +160,7 @@ def statement(number: str):
         return render_template("statement.html", statement=found)
 
 
-def statement_download(number: str):
+def statement_download(number: str) -> Response:
     with database().transaction() as session:
         found = statement_workbook(session, current_user, number)
     if found is None:

@@ -122,7 +122,7 @@ def bar_chart(
 
     body: list[str] = []
     if legend:
-        x = SIDE
+        x: float = SIDE
         for s in series:
             body.append(
                 f'<rect x="{x}" y="6" width="16" height="16" fill="{escape(s.fill)}" '
@@ -141,7 +141,7 @@ def bar_chart(
             if value is None:
                 body.append(_label(middle, zero - 6, "no data", sideways, above=True, muted=True))
                 continue
-            size = float(Decimal(abs(value)) / span * PLOT)
+            size = float(abs(Decimal(value)) / span * PLOT)
             y = zero - size if value >= 0 else zero
             body.append(
                 f'<rect class="app-chart__bar" x="{_number(x + 1)}" y="{_number(y)}" '
