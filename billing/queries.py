@@ -18,7 +18,10 @@ from billing.service import adjust, get_statement
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client
+from opsplatform.notify import link, queue, staff
 from opsplatform.periods import LONDON
+
+REMIND_AFTER_WORKING_DAYS = 5
 
 
 def working_days_open(query: StatementQuery, calendars: dict, today: date) -> tuple[int, int]:
@@ -28,6 +31,38 @@ def working_days_open(query: StatementQuery, calendars: dict, today: date) -> tu
     until = query.answered_at.astimezone(LONDON).date() if query.answered_at else today
     calendar = calendars.get(query.statement.client.nation) or calendars["england"]
     return calendar.working_days_between(raised, until), max((until - raised).days, 0)
+
+
+def query_reminder(session: Session, today: date, calendars: dict) -> int:
+    """Remind finance of statement queries open for more than five working days; the number
+    of such queries (0: nothing is sent)."""
+    waiting = []
+    open_queries = (
+        select(StatementQuery)
+        .where(StatementQuery.status == "open")
+        .options(selectinload(StatementQuery.statement).selectinload(Statement.client))
+        .order_by(StatementQuery.id)
+    )
+    for query in session.scalars(open_queries):
+        days, _ = working_days_open(query, calendars, today)
+        if days > REMIND_AFTER_WORKING_DAYS:
+            waiting.append(
+                f"- Query {query.id} from {query.statement.client.name} on "
+                f"{query.statement.number}: open for {days} working days "
+                f"({link(f'/queries/{query.id}')})"
+            )
+    if waiting:
+        count = len(waiting)
+        subject = (
+            f"{count} statement {'query has' if count == 1 else 'queries have'} waited "
+            f"more than {REMIND_AFTER_WORKING_DAYS} working days"
+        )
+        body = (
+            "These statement queries are still open after more than "
+            f"{REMIND_AFTER_WORKING_DAYS} working days:\n\n" + "\n".join(waiting)
+        )
+        queue(session, "query_reminder", staff(session, "admin", "finance"), subject, body)
+    return len(waiting)
 
 
 def raise_query(

@@ -24,7 +24,7 @@ from opsplatform.db import take_turns, utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client, Driver, Estimate, Service, Subscription, Tariff, UsageEvent
 from opsplatform.money import ZERO, format_gbp, round_money
-from opsplatform.notify import statements_issued
+from opsplatform.notify import client_users, link, queue
 from opsplatform.periods import FinancialYear, Month
 from opsplatform.settings import centre_settings
 
@@ -515,6 +515,23 @@ def issue_month(session: Session, month: Month) -> list[Statement]:
     session.flush()
     statements_issued(session, drafts)
     return list(drafts)
+
+
+def statements_issued(session: Session, statements: list[Statement]) -> int:
+    """Tell each client council that its statement for the month is issued."""
+    sent, users = 0, client_users(session)
+    for s in statements:
+        month = Month.parse(s.month).label
+        body = (
+            f"Your statement {s.number} for {month} has been issued.\n\n"
+            f"Total: £{s.total:,.2f} (net £{s.net:,.2f}, VAT £{s.vat:,.2f})\n"
+            f"Payment due by: {s.due_date:%-d %B %Y}\n\n"
+            f"View it, download it or raise a query on a line: {link(f'/statements/{s.number}')}"
+        )
+        subject = f"Statement {s.number} for {month} issued"
+        contacts = ([s.client.email] if s.client.email else []) + users.get(s.client_id, [])
+        sent += queue(session, "statement_issued", contacts, subject, body)
+    return sent
 
 
 def get_statement(session: Session, number: str, client_id: int | None = None) -> Statement:

@@ -14,6 +14,10 @@ The scheduler delivers the outbox on every tick over SMTP, configured by environ
 | OPSPLATFORM_MAIL_FROM | the sender address | `opsplatform@localhost` |
 | OPSPLATFORM_BASE_URL | the web app's address, for links in messages | links are paths |
 
+The messages are written where what they tell of is done: `billing.service` (statements
+issued), `billing.queries` (queries waiting too long), `sla.publication` (a publication
+ready to review); this module only queues them and delivers the outbox.
+
 Delivery is at least once: a message is claimed before it is sent, marked sent after;
 a message that fails is tried again on later ticks, up to MAX_ATTEMPTS times.
 """
@@ -25,20 +29,17 @@ import os
 import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
 from email.message import EmailMessage
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from opsplatform.db import Database, utcnow
 from opsplatform.models import Notification, User
-from opsplatform.periods import Month
 
 log = logging.getLogger("opsplatform.notify")
 MAX_ATTEMPTS = 5
 BATCH = 200  # messages sent per delivery
-REMIND_AFTER_WORKING_DAYS = 5
 SIGN_OFF = "\n\nThis message was sent by opsplatform. Please do not reply to it."
 
 
@@ -106,73 +107,6 @@ def client_users(session: Session) -> dict[int, list[str]]:
     for client_id, email in session.execute(query):
         found.setdefault(client_id, []).append(email)
     return found
-
-
-# -- what is announced --------------------------------------------------------------------
-
-
-def statements_issued(session: Session, statements: list) -> int:
-    """Tell each client council that its statement for the month is issued."""
-    sent, users = 0, client_users(session)
-    for s in statements:
-        month = Month.parse(s.month).label
-        body = (
-            f"Your statement {s.number} for {month} has been issued.\n\n"
-            f"Total: £{s.total:,.2f} (net £{s.net:,.2f}, VAT £{s.vat:,.2f})\n"
-            f"Payment due by: {s.due_date:%-d %B %Y}\n\n"
-            f"View it, download it or raise a query on a line: {link(f'/statements/{s.number}')}"
-        )
-        subject = f"Statement {s.number} for {month} issued"
-        contacts = ([s.client.email] if s.client.email else []) + users.get(s.client_id, [])
-        sent += queue(session, "statement_issued", contacts, subject, body)
-    return sent
-
-
-def publication_ready(session: Session, quarter: str, filename: str) -> int:
-    """Tell the centre's managers that a quarter's draft performance publication is ready."""
-    body = (
-        f"The KPI results for {quarter} have been assessed and the draft performance "
-        f"publication ({filename}) is ready.\n\n"
-        f"Review the results and write the commentary: "
-        f"{link(f'/performance/{quarter}/commentary')}"
-    )
-    subject = f"Performance publication for {quarter} ready to review"
-    return queue(session, "publication_ready", staff(session, "admin", "manager"), subject, body)
-
-
-def query_reminder(session: Session, today: date, calendars: dict) -> int:
-    """Remind finance of statement queries open for more than five working days; the number
-    of such queries (0: nothing is sent)."""
-    from billing.models import Statement, StatementQuery
-    from billing.queries import working_days_open
-
-    waiting = []
-    open_queries = (
-        select(StatementQuery)
-        .where(StatementQuery.status == "open")
-        .options(selectinload(StatementQuery.statement).selectinload(Statement.client))
-        .order_by(StatementQuery.id)
-    )
-    for query in session.scalars(open_queries):
-        days, _ = working_days_open(query, calendars, today)
-        if days > REMIND_AFTER_WORKING_DAYS:
-            waiting.append(
-                f"- Query {query.id} from {query.statement.client.name} on "
-                f"{query.statement.number}: open for {days} working days "
-                f"({link(f'/queries/{query.id}')})"
-            )
-    if waiting:
-        count = len(waiting)
-        subject = (
-            f"{count} statement {'query has' if count == 1 else 'queries have'} waited "
-            f"more than {REMIND_AFTER_WORKING_DAYS} working days"
-        )
-        body = (
-            "These statement queries are still open after more than "
-            f"{REMIND_AFTER_WORKING_DAYS} working days:\n\n" + "\n".join(waiting)
-        )
-        queue(session, "query_reminder", staff(session, "admin", "finance"), subject, body)
-    return len(waiting)
 
 
 # -- delivery ----------------------------------------------------------------------------------

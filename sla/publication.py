@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy.orm import Session
 
+from opsplatform.notify import link, queue, staff
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
 from opsplatform.workbooks import write_cell, write_table
@@ -194,6 +195,18 @@ def write_publication(
     history[quarter] = {(r.kpi.code, r.client): r.measure.value for r in results}
     _charts(book, quarters, history, centre, clients, by_client)
     book.save(path)
+
+
+def publication_ready(session: Session, quarter: str, filename: str) -> int:
+    """Tell the centre's managers that a quarter's draft performance publication is ready."""
+    body = (
+        f"The KPI results for {quarter} have been assessed and the draft performance "
+        f"publication ({filename}) is ready.\n\n"
+        f"Review the results and write the commentary: "
+        f"{link(f'/performance/{quarter}/commentary')}"
+    )
+    subject = f"Performance publication for {quarter} ready to review"
+    return queue(session, "publication_ready", staff(session, "admin", "manager"), subject, body)
 
 
 def _charts(book, quarters, history, centre, clients, by_client) -> None:

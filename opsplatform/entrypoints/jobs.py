@@ -17,10 +17,12 @@ from pathlib import Path
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from billing.queries import query_reminder
+from billing.service import close_month
 from opsplatform.calendars import load_calendars
 from opsplatform.db import Database, utcnow
 from opsplatform.models import JobRun, Subscription
-from opsplatform.notify import Mailer, deliver, publication_ready, query_reminder
+from opsplatform.notify import Mailer, deliver
 from opsplatform.periods import Month, Quarter
 from opsplatform.schedule import (
     MONTHLY_CLOSE,
@@ -30,22 +32,19 @@ from opsplatform.schedule import (
     reminder_due,
 )
 from opsplatform.settings import centre_settings
+from sla.publication import publication_ready, write_publication
+from sla.service import assess_quarter
 
 log = logging.getLogger("opsplatform.entrypoints.jobs")
 STALE_AFTER = timedelta(hours=1)
 
 
 def _close(session, period: str, instance: Path) -> str:
-    from billing.service import close_month
-
     statements = close_month(session, Month.parse(period))
     return f"{len(statements)} draft statement(s) for {period}"
 
 
 def _assess(session, period: str, instance: Path) -> str:
-    from sla.publication import write_publication
-    from sla.service import assess_quarter
-
     quarter = Quarter.parse(period)
     results = assess_quarter(session, quarter)
     folder = instance / "publications"
@@ -138,6 +137,7 @@ def tick(database: Database, instance: Path, today: date | None = None) -> list[
 
 def run_forever(database: Database, instance: Path, minutes: int) -> None:
     """Tick now (catching up missed runs) and every `minutes` after, until stopped."""
+    # only the scheduler process needs APScheduler, a tenth of a second to import
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     scheduler = BlockingScheduler(timezone="Europe/London")
