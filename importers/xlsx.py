@@ -40,6 +40,8 @@ from itertools import islice
 from pathlib import Path
 from xml.parsers import expat
 
+from python_calamine import CalamineError, CalamineWorkbook
+
 from opsplatform.errors import Refused
 
 EXCEL_ROWS = 1_048_576  # the most rows Excel allows in a sheet
@@ -225,8 +227,6 @@ class Workbook:
     def rows(self, sheet: str) -> Iterator[tuple[int, list[object]]]:
         """(row number, values from column A) of each row of a checked sheet that holds a
         value, read a window at a time. An empty cell is None; whole numbers are ints."""
-        from python_calamine import CalamineError, CalamineWorkbook
-
         part = self.sheets[sheet]
         for window in self._windows(sheet, part):
             # a workbook of the window's rows; on disk, so that nothing holds it twice

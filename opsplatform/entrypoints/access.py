@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from billing.export import write_statement_workbook
 from billing.models import Statement
 from billing.service import get_statement, list_statements
 from opsplatform.db import storable
@@ -56,8 +57,6 @@ def statement_for(session: Session, user: User, number: str) -> Statement | None
 
 def statement_workbook(session: Session, user: User, number: str) -> tuple[BytesIO, str] | None:
     """The statement workbook's bytes and its download name, or None if not the user's to see."""
-    from billing.export import write_statement_workbook
-
     found = statement_for(session, user, number)
     if found is None:
         return None

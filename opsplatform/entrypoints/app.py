@@ -7,7 +7,13 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from opsplatform.config import Config, load_config
 from opsplatform.db import Database, storable
+from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, login_manager
+from opsplatform.entrypoints.web import web
+from opsplatform.entrypoints.web.dashboard import dashboard
+from opsplatform.entrypoints.web.finance import finance
+from opsplatform.entrypoints.web.kpis import kpis
+from opsplatform.entrypoints.web.portal import portal
 from opsplatform.throttle import Throttle
 
 CONTENT_SECURITY_POLICY = (
@@ -47,13 +53,6 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
     login_manager.login_message = "Sign in to continue"
-
-    from opsplatform.entrypoints.api import init_api
-    from opsplatform.entrypoints.web import web
-    from opsplatform.entrypoints.web.dashboard import dashboard
-    from opsplatform.entrypoints.web.finance import finance
-    from opsplatform.entrypoints.web.kpis import kpis
-    from opsplatform.entrypoints.web.portal import portal
 
     for blueprint in (web, dashboard, finance, kpis, portal):
         app.register_blueprint(blueprint)

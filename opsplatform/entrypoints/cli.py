@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import logging
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -17,13 +18,51 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from werkzeug.serving import run_simple
 
-from opsplatform.audit import record
+from billing.budget import project_year, write_budget_workbook
+from billing.export import write_statement_workbook
+from billing.queries import answer_query, list_queries, query_document, raise_query
+from billing.service import (
+    adjust,
+    close_month,
+    get_statement,
+    issue_month,
+    issued_months,
+    list_statements,
+    statement_document,
+    statement_summary,
+)
+from importers.kpi import import_figures
+from importers.setup import load_setup
+from importers.tables import money
+from importers.templates import (
+    write_error_report,
+    write_kpi_template,
+    write_setup_template,
+    write_usage_template,
+)
+from importers.usage import UsageRefused, import_file, revert_batch
+from opsplatform.accounts import (
+    change_role,
+    create_token,
+    create_user,
+    list_users,
+    reset_password,
+    revoke_token,
+    set_active,
+)
+from opsplatform.audit import recent, record
 from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.demo import DemoNotEmpty, load_demo
 from opsplatform.entrypoints.extensions import database, throttle
+from opsplatform.entrypoints.jobs import run_forever, tick
 from opsplatform.errors import Refused
 from opsplatform.models import ROLES
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
+from opsplatform.throttle import ACCOUNT
+from sla.publication import write_publication
+from sla.service import assess_quarter, month_is_final, set_commentary, unit_costs
 
 
 class PeriodType(click.ParamType):
@@ -122,6 +161,7 @@ def db():
 @refusals
 def db_upgrade():
     """Migrate the database to the newest schema."""
+    # Alembic takes a fifth of a second to import: only this command pays for it
     import migrations
 
     migrations.upgrade(database().url)
@@ -135,8 +175,6 @@ def db_upgrade():
 @refusals
 def demo(if_empty: bool):
     """Load a realistic demo centre into an empty database."""
-    from opsplatform.entrypoints.demo import DemoNotEmpty, load_demo
-
     try:
         summary = load_demo(database())
     except DemoNotEmpty as not_empty:
@@ -152,8 +190,6 @@ def demo(if_empty: bool):
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int):
     """Run the web app and API (for production use `gunicorn wsgi:app`)."""
-    from werkzeug.serving import run_simple
-
     run_simple(host, port, current_app._get_current_object(), threaded=True)
 
 
@@ -169,8 +205,6 @@ def setup():
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def setup_template(out: Path):
     """Write the blank setup workbook, with headers and notes."""
-    from importers.templates import write_setup_template
-
     write_setup_template(out)
     click.echo(f"wrote {out}")
 
@@ -185,9 +219,6 @@ def setup_template(out: Path):
 @refusals
 def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool):
     """Load reference data from a setup workbook, all or nothing."""
-    from billing.service import issued_months
-    from importers.setup import load_setup
-
     with database().transaction(dry_run=dry_run) as session:
         report = load_setup(session, book, dry_run, rerate, issued_months)
         record(session, raised_by(), "setup load", book.name, rerate=rerate, sheets=report.sheets)
@@ -216,8 +247,6 @@ def usage():
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def usage_template(out: Path):
     """Write the blank usage workbook."""
-    from importers.templates import write_usage_template
-
     write_usage_template(out)
     click.echo(f"wrote {out}")
 
@@ -235,8 +264,6 @@ def usage_template(out: Path):
 @refusals
 def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bool):
     """Import usage from a CSV or XLSX file, all or nothing."""
-    from importers.usage import UsageRefused, import_file
-
     try:
         with database().transaction(dry_run=dry_run) as session:
             report = import_file(session, file, dry_run=dry_run)
@@ -273,8 +300,6 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
 
 def _write_errors(path: Path, refused: Refused | None) -> None:
     """The --errors workbook; a path that cannot be written is a refusal of its own."""
-    from importers.templates import write_error_report
-
     try:
         write_error_report(path, refused)
     except OSError as error:
@@ -288,8 +313,6 @@ def _write_errors(path: Path, refused: Refused | None) -> None:
 @refusals
 def usage_revert(batch: int, as_json: bool):
     """Reverse an import batch: its usage leaves the ledger (issued months are re-rated at the next close)."""
-    from importers.usage import revert_batch
-
     with database().transaction() as session:
         result = revert_batch(session, batch)
         record(session, raised_by(), "usage revert", f"batch {batch}", **result)
@@ -313,8 +336,6 @@ def billing():
 @refusals
 def billing_close(month: Month, as_json: bool):
     """(Re)build the draft statements for MONTH; issued ones are never touched."""
-    from billing.service import close_month, statement_summary
-
     with database().transaction() as session:
         statements = close_month(session, month)
         record(
@@ -339,8 +360,6 @@ def billing_close(month: Month, as_json: bool):
 @refusals
 def billing_issue(month: Month, as_json: bool):
     """Issue the drafts of MONTH: numbered and immutable from now on."""
-    from billing.service import issue_month, statement_summary
-
     with database().transaction() as session:
         summaries = [statement_summary(s) for s in issue_month(session, month)]
         record(
@@ -364,8 +383,6 @@ def billing_issue(month: Month, as_json: bool):
 @refusals
 def billing_show(number: str, as_json: bool):
     """One statement and its lines."""
-    from billing.service import get_statement, statement_document
-
     with database().transaction() as session:
         document = statement_document(get_statement(session, number))
     if as_json:
@@ -388,8 +405,6 @@ def billing_show(number: str, as_json: bool):
 @refusals
 def billing_list(month: Month | None, client: str | None, as_json: bool):
     """Statements, optionally for one month or one client."""
-    from billing.service import list_statements, statement_summary
-
     with database().transaction() as session:
         summaries = [statement_summary(s) for s in list_statements(session, month, client)]
     if as_json:
@@ -406,9 +421,6 @@ def billing_list(month: Month | None, client: str | None, as_json: bool):
 @refusals
 def billing_export(number: str, out: Path):
     """Write the statement workbook."""
-    from billing.export import write_statement_workbook
-    from billing.service import get_statement
-
     with database().transaction() as session:
         write_statement_workbook(session, get_statement(session, number), out)
     click.echo(f"wrote {out}")
@@ -435,9 +447,6 @@ def billing_adjust(
     as_json: bool,
 ):
     """A manual credit (negative AMOUNT) or debit line on the client's next statement."""
-    from billing.service import adjust
-    from importers.tables import money
-
     try:
         value = money(amount)
     except ValueError as error:
@@ -483,8 +492,6 @@ def billing_adjust(
 @refusals
 def billing_estimate(year: FinancialYear, out: Path, basis: FinancialYear | None, as_json: bool):
     """Each client's projected charges for a financial year (budget letters)."""
-    from billing.budget import project_year, write_budget_workbook
-
     with database().transaction() as session:
         projection = project_year(session, year, basis)
         write_budget_workbook(session, projection, out)
@@ -512,8 +519,6 @@ def kpi():
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def kpi_template(out: Path):
     """Write the blank workbook for submitted KPI figures."""
-    from importers.templates import write_kpi_template
-
     write_kpi_template(out)
     click.echo(f"wrote {out}")
 
@@ -525,9 +530,6 @@ def kpi_template(out: Path):
 @refusals
 def kpi_import(file: Path, dry_run: bool, as_json: bool):
     """Import submitted KPI figures (kpi, client, month, numerator, denominator)."""
-    from importers.kpi import import_figures
-    from sla.service import month_is_final
-
     with database().transaction(dry_run=dry_run) as session:
         report = import_figures(session, file, dry_run, month_is_final)
         record(
@@ -557,8 +559,6 @@ def sla():
 @refusals
 def sla_assess(quarter: Quarter, final: bool, as_json: bool):
     """Compute KPI results for QUARTER, for the whole centre and each client."""
-    from sla.service import assess_quarter
-
     with database().transaction() as session:
         results = [r.as_dict() for r in assess_quarter(session, quarter, final)]
         if final:
@@ -581,8 +581,6 @@ def sla_assess(quarter: Quarter, final: bool, as_json: bool):
 @refusals
 def sla_publish(quarter: Quarter, out: Path):
     """Write the quarterly performance publication workbook."""
-    from sla.publication import write_publication
-
     with database().transaction() as session:
         write_publication(session, quarter, out)
     click.echo(f"wrote {out}")
@@ -601,8 +599,6 @@ def queries():
 @refusals
 def queries_raise(number: str, line: int | None, reason: str, as_json: bool):
     """Raise a query on statement NUMBER."""
-    from billing.queries import query_document, raise_query
-
     with database().transaction() as session:
         document = query_document(raise_query(session, number, line, reason, raised_by()))
         record(session, raised_by(), "query raise", number, query=document["id"], reason=reason)
@@ -623,9 +619,6 @@ def queries_answer(
     query_id: int, accept: bool, explanation: str, amount: str | None, as_json: bool
 ):
     """Answer query QUERY_ID."""
-    from billing.queries import answer_query, query_document
-    from importers.tables import money
-
     value = None
     if amount is not None:
         try:
@@ -657,8 +650,6 @@ def queries_answer(
 @refusals
 def queries_list(status: str | None, client: str | None, as_json: bool):
     """Statement queries, oldest first."""
-    from billing.queries import list_queries, query_document
-
     with database().transaction() as session:
         documents = [query_document(q) for q in list_queries(session, status, client)]
     if as_json:
@@ -676,8 +667,6 @@ def queries_list(status: str | None, client: str | None, as_json: bool):
 @refusals
 def sla_comment(quarter: Quarter, kpi_code: str, text: str):
     """Record the commentary on a KPI for QUARTER, printed in the publication."""
-    from sla.service import set_commentary
-
     with database().transaction() as session:
         set_commentary(session, quarter, kpi_code, text, raised_by())
         record(session, raised_by(), "sla comment", f"{kpi_code.upper()} {quarter}", text=text)
@@ -690,8 +679,6 @@ def sla_comment(quarter: Quarter, kpi_code: str, text: str):
 @refusals
 def sla_costs(quarter: Quarter, as_json: bool):
     """Cost per transaction for each service in QUARTER, per client and overall."""
-    from sla.service import unit_costs
-
     with database().transaction() as session:
         rows = unit_costs(session, quarter)
     if as_json:
@@ -721,8 +708,6 @@ def users():
 @refusals
 def users_create(email: str, role: str, client: str | None, as_json: bool):
     """Create a user and print a one-time password."""
-    from opsplatform.accounts import create_user
-
     with database().transaction() as session:
         user, password = create_user(session, email, role, client)
         record(session, raised_by(), "user create", user.email, role=role, client=client)
@@ -738,8 +723,6 @@ def users_create(email: str, role: str, client: str | None, as_json: bool):
 @refusals
 def users_list(as_json: bool):
     """Every user: e-mail, role, client council and whether it may sign in."""
-    from opsplatform.accounts import list_users
-
     with database().transaction() as session:
         found = list_users(session)
     if as_json:
@@ -758,9 +741,6 @@ def users_list(as_json: bool):
 def users_reset(email: str, as_json: bool):
     """Give EMAIL's user a new one-time password (printed once), end its sessions and lift
     any lock-out of its failed sign-ins."""
-    from opsplatform.accounts import reset_password
-    from opsplatform.throttle import ACCOUNT
-
     with database().transaction() as session:
         user, password = reset_password(session, email)
         throttle().forget(session, ACCOUNT, user.email)
@@ -779,8 +759,6 @@ def users_reset(email: str, as_json: bool):
 @refusals
 def users_role(email: str, role: str, client: str | None):
     """Give EMAIL's user another role, and end its sessions."""
-    from opsplatform.accounts import change_role
-
     with database().transaction() as session:
         user = change_role(session, email, role, client)
         record(session, raised_by(), "user role", user.email, role=role, client=client)
@@ -805,8 +783,6 @@ def users_enable(email: str):
 
 
 def _set_active(email: str, active: bool) -> None:
-    from opsplatform.accounts import set_active
-
     action = "enable" if active else "disable"
     with database().transaction() as session:
         user = set_active(session, email, active)
@@ -826,8 +802,6 @@ def tokens():
 @refusals
 def tokens_create(email: str, as_json: bool):
     """Create an API token for EMAIL's user; it is printed once and stored hashed."""
-    from opsplatform.accounts import create_token
-
     with database().transaction() as session:
         token_id, token = create_token(session, email)
         record(session, raised_by(), "token create", email, token=token_id)
@@ -842,8 +816,6 @@ def tokens_create(email: str, as_json: bool):
 @refusals
 def tokens_revoke(token_id: int):
     """Revoke token TOKEN_ID: programs using it are refused from now on."""
-    from opsplatform.accounts import revoke_token
-
     with database().transaction() as session:
         revoke_token(session, token_id)
         record(session, raised_by(), "token revoke", f"token {token_id}")
@@ -868,10 +840,6 @@ def tokens_revoke(token_id: int):
 @refusals
 def scheduler(once: bool, every: int, as_json: bool):
     """Run the scheduled jobs (monthly close, quarterly assessment) in the foreground."""
-    import logging
-
-    from opsplatform.entrypoints.jobs import run_forever, tick
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     instance = Path(current_app.instance_path)
     if not once:
@@ -907,8 +875,6 @@ def audit():
 @refusals
 def audit_list(limit: int, as_json: bool):
     """The newest audit entries first."""
-    from opsplatform.audit import recent
-
     with database().transaction() as session:
         entries = recent(session, limit)
     if as_json:

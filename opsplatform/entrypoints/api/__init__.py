@@ -29,11 +29,13 @@ from opsplatform.entrypoints.access import (
     statement_workbook,
     visible_statements,
 )
+from opsplatform.entrypoints.api.docs import describe
 from opsplatform.entrypoints.extensions import csrf, database, throttle
 from opsplatform.errors import Problem, Refused
 from opsplatform.models import Client, Service
 from opsplatform.periods import PeriodError, Quarter
 from opsplatform.throttle import TOKEN
+from sla.service import visible_results
 
 MAX_EVENTS = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -378,8 +380,6 @@ class KpiResults(MethodView):
     def get(self):
         """KPI results for `?quarter=YYYY-YY-Qn`; a client user: its own and the centre's, and
         other councils' once the quarter is final."""
-        from sla.service import visible_results
-
         try:
             quarter = Quarter.parse(request.args.get("quarter", ""))
         except PeriodError as error:
@@ -419,6 +419,4 @@ def init_api(app) -> None:
 
 def api_docs(api: OpsApi):
     """The OpenAPI document as a page people can read: no scripts, as every page here."""
-    from opsplatform.entrypoints.api.docs import describe
-
     return render_template("api_docs.html", **describe(api.spec.to_dict()))

@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from importers.setup import load_sheets
 from opsplatform.audit import record
 from opsplatform.entrypoints.access import STAFF, measure_text
 from opsplatform.entrypoints.extensions import database
@@ -80,8 +81,6 @@ def kpi_list():
 @kpis.route("/kpis/<code>", methods=["GET", "POST"])
 @roles(*COMMENTATORS)
 def kpi_change(code: str):
-    from importers.setup import load_sheets
-
     with database().transaction() as session:
         kpi = session.scalars(
             select(Kpi).options(selectinload(Kpi.service)).where(Kpi.code == code)

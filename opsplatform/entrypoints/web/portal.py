@@ -37,6 +37,8 @@ from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
+from sla.publication import write_publication
+from sla.service import visible_results
 
 portal = Blueprint("portal", __name__)
 
@@ -502,8 +504,6 @@ def _target_text(result) -> str:
 @portal.get("/performance")
 @login_required
 def performance():
-    from sla.service import visible_results
-
     text = request.args.get("quarter") or None
     try:
         quarter = Quarter.parse(text) if text else latest_complete_quarter()
@@ -551,8 +551,6 @@ def _following(quarter: Quarter) -> Quarter:
 @portal.get("/performance/<quarter>.xlsx")
 @login_required
 def performance_download(quarter: str):
-    from sla.publication import write_publication
-
     try:
         parsed = Quarter.parse(quarter)
     except PeriodError:
