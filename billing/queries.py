@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing.models import Statement, StatementQuery
 from billing.service import adjust, get_statement
+from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client
@@ -24,7 +26,9 @@ from opsplatform.periods import LONDON
 REMIND_AFTER_WORKING_DAYS = 5
 
 
-def working_days_open(query: StatementQuery, calendars: dict, today: date) -> tuple[int, int]:
+def working_days_open(
+    query: StatementQuery, calendars: dict[str, WorkingCalendar], today: date
+) -> tuple[int, int]:
     """Working days (by the client's nation) and calendar days after the day a query was
     raised, up to the day it was answered, or `today` while it is open."""
     raised = query.raised_at.astimezone(LONDON).date()
@@ -33,7 +37,7 @@ def working_days_open(query: StatementQuery, calendars: dict, today: date) -> tu
     return calendar.working_days_between(raised, until), max((until - raised).days, 0)
 
 
-def query_reminder(session: Session, today: date, calendars: dict) -> int:
+def query_reminder(session: Session, today: date, calendars: dict[str, WorkingCalendar]) -> int:
     """Remind finance of statement queries open for more than five working days; the number
     of such queries (0: nothing is sent)."""
     waiting = []
@@ -126,16 +130,19 @@ def answer_query(
         )
     # Only the answer that finds the query still open takes effect, even when two people
     # answer at once: the status is claimed in one conditional UPDATE.
-    claimed = session.execute(
-        update(StatementQuery)
-        .where(StatementQuery.id == query_id, StatementQuery.status == "open")
-        .values(
-            status="accepted" if accept else "rejected",
-            answer=answer.strip(),
-            answered_by=answered_by,
-            answered_at=utcnow(),
-            adjustment_id=pending.id if amount is not None else None,
-        )
+    claimed = cast(
+        CursorResult[Any],  # what an UPDATE gives, though Session.execute says any Result
+        session.execute(
+            update(StatementQuery)
+            .where(StatementQuery.id == query_id, StatementQuery.status == "open")
+            .values(
+                status="accepted" if accept else "rejected",
+                answer=answer.strip(),
+                answered_by=answered_by,
+                answered_at=utcnow(),
+                adjustment_id=pending.id if amount is not None else None,
+            )
+        ),
     )
     if claimed.rowcount != 1:
         raise Refused(f"query {query_id} has just been answered by someone else")
@@ -161,7 +168,7 @@ def list_queries(
     return list(session.scalars(select_queries))
 
 
-def query_document(query: StatementQuery) -> dict:
+def query_document(query: StatementQuery) -> dict[str, Any]:
     answered = query.answered_at
     return {
         "id": query.id,

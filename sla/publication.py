@@ -9,6 +9,7 @@ coloured and also spelled out, because colour alone is not accessible.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -156,10 +157,10 @@ def write_publication(
     for client in clients:
         line: list[object] = [client]
         for code in codes:
-            r = by_client.get((code, client))
+            found = by_client.get((code, client))
             line += [
-                _float(r.measure.value) if r else None,
-                STATUS_TEXT[r.status] if r else "not measured",
+                _float(found.measure.value) if found else None,
+                STATUS_TEXT[found.status] if found else "not measured",
             ]
         body.append(line)
     headers = ["client"] + [f"{c} {part}" for c in codes for part in ("value", "status")]
@@ -192,7 +193,9 @@ def write_publication(
     for _ in range(HISTORY - 1):
         quarters.insert(0, quarters[0].previous())
     history = {q: quarter_values(session, q) for q in quarters[:-1]}
-    history[quarter] = {(r.kpi.code, r.client): r.measure.value for r in results}
+    history[quarter] = {
+        (r.kpi.code, r.client): r.measure.value for r in results if r.measure.value is not None
+    }
     _charts(book, quarters, history, centre, clients, by_client)
     book.save(path)
 
@@ -209,7 +212,14 @@ def publication_ready(session: Session, quarter: str, filename: str) -> int:
     return queue(session, "publication_ready", staff(session, "admin", "manager"), subject, body)
 
 
-def _charts(book, quarters, history, centre, clients, by_client) -> None:
+def _charts(
+    book: Workbook,
+    quarters: list[Quarter],
+    history: dict[Quarter, dict[tuple[str, str | None], Decimal]],
+    centre: list[Result],
+    clients: list[str],
+    by_client: dict[tuple[str, str], Result],
+) -> None:
     """A data sheet and, per KPI, a trend line over the quarters and a bar chart of clients."""
     data = book.create_sheet("Chart data")
     charts = book.create_sheet("Charts")
@@ -245,7 +255,9 @@ def _charts(book, quarters, history, centre, clients, by_client) -> None:
         anchor += 16
 
 
-def _series(ws: Worksheet, row: int, title: str, headers: list[str], rows: list[list]) -> int:
+def _series(
+    ws: Worksheet, row: int, title: str, headers: list[str], rows: Sequence[Sequence[object]]
+) -> int:
     """A titled block of chart data; returns its last row."""
     write_cell(ws, row, 1, title).font = Font(bold=True)
     for column, name in enumerate(headers, start=1):
@@ -256,7 +268,7 @@ def _series(ws: Worksheet, row: int, title: str, headers: list[str], rows: list[
     return row + 1 + len(rows)
 
 
-def _plot(chart, ws: Worksheet, header_row: int, last_row: int) -> None:
+def _plot(chart: LineChart | BarChart, ws: Worksheet, header_row: int, last_row: int) -> None:
     chart.add_data(
         Reference(ws, min_col=2, max_col=3, min_row=header_row, max_row=last_row),
         titles_from_data=True,
