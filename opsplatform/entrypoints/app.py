@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, Response, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from opsplatform.config import Config, load_config
@@ -45,8 +45,9 @@ def create_app(config: Config | None = None) -> Flask:
         # the client's address and scheme as the outermost trusted proxy saw them: the
         # entry `trusted_proxies` places from the end of X-Forwarded-For (and -Proto);
         # entries before it, which the client may have written itself, are ignored
+        # (wrapping wsgi_app is Flask's documented way; mypy sees a method replaced)
         n = config.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n)  # type: ignore[method-assign]
     app.extensions["opsplatform.db"] = Database(config.database_url)
     app.extensions["opsplatform.throttle"] = Throttle(config.secret_key)
     csrf.init_app(app)
@@ -59,7 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
     init_api(app)
 
     @app.before_request
-    def refuse_unstorable_text():
+    def refuse_unstorable_text() -> None:
         """A NUL or a lone surrogate in a query or a form field can be stored by neither
         database (PostgreSQL refuses a NUL outright): refuse it here, for every page and
         endpoint at once, rather than fail wherever the text would go. (A path holding one
@@ -78,7 +79,7 @@ def create_app(config: Config | None = None) -> Flask:
             )
 
     @app.after_request
-    def security_headers(response):
+    def security_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
@@ -90,7 +91,7 @@ def create_app(config: Config | None = None) -> Flask:
         return response
 
     @app.get("/healthz")
-    def healthz():
+    def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app

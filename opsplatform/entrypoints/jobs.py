@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from billing.queries import query_reminder
 from billing.service import close_month
@@ -39,12 +41,12 @@ log = logging.getLogger("opsplatform.entrypoints.jobs")
 STALE_AFTER = timedelta(hours=1)
 
 
-def _close(session, period: str, instance: Path) -> str:
+def _close(session: Session, period: str, instance: Path) -> str:
     statements = close_month(session, Month.parse(period))
     return f"{len(statements)} draft statement(s) for {period}"
 
 
-def _assess(session, period: str, instance: Path) -> str:
+def _assess(session: Session, period: str, instance: Path) -> str:
     quarter = Quarter.parse(period)
     results = assess_quarter(session, quarter)
     folder = instance / "publications"
@@ -55,7 +57,7 @@ def _assess(session, period: str, instance: Path) -> str:
     return f"{len(results)} KPI result(s); draft publication {path}; {told} told"
 
 
-def _remind(session, period: str, instance: Path) -> str:
+def _remind(session: Session, period: str, instance: Path) -> str:
     waiting = query_reminder(session, date.fromisoformat(period), load_calendars(session))
     return f"{waiting} quer{'y' if waiting == 1 else 'ies'} waiting more than 5 working days"
 
@@ -72,16 +74,21 @@ def _claim(database: Database, job: str, period: str) -> bool:
         pass
     now = utcnow()
     with database.transaction() as session:
-        retried = session.execute(
-            update(JobRun)
-            .where(JobRun.job == job, JobRun.period == period)
-            .where(
-                or_(
-                    JobRun.status == "failed",
-                    and_(JobRun.status == "running", JobRun.started_at < now - STALE_AFTER),
+        retried = cast(
+            CursorResult[Any],  # what an UPDATE gives, though Session.execute says any Result
+            session.execute(
+                update(JobRun)
+                .where(JobRun.job == job, JobRun.period == period)
+                .where(
+                    or_(
+                        JobRun.status == "failed",
+                        and_(JobRun.status == "running", JobRun.started_at < now - STALE_AFTER),
+                    )
                 )
-            )
-            .values(status="running", attempts=JobRun.attempts + 1, started_at=now, outcome=None)
+                .values(
+                    status="running", attempts=JobRun.attempts + 1, started_at=now, outcome=None
+                )
+            ),
         )
         return retried.rowcount == 1
 
@@ -104,9 +111,12 @@ def tick(database: Database, instance: Path, today: date | None = None) -> list[
             return []
         settings = centre_settings(session)
         calendar = load_calendars(session)["england"]
-        done = set(
-            session.execute(select(JobRun.job, JobRun.period).where(JobRun.status == "done")).all()
-        )
+        done = {
+            (job, period)
+            for job, period in session.execute(
+                select(JobRun.job, JobRun.period).where(JobRun.status == "done")
+            )
+        }
     made = []
     due = due_runs(today, Month.of(first), settings.close_working_day, calendar)
     for job, period in due + reminder_due(today, calendar):

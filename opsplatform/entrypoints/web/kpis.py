@@ -8,6 +8,7 @@ Results already assessed as final keep the targets they were assessed against.
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -30,6 +31,8 @@ def how_measured(kpi: Kpi) -> str:
     """What the KPI measures, in one sentence."""
     service = kpi.service.name.lower() if kpi.service else "the centre's work"
     if kpi.method == "within":
+        if kpi.limit is None:
+            return f"The share of {service} completed within a time limit, which is not set."
         limit = f"{kpi.limit.normalize():f} {CALENDAR_UNITS[kpi.calendar]}"
         return f"The share of {service} completed within {limit} of being started."
     if kpi.method == "average_elapsed":
@@ -58,7 +61,7 @@ def _values(kpi: Kpi) -> dict[str, str]:
 
 @kpis.get("/kpis")
 @roles(*STAFF)
-def kpi_list():
+def kpi_list() -> ResponseReturnValue:
     with database().transaction(dry_run=True) as session:
         found = session.scalars(
             select(Kpi).options(selectinload(Kpi.service)).order_by(Kpi.code)
@@ -80,7 +83,7 @@ def kpi_list():
 
 @kpis.route("/kpis/<code>", methods=["GET", "POST"])
 @roles(*COMMENTATORS)
-def kpi_change(code: str):
+def kpi_change(code: str) -> ResponseReturnValue:
     with database().transaction() as session:
         kpi = session.scalars(
             select(Kpi).options(selectinload(Kpi.service)).where(Kpi.code == code)
