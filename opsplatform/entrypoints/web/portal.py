@@ -14,8 +14,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -38,7 +40,7 @@ from opsplatform.errors import Refused
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
 from sla.publication import write_publication
-from sla.service import visible_results
+from sla.service import Result, visible_results
 
 portal = Blueprint("portal", __name__)
 
@@ -112,7 +114,7 @@ def may_answer_queries() -> bool:
 
 
 @portal.app_context_processor
-def portal_helpers() -> dict:
+def portal_helpers() -> dict[str, Any]:
     """Functions the statement page uses for its per-line links and its queries."""
     return {
         "portal_may_raise_queries": may_raise_queries,
@@ -161,7 +163,7 @@ def _query_for(session: Session, query_id: int) -> StatementQuery:
 
 @portal.get("/statements/<number>/lines/<int:position>")
 @login_required
-def line(number: str, position: int):
+def line(number: str, position: int) -> ResponseReturnValue:
     page = request.args.get("page", 1, type=int)
     with database().transaction(dry_run=True) as session:
         statement, found = _line_for(session, number, position)
@@ -263,7 +265,7 @@ def _no_usage_reason(found: StatementLine) -> str | None:
 
 @portal.route("/statements/<number>/lines/<int:position>/query", methods=["GET", "POST"])
 @login_required
-def raise_line_query(number: str, position: int):
+def raise_line_query(number: str, position: int) -> ResponseReturnValue:
     with database().transaction() as session:
         statement, found = _line_for(session, number, position)
         if not may_raise_queries():
@@ -337,7 +339,7 @@ def _today() -> date:
 
 @portal.get("/queries")
 @login_required
-def queries():
+def queries() -> ResponseReturnValue:
     status = request.args.get("status") or None
     error = None
     if status is not None and status not in QUERY_STATUSES:
@@ -349,7 +351,9 @@ def queries():
         rows = [_timed(q, calendars, today) for q in _visible_queries(session, status)]
         waiting = sorted((r for r in rows if r.is_open), key=lambda r: r.query.raised_at)
         answered = sorted(
-            (r for r in rows if not r.is_open), key=lambda r: r.query.answered_at, reverse=True
+            (r for r in rows if not r.is_open),
+            key=lambda r: r.query.answered_at or r.query.raised_at,
+            reverse=True,
         )
         page = render_template(
             "portal/queries.html",
@@ -365,7 +369,7 @@ def queries():
 
 @portal.get("/queries/<int:query_id>")
 @login_required
-def query(query_id: int):
+def query(query_id: int) -> ResponseReturnValue:
     with database().transaction(dry_run=True) as session:
         found = _query_for(session, query_id)
         return _query_page(session, found, {}, [])
@@ -377,7 +381,7 @@ def _query_page(
     form: dict[str, str],
     errors: list[tuple[str, str]],
     status: int = 200,
-):
+) -> tuple[str, int]:
     row = _timed(found, load_calendars(session), _today())
     line = next((li for li in found.statement.lines if li.position == found.line_position), None)
     # A draft's lines are rebuilt at each close: the line now at that position may differ.
@@ -411,17 +415,18 @@ def _query_page(
 
 @portal.post("/queries/<int:query_id>")
 @login_required
-def answer(query_id: int):
+def answer(query_id: int) -> ResponseReturnValue:
     form = {key: request.form.get(key, "") for key in ("decision", "amount", "answer")}
     with database().transaction() as session:
         found = _query_for(session, query_id)
         if not may_answer_queries():
             abort(403)
         if found.status != "open":
-            when = found.answered_at.astimezone(LONDON)
+            answered_at = found.answered_at
+            when = f" on {answered_at.astimezone(LONDON):%-d %B %Y}" if answered_at else ""
             refusal = (
-                f"This query was already {found.status} by {found.answered_by} on "
-                f"{when:%-d %B %Y}: it cannot be answered again",
+                f"This query was already {found.status} by {found.answered_by}{when}: "
+                "it cannot be answered again",
                 "#answer-summary",
             )
             return _query_page(session, found, {}, [refusal], 409)
@@ -496,14 +501,14 @@ def latest_complete_quarter(today: date | None = None) -> Quarter:
     return Month.of(today or _today()).quarter.previous()
 
 
-def _target_text(result) -> str:
+def _target_text(result: Result) -> str:
     bound = "or more" if result.kpi.direction == "higher" else "or less"
     return f"{measure_text(result.target, result.kpi.unit, 'No data')} {bound}"
 
 
 @portal.get("/performance")
 @login_required
-def performance():
+def performance() -> ResponseReturnValue:
     text = request.args.get("quarter") or None
     try:
         quarter = Quarter.parse(text) if text else latest_complete_quarter()
@@ -550,7 +555,7 @@ def _following(quarter: Quarter) -> Quarter:
 
 @portal.get("/performance/<quarter>.xlsx")
 @login_required
-def performance_download(quarter: str):
+def performance_download(quarter: str) -> ResponseReturnValue:
     try:
         parsed = Quarter.parse(quarter)
     except PeriodError:
