@@ -8,9 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable, Mapping
 from functools import wraps
+from typing import Any, ClassVar, ParamSpec
 
-from flask import g, jsonify, render_template, request, send_file
+from flask import Flask, Response, g, jsonify, render_template, request, send_file
+from flask.typing import ResponseReturnValue
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields
@@ -39,6 +42,7 @@ from sla.service import visible_results
 
 MAX_EVENTS = 10_000
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+P = ParamSpec("P")
 
 
 class ProblemSchema(Schema):
@@ -59,25 +63,28 @@ class OpsApi(Api):
 
     ERROR_SCHEMA = ErrorsSchema
 
-    def handle_http_exception(self, error: HTTPException):
+    def handle_http_exception(self, error: HTTPException) -> ResponseReturnValue:
+        status = error.code or 500
         if request.path.startswith("/api/"):
-            return errors(error.code or 500, error.description or error.name)
-        return render_template("error.html", error=error), error.code
+            return errors(status, error.description or error.name)
+        return render_template("error.html", error=error), status
 
 
-def errors(status: int, *problems) -> tuple:
+def errors(status: int, *problems: Problem | str) -> tuple[Response, int]:
     body = [p.as_dict() if hasattr(p, "as_dict") else {"message": str(p)} for p in problems]
     return jsonify({"errors": body}), status
 
 
-def token_required(*roles: str):
+def token_required(
+    *roles: str,
+) -> Callable[[Callable[P, ResponseReturnValue]], Callable[P, ResponseReturnValue]]:
     """Authenticate the bearer token; refuse (403) a user whose role is not in `roles`.
     Bad tokens are throttled per address (opsplatform.throttle.TOKEN): while an address is
     locked out, no token from it is looked at (429, with Retry-After)."""
 
-    def decorate(view):
+    def decorate(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
         @wraps(view)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -108,12 +115,14 @@ def token_required(*roles: str):
 PLAIN_NUMBER = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]+)?\s*", re.ASCII)
 
 
-class Quantity(fields.Field):
+class Quantity(fields.Field[str | int | float]):
     """A quantity as a JSON number or a plain decimal text (`"12.5"`). A program sends no
     thousands separators, currency signs or other scripts' digits, which a person's
     spreadsheet may hold: such a text is more likely a mistake than a number."""
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: object, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> str | int | float:
         if isinstance(value, str) and PLAIN_NUMBER.fullmatch(value):
             return value
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -154,11 +163,13 @@ class UsageEventSchema(Schema):
     completed_at = _text("completed_at", description="ISO 8601 datetime, for timed KPIs")
 
 
-def shape_problems(body: list) -> list[Problem]:
+def shape_problems(body: list[Any]) -> list[Problem]:
     """Every posted event's problems of shape, numbered from 1 as the events are sent."""
     try:
         UsageEventSchema(many=True).load(body)
     except ValidationError as error:
+        if not isinstance(error.messages, dict):  # many=True gives them by each event's index
+            raise
         return [
             Problem(
                 "not a JSON object" if field == "_schema" else _sentence(field, message),
@@ -218,7 +229,7 @@ reference = Blueprint("reference", __name__, url_prefix="/api/v1", description="
 
 @usage.route("")
 class UsageCollection(MethodView):
-    decorators = (token_required(*WRITERS),)
+    decorators: ClassVar[list[Callable[..., Any]]] = [token_required(*WRITERS)]
 
     @usage.doc(
         requestBody={
@@ -244,7 +255,7 @@ class UsageCollection(MethodView):
             },
         },
     )
-    def post(self):
+    def post(self) -> ResponseReturnValue:
         """Post one usage event or a list, all or nothing; a repeated event_id is skipped."""
         try:
             body = request.get_json(silent=True)
@@ -289,7 +300,9 @@ class UsageCollection(MethodView):
         return jsonify(document), 201 if report.inserted else 200
 
 
-def query_parameter(name: str, pattern: str, example: str, required: bool = False) -> dict:
+def query_parameter(
+    name: str, pattern: str, example: str, required: bool = False
+) -> dict[str, Any]:
     """A query parameter, for the OpenAPI document only: the view parses it itself."""
     schema = {"type": "string", "pattern": pattern, "example": example}
     return {"in": "query", "name": name, "required": required, "schema": schema}
@@ -297,11 +310,11 @@ def query_parameter(name: str, pattern: str, example: str, required: bool = Fals
 
 @statements.route("")
 class StatementCollection(MethodView):
-    decorators = (token_required(),)
+    decorators: ClassVar[list[Callable[..., Any]]] = [token_required()]
 
     @statements.doc(parameters=[query_parameter("month", r"^\d{4}-\d{2}$", "2026-05")])
     @statements.response(200, StatementSummarySchema(many=True))
-    def get(self):
+    def get(self) -> ResponseReturnValue:
         """Statements the token's user may see; `?month=YYYY-MM` filters."""
         with database().transaction() as session:
             try:
@@ -313,10 +326,10 @@ class StatementCollection(MethodView):
 
 @statements.route("/<number>")
 class StatementItem(MethodView):
-    decorators = (token_required(),)
+    decorators: ClassVar[list[Callable[..., Any]]] = [token_required()]
 
     @statements.response(200, StatementSchema)
-    def get(self, number: str):
+    def get(self, number: str) -> ResponseReturnValue:
         """One statement with its lines (404 if it is not the user's to see)."""
         if number.lower().endswith(".xlsx"):
             return _workbook(number[: -len(".xlsx")])
@@ -327,7 +340,7 @@ class StatementItem(MethodView):
             return statement_document(found)
 
 
-def _workbook(number: str):
+def _workbook(number: str) -> ResponseReturnValue:
     with database().transaction() as session:
         found = statement_workbook(session, g.api_user, number)
     if found is None:
@@ -338,9 +351,9 @@ def _workbook(number: str):
 
 @reference.route("/clients")
 class Clients(MethodView):
-    decorators = (token_required(),)
+    decorators: ClassVar[list[Callable[..., Any]]] = [token_required()]
 
-    def get(self):
+    def get(self) -> ResponseReturnValue:
         """Client councils (a client user sees only its own)."""
         mine = client_code(g.api_user)
         with database().transaction() as session:
@@ -357,9 +370,9 @@ class Clients(MethodView):
 
 @reference.route("/services")
 class Services(MethodView):
-    decorators = (token_required(),)
+    decorators: ClassVar[list[Callable[..., Any]]] = [token_required()]
 
-    def get(self):
+    def get(self) -> ResponseReturnValue:
         """Services on the menu."""
         with database().transaction() as session:
             return jsonify(
@@ -372,12 +385,12 @@ class Services(MethodView):
 
 @reference.route("/kpi-results")
 class KpiResults(MethodView):
-    decorators = (token_required(),)
+    decorators: ClassVar[list[Callable[..., Any]]] = [token_required()]
 
     @reference.doc(
         parameters=[query_parameter("quarter", r"^\d{4}-\d{2}-Q[1-4]$", "2026-27-Q1", True)]
     )
-    def get(self):
+    def get(self) -> ResponseReturnValue:
         """KPI results for `?quarter=YYYY-YY-Qn`; a client user: its own and the centre's, and
         other councils' once the quarter is final."""
         try:
@@ -393,7 +406,7 @@ class KpiResults(MethodView):
         return jsonify(results)
 
 
-def init_api(app) -> None:
+def init_api(app: Flask) -> None:
     app.config.update(
         API_TITLE="opsplatform",
         API_VERSION="v1",
@@ -417,6 +430,6 @@ def init_api(app) -> None:
     app.add_url_rule("/api/v1/docs", "api_docs", lambda: api_docs(api))
 
 
-def api_docs(api: OpsApi):
+def api_docs(api: OpsApi) -> str:
     """The OpenAPI document as a page people can read: no scripts, as every page here."""
     return render_template("api_docs.html", **describe(api.spec.to_dict()))
