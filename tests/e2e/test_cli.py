@@ -29,6 +29,8 @@ GROUPS = [
     ["sla"],
     ["users"],
     ["tokens"],
+    ["queries"],
+    ["audit"],
 ]
 # Every command of CONTRACT.md section 2.
 COMMANDS = [

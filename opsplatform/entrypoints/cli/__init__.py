@@ -1,0 +1,50 @@
+"""The `opsplatform` command: a Flask CLI group over the service functions, one module per
+command group.
+
+Exit 0 = done; 1 = refused (every problem on stderr, nothing written); 2 = wrong usage.
+With `--json`, exactly one JSON document goes to stdout, refusals included.
+"""
+
+from __future__ import annotations
+
+from flask.cli import FlaskGroup
+
+from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.cli.audit import audit
+from opsplatform.entrypoints.cli.billing import billing
+from opsplatform.entrypoints.cli.kpi import kpi
+from opsplatform.entrypoints.cli.queries import queries
+from opsplatform.entrypoints.cli.setup import setup
+from opsplatform.entrypoints.cli.sla import sla
+from opsplatform.entrypoints.cli.system import db, demo, scheduler, serve
+from opsplatform.entrypoints.cli.usage import usage
+from opsplatform.entrypoints.cli.users import tokens, users
+
+main = FlaskGroup(
+    name="opsplatform",
+    help="Recharging, statements and performance for a council shared-service centre.",
+    create_app=create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
+# The app is always ours: drop FlaskGroup's --app, --env-file and --debug options.
+main.params = [p for p in main.params if p.name not in ("app", "env_file", "debug")]
+
+for group in (
+    db,
+    demo,
+    serve,
+    setup,
+    usage,
+    billing,
+    kpi,
+    sla,
+    queries,
+    users,
+    tokens,
+    scheduler,
+    audit,
+):
+    main.add_command(group)

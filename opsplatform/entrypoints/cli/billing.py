@@ -1,0 +1,211 @@
+"""`opsplatform billing`: month close, statements, adjustments and budget estimates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from billing.budget import project_year, write_budget_workbook
+from billing.export import write_statement_workbook
+from billing.service import (
+    adjust,
+    close_month,
+    get_statement,
+    issue_month,
+    list_statements,
+    statement_document,
+    statement_summary,
+)
+from importers.tables import money
+from opsplatform.audit import record
+from opsplatform.entrypoints.cli.common import MONTH, YEAR, emit, json_option, raised_by, refusals
+from opsplatform.entrypoints.extensions import database
+from opsplatform.errors import Refused
+from opsplatform.periods import FinancialYear, Month
+
+
+@click.group(cls=AppGroup)
+def billing() -> None:
+    """Month close, statements and their workbooks."""
+
+
+@billing.command("close")
+@click.argument("month", type=MONTH)
+@json_option
+@refusals
+def billing_close(month: Month, as_json: bool) -> None:
+    """(Re)build the draft statements for MONTH; issued ones are never touched."""
+    with database().transaction() as session:
+        statements = close_month(session, month)
+        record(
+            session,
+            raised_by(),
+            "billing close",
+            str(month),
+            statements=[s.number for s in statements],
+        )
+        summaries = [statement_summary(s) for s in statements]
+    if as_json:
+        emit(summaries)
+        return
+    for s in summaries:
+        click.echo(f"{s['number']}  draft  net {s['net']}  VAT {s['vat']}  total {s['total']}")
+    click.echo(f"{len(summaries)} draft statement(s) for {month}")
+
+
+@billing.command("issue")
+@click.argument("month", type=MONTH)
+@json_option
+@refusals
+def billing_issue(month: Month, as_json: bool) -> None:
+    """Issue the drafts of MONTH: numbered and immutable from now on."""
+    with database().transaction() as session:
+        summaries = [statement_summary(s) for s in issue_month(session, month)]
+        record(
+            session,
+            raised_by(),
+            "billing issue",
+            str(month),
+            statements={s["number"]: s["total"] for s in summaries},
+        )
+    if as_json:
+        emit(summaries)
+        return
+    for s in summaries:
+        click.echo(f"{s['number']}  issued  total {s['total']}  due {s['due_date']}")
+    click.echo(f"{len(summaries)} statement(s) issued for {month}")
+
+
+@billing.command("show")
+@click.argument("number")
+@json_option
+@refusals
+def billing_show(number: str, as_json: bool) -> None:
+    """One statement and its lines."""
+    with database().transaction() as session:
+        document = statement_document(get_statement(session, number))
+    if as_json:
+        emit(document)
+        return
+    click.echo(
+        f"{document['number']}  {document['client_name']}  {document['month']}  "
+        f"{document['status']}"
+    )
+    for line in document["lines"]:
+        click.echo(f"  {line['kind']:<15} {line['description']:<50} {line['amount']:>12}")
+        click.echo(f"  {'':<15} {line['basis']}")
+    click.echo(f"  net {document['net']}  VAT {document['vat']}  total {document['total']}")
+
+
+@billing.command("list")
+@click.option("--month", type=MONTH)
+@click.option("--client")
+@json_option
+@refusals
+def billing_list(month: Month | None, client: str | None, as_json: bool) -> None:
+    """Statements, optionally for one month or one client."""
+    with database().transaction() as session:
+        summaries = [statement_summary(s) for s in list_statements(session, month, client)]
+    if as_json:
+        emit(summaries)
+        return
+    for s in summaries:
+        click.echo(f"{s['number']:<24} {s['month']}  {s['status']:<7} {s['total']:>12}")
+    click.echo(f"{len(summaries)} statement(s)")
+
+
+@billing.command("export")
+@click.argument("number")
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@refusals
+def billing_export(number: str, out: Path) -> None:
+    """Write the statement workbook."""
+    with database().transaction() as session:
+        write_statement_workbook(session, get_statement(session, number), out)
+    click.echo(f"wrote {out}")
+
+
+@billing.command("adjust", context_settings={"ignore_unknown_options": True})
+@click.argument("client")
+@click.argument("service")
+@click.argument("amount")
+@click.option("--reason", required=True, help="Why: printed on the statement.")
+@click.option("--statement", help="The statement this corrects.")
+@click.option("--line", type=int, help="The line number it corrects on that statement.")
+@click.option("--approved-by", help="Who authorised it (printed on the statement).")
+@json_option
+@refusals
+def billing_adjust(
+    client: str,
+    service: str,
+    amount: str,
+    reason: str,
+    statement: str | None,
+    line: int | None,
+    approved_by: str | None,
+    as_json: bool,
+) -> None:
+    """A manual credit (negative AMOUNT) or debit line on the client's next statement."""
+    try:
+        value = money(amount)
+    except ValueError as error:
+        raise Refused(f"AMOUNT: {error}") from None
+    with database().transaction() as session:
+        pending = adjust(
+            session, client, service, value, reason, statement, raised_by(), line, approved_by
+        )
+        record(
+            session,
+            raised_by(),
+            "billing adjust",
+            f"{client.upper()} {service.upper()}",
+            amount=value,
+            reason=reason,
+            corrects=pending.corrects,
+        )
+        document = {
+            "id": pending.id,
+            "client": client.upper(),
+            "service": service.upper(),
+            "amount": f"{pending.amount:.2f}",
+            "description": pending.description,
+            "reason": pending.reason,
+            "corrects": pending.corrects,
+        }
+    if as_json:
+        emit(document)
+        return
+    click.echo(
+        f"adjustment {document['id']}: {document['amount']} for {document['client']} "
+        f"{document['service']} will appear on its next statement"
+    )
+
+
+@billing.command("estimate")
+@click.argument("year", type=YEAR)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--from", "basis", type=YEAR, help="Year whose volumes to use (default: the one before)."
+)
+@json_option
+@refusals
+def billing_estimate(
+    year: FinancialYear, out: Path, basis: FinancialYear | None, as_json: bool
+) -> None:
+    """Each client's projected charges for a financial year (budget letters)."""
+    with database().transaction() as session:
+        projection = project_year(session, year, basis)
+        write_budget_workbook(session, projection, out)
+    totals = {
+        code: f"{sum((p.net for p in services), Decimal(0)):.2f}"
+        for code, services in projection.clients.items()
+    }
+    if as_json:
+        emit({"year": str(year), "basis": str(projection.basis), "net": totals, "file": str(out)})
+        return
+    for code, net in totals.items():
+        click.echo(f"{code:<12} {net:>14}")
+    click.echo(f"wrote {out}")

@@ -1,0 +1,95 @@
+"""What every command group shares: the period argument types, who is acting, the
+`--json` option and document, and turning a refusal into `error:` lines and exit 1."""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from typing import NoReturn, ParamSpec, TypeVar
+
+import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from opsplatform.errors import Refused
+from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
+
+Period = TypeVar("Period", Month, Quarter, FinancialYear)
+Arguments = ParamSpec("Arguments")
+Result = TypeVar("Result")
+
+
+class PeriodType(click.ParamType[Period, str | Period]):
+    """A month, quarter or financial year argument, parsed by its value class."""
+
+    def __init__(self, kind: type[Period]) -> None:
+        self.kind: type[Period] = kind
+        self.name = kind.__name__.upper()
+
+    def convert(
+        self, value: str | Period, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Period:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self.kind.parse(value)
+        except PeriodError as error:
+            self.fail(str(error), param, ctx)
+
+
+MONTH = PeriodType(Month)
+QUARTER = PeriodType(Quarter)
+YEAR = PeriodType(FinancialYear)
+
+
+def raised_by() -> str:
+    """Who is acting at the command line, for the record."""
+    return f"{getpass.getuser()} (command line)"
+
+
+def emit(document: object) -> None:
+    click.echo(json.dumps(document, indent=2, default=str))
+
+
+def refusals(command: Callable[Arguments, Result]) -> Callable[Arguments, Result]:
+    """Turn a refusal into messages on stderr (and a JSON document with --json) and exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Arguments.args, **kwargs: Arguments.kwargs) -> Result:
+        try:
+            return command(*args, **kwargs)
+        except Refused as refused:
+            _refuse(refused, bool(kwargs.get("as_json", False)))
+        except (OperationalError, ProgrammingError) as error:
+            if "no such table" in str(error) or "does not exist" in str(error):
+                _refuse(
+                    Refused(
+                        "the database is not at the newest schema: run `opsplatform db upgrade` first"
+                    ),
+                    bool(kwargs.get("as_json", False)),
+                )
+            raise
+
+    return wrapper
+
+
+def _refuse(refused: Refused, as_json: bool) -> NoReturn:
+    if as_json:
+        emit({"errors": [p.as_dict() for p in refused.problems], "error_count": refused.total})
+    print_problems(refused)
+    sys.exit(1)
+
+
+def print_problems(refused: Refused) -> None:
+    """One `error:` line per problem listed (at most KEPT), and one for any not listed."""
+    for problem in refused.problems:
+        click.echo(f"error: {problem}", err=True)
+    if refused.unlisted():
+        click.echo(f"error: {refused.unlisted()}", err=True)
+
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout."
+)

@@ -1,0 +1,54 @@
+"""`opsplatform setup`: the setup workbook of reference data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from billing.service import issued_months
+from importers.setup import load_setup
+from importers.templates import write_setup_template
+from opsplatform.audit import record
+from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
+from opsplatform.entrypoints.extensions import database
+
+
+@click.group(cls=AppGroup)
+def setup() -> None:
+    """Reference data: clients, services, subscriptions, tariffs, KPIs."""
+
+
+@setup.command("template")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def setup_template(out: Path) -> None:
+    """Write the blank setup workbook, with headers and notes."""
+    write_setup_template(out)
+    click.echo(f"wrote {out}")
+
+
+@setup.command("load")
+@click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
+@click.option(
+    "--rerate", is_flag=True, help="Allow tariff changes in years with issued statements."
+)
+@json_option
+@refusals
+def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
+    """Load reference data from a setup workbook, all or nothing."""
+    with database().transaction(dry_run=dry_run) as session:
+        report = load_setup(session, book, dry_run, rerate, issued_months)
+        record(session, raised_by(), "setup load", book.name, rerate=rerate, sheets=report.sheets)
+    if as_json:
+        emit(report.as_dict())
+        return
+    verb = "would load" if dry_run else "loaded"
+    for sheet, counts in report.sheets.items():
+        click.echo(
+            f"{verb} {sheet}: {counts['created']} new, {counts['updated']} changed, "
+            f"{counts['unchanged']} unchanged"
+        )
+    if not report.sheets:
+        click.echo("the workbook holds no rows")

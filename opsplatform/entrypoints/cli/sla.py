@@ -1,0 +1,86 @@
+"""`opsplatform sla`: quarterly KPI results, commentary, unit costs and the publication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import AppGroup
+
+from opsplatform.audit import record
+from opsplatform.entrypoints.cli.common import QUARTER, emit, json_option, raised_by, refusals
+from opsplatform.entrypoints.extensions import database
+from opsplatform.periods import Quarter
+from sla.publication import write_publication
+from sla.service import assess_quarter, set_commentary, unit_costs
+
+
+@click.group(cls=AppGroup)
+def sla() -> None:
+    """Quarterly KPI results, service credits and the performance publication."""
+
+
+@sla.command("assess")
+@click.argument("quarter", type=QUARTER)
+@click.option("--final", is_flag=True, help="Freeze the results and raise service credits (once).")
+@json_option
+@refusals
+def sla_assess(quarter: Quarter, final: bool, as_json: bool) -> None:
+    """Compute KPI results for QUARTER, for the whole centre and each client."""
+    with database().transaction() as session:
+        results = [r.as_dict() for r in assess_quarter(session, quarter, final)]
+        if final:
+            record(session, raised_by(), "sla final", str(quarter), results=len(results))
+    if as_json:
+        emit(results)
+        return
+    for r in results:
+        value = "no data" if r["value"] is None else r["value"]
+        click.echo(
+            f"{r['kpi']:<12} {r['client'] or 'centre':<12} {value!s:>10}  "
+            f"target {r['target']!s:>6}  {r['status']}"
+        )
+    click.echo(f"{len(results)} result(s) for {quarter}" + (" (final)" if final else ""))
+
+
+@sla.command("publish")
+@click.argument("quarter", type=QUARTER)
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@refusals
+def sla_publish(quarter: Quarter, out: Path) -> None:
+    """Write the quarterly performance publication workbook."""
+    with database().transaction() as session:
+        write_publication(session, quarter, out)
+    click.echo(f"wrote {out}")
+
+
+@sla.command("comment")
+@click.argument("quarter", type=QUARTER)
+@click.argument("kpi_code")
+@click.argument("text")
+@refusals
+def sla_comment(quarter: Quarter, kpi_code: str, text: str) -> None:
+    """Record the commentary on a KPI for QUARTER, printed in the publication."""
+    with database().transaction() as session:
+        set_commentary(session, quarter, kpi_code, text, raised_by())
+        record(session, raised_by(), "sla comment", f"{kpi_code.upper()} {quarter}", text=text)
+    click.echo(f"commentary saved for {kpi_code.upper()} in {quarter}")
+
+
+@sla.command("costs")
+@click.argument("quarter", type=QUARTER)
+@json_option
+@refusals
+def sla_costs(quarter: Quarter, as_json: bool) -> None:
+    """Cost per transaction for each service in QUARTER, per client and overall."""
+    with database().transaction() as session:
+        rows = unit_costs(session, quarter)
+    if as_json:
+        emit(rows)
+        return
+    for r in rows:
+        cost = "n/a" if r["cost_per_unit"] is None else f"£{r['cost_per_unit']:,.4f}"
+        click.echo(
+            f"{r['service']:<8} {r['client'] or 'centre':<10} {r['charges']:>14} "
+            f"{r['units']!s:>10} {r['unit']}s  {cost} per {r['unit']}"
+        )

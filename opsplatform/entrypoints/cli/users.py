@@ -1,0 +1,149 @@
+"""`opsplatform users` and `opsplatform tokens`: who signs in to the web app, and the API
+tokens programs use."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup
+
+from opsplatform.accounts import (
+    change_role,
+    create_token,
+    create_user,
+    list_users,
+    reset_password,
+    revoke_token,
+    set_active,
+)
+from opsplatform.audit import record
+from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
+from opsplatform.entrypoints.extensions import database, throttle
+from opsplatform.models import ROLES
+from opsplatform.throttle import ACCOUNT
+
+
+@click.group(cls=AppGroup)
+def users() -> None:
+    """People who sign in to the web app."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--client", help="The client council a client user belongs to.")
+@json_option
+@refusals
+def users_create(email: str, role: str, client: str | None, as_json: bool) -> None:
+    """Create a user and print a one-time password."""
+    with database().transaction() as session:
+        user, password = create_user(session, email, role, client)
+        record(session, raised_by(), "user create", user.email, role=role, client=client)
+        email = user.email
+    if as_json:
+        emit({"email": email, "password": password})
+        return
+    click.echo(f"user {email} ({role}) created; one-time password: {password}")
+
+
+@users.command("list")
+@json_option
+@refusals
+def users_list(as_json: bool) -> None:
+    """Every user: e-mail, role, client council and whether it may sign in."""
+    with database().transaction() as session:
+        found = list_users(session)
+    if as_json:
+        emit(found)
+        return
+    for u in found:
+        state = "" if u["active"] else "  (disabled)"
+        click.echo(f"{u['email']:<40} {u['role']:<8} {u['client'] or '':<12}{state}")
+    click.echo(f"{len(found)} user(s)")
+
+
+@users.command("reset")
+@click.argument("email")
+@json_option
+@refusals
+def users_reset(email: str, as_json: bool) -> None:
+    """Give EMAIL's user a new one-time password (printed once), end its sessions and lift
+    any lock-out of its failed sign-ins."""
+    with database().transaction() as session:
+        user, password = reset_password(session, email)
+        throttle().forget(session, ACCOUNT, user.email)
+        record(session, raised_by(), "user reset", user.email)
+        email = user.email
+    if as_json:
+        emit({"email": email, "password": password})
+        return
+    click.echo(f"user {email}: signed out everywhere; new one-time password: {password}")
+
+
+@users.command("role")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--client", help="The client council a client user belongs to.")
+@refusals
+def users_role(email: str, role: str, client: str | None) -> None:
+    """Give EMAIL's user another role, and end its sessions."""
+    with database().transaction() as session:
+        user = change_role(session, email, role, client)
+        record(session, raised_by(), "user role", user.email, role=role, client=client)
+        email = user.email
+    click.echo(f"user {email} is now {role}; signed out everywhere")
+
+
+@users.command("disable")
+@click.argument("email")
+@refusals
+def users_disable(email: str) -> None:
+    """Stop EMAIL's user signing in or using its API tokens, and end its sessions."""
+    _set_active(email, False)
+
+
+@users.command("enable")
+@click.argument("email")
+@refusals
+def users_enable(email: str) -> None:
+    """Let EMAIL's user sign in and use its API tokens again."""
+    _set_active(email, True)
+
+
+def _set_active(email: str, active: bool) -> None:
+    action = "enable" if active else "disable"
+    with database().transaction() as session:
+        user = set_active(session, email, active)
+        record(session, raised_by(), f"user {action}", user.email)
+        email = user.email
+    click.echo(f"user {email} {action}d; signed out everywhere")
+
+
+@click.group(cls=AppGroup)
+def tokens() -> None:
+    """API tokens (bearer tokens for programs)."""
+
+
+@tokens.command("create")
+@click.argument("email")
+@json_option
+@refusals
+def tokens_create(email: str, as_json: bool) -> None:
+    """Create an API token for EMAIL's user; it is printed once and stored hashed."""
+    with database().transaction() as session:
+        token_id, token = create_token(session, email)
+        record(session, raised_by(), "token create", email, token=token_id)
+    if as_json:
+        emit({"token": token, "id": token_id})
+        return
+    click.echo(f"token {token_id} for {email} (shown once, keep it safe): {token}")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@refusals
+def tokens_revoke(token_id: int) -> None:
+    """Revoke token TOKEN_ID: programs using it are refused from now on."""
+    with database().transaction() as session:
+        revoke_token(session, token_id)
+        record(session, raised_by(), "token revoke", f"token {token_id}")
+    click.echo(f"token {token_id} revoked")
