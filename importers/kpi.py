@@ -53,40 +53,45 @@ def import_figures(
     """Load a figures file; `is_final(session, month)` says whether a month's quarter is frozen."""
     if not path.is_file():
         raise Refused(f"{path}: no such file")
-    header, rows = read_rows(path)
-    problems = check_header(header, set(COLUMNS), set(COLUMNS), path.name)
-    if problems:
-        raise Refused(problems)
-    kpis = {k.code: k for k in session.scalars(select(Kpi))}
-    clients = dict(session.execute(select(Client.code, Client.id)).all())
-    report = FigureReport(path.name, dry_run)
-    seen: dict[tuple, int] = {}
-    for number, raw in rows:
-        report.rows += 1
-        if raw.__class__ is Spilled:
-            report.errors.append(raw.problem(path.name, number))
-        values = _validate(number, raw, path.name, kpis, clients, report.errors)
-        if values is None:
-            continue
-        key = (values["kpi_id"], values["client_id"], values["month"])
-        if key in seen:
-            report.errors.append(Problem(f"repeats row {seen[key]}", path.name, number))
-            continue
-        seen[key] = number
-        if is_final(session, Month.parse(values["month"])):
-            report.errors.append(
-                Problem(f"the quarter of {values['month']} is final", path.name, number, "month")
-            )
-            continue
-        existing = session.scalars(
-            select(KpiFigure).filter_by(kpi_id=key[0], client_id=key[1], month=key[2])
-        ).one_or_none()
-        if existing is None:
-            session.add(KpiFigure(**values))
-            report.created += 1
-        else:
-            existing.numerator, existing.denominator = values["numerator"], values["denominator"]
-            report.replaced += 1
+    with read_rows(path) as (header, rows):
+        problems = check_header(header, set(COLUMNS), set(COLUMNS), path.name)
+        if problems:
+            raise Refused(problems)
+        kpis = {k.code: k for k in session.scalars(select(Kpi))}
+        clients = dict(session.execute(select(Client.code, Client.id)).all())
+        report = FigureReport(path.name, dry_run)
+        seen: dict[tuple, int] = {}
+        for number, raw in rows:
+            report.rows += 1
+            if raw.__class__ is Spilled:
+                report.errors.append(raw.problem(path.name, number))
+            values = _validate(number, raw, path.name, kpis, clients, report.errors)
+            if values is None:
+                continue
+            key = (values["kpi_id"], values["client_id"], values["month"])
+            if key in seen:
+                report.errors.append(Problem(f"repeats row {seen[key]}", path.name, number))
+                continue
+            seen[key] = number
+            if is_final(session, Month.parse(values["month"])):
+                report.errors.append(
+                    Problem(
+                        f"the quarter of {values['month']} is final", path.name, number, "month"
+                    )
+                )
+                continue
+            existing = session.scalars(
+                select(KpiFigure).filter_by(kpi_id=key[0], client_id=key[1], month=key[2])
+            ).one_or_none()
+            if existing is None:
+                session.add(KpiFigure(**values))
+                report.created += 1
+            else:
+                existing.numerator, existing.denominator = (
+                    values["numerator"],
+                    values["denominator"],
+                )
+                report.replaced += 1
     if report.errors:
         raise Refused(report.errors)
     if report.rows == 0:

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from functools import partial
 from itertools import chain
 from pathlib import Path
+from typing import Any
 
-from importers.xlsx import EXCEL_ROWS, Limits, count_rows, open_workbook
+from importers.xlsx import EXCEL_ROWS, Limits, Workbook, count_rows, open_workbook
 from opsplatform.errors import Problem, Refused
 
 CODE = re.compile(r"^[A-Z0-9-]{2,12}$")
@@ -44,24 +46,37 @@ class Spilled(dict):
         return Problem(BEYOND_HEADER, source, number)
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[tuple[int, dict[str, object]]]]:
-    """The normalised header and an iterator of (spreadsheet row number, row) for a file.
+@contextmanager
+def read_rows(path: Path) -> Iterator[tuple[list[str], Iterator[tuple[int, dict[str, object]]]]]:
+    """The normalised header and an iterator of (spreadsheet row number, row) for a file,
+    open for the `with` block and closed when it ends, however it ends.
 
     Row numbers count the header as row 1, as the spreadsheet shows them. Wholly blank
     rows are passed over; a row with a value beyond the header's columns is a Spilled.
     A workbook is checked before it is read, and read a window at a time (importers.xlsx).
     """
     suffix = path.suffix.lower()
+    raw: Generator[tuple[int, list[Any]]]
+    is_blank: Callable[[list[Any]], bool]
     if suffix == ".csv":
-        header, rows = named_rows(_read_csv(path), _all_blank_text)
+        raw, is_blank, margin = _read_csv(path), _all_blank_text, False
     elif suffix in (".xlsx", ".xlsm"):
         book = open_workbook(path, TABLE, every_sheet=False)
-        header, rows = named_rows(chain.from_iterable(map(book.rows, book.sheets)), margin=True)
+        raw, is_blank, margin = _read_sheets(book), _all_blank, True
     else:
         raise Refused(f"{path.name}: a usage file must be .csv or .xlsx")
-    if header is None:
-        raise Refused(f"{path.name}: the file is empty; row 1 must hold the column headers")
-    return header, rows
+    try:
+        header, rows = named_rows(raw, is_blank, margin)
+        if header is None:
+            raise Refused(f"{path.name}: the file is empty; row 1 must hold the column headers")
+        yield header, rows
+    finally:
+        raw.close()  # the file, or the workbook's window, wherever reading stopped
+
+
+def _read_sheets(book: Workbook) -> Generator[tuple[int, list[object]]]:
+    for sheet in book.sheets:
+        yield from book.rows(sheet)
 
 
 def _all_blank(values: list[object]) -> bool:
@@ -110,7 +125,7 @@ def named_rows(
     return header, rows()
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _read_csv(path: Path) -> Generator[tuple[int, list[str]]]:
     """(line's record number, cells) of a CSV file; a line longer than LINE_CHARACTERS is
     refused before the csv module builds its cells."""
     handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115  (closed by the generator)
@@ -131,7 +146,7 @@ def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
                 )
             yield line
 
-    def raw() -> Iterator[tuple[int, list[str]]]:
+    def raw() -> Generator[tuple[int, list[str]]]:
         with handle:
             try:
                 yield from enumerate(csv.reader(lines()), start=1)

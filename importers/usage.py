@@ -668,11 +668,11 @@ def import_file(
     """Import a usage CSV or XLSX file (see CONTRACT.md section 4)."""
     if not path.is_file():
         raise Refused(f"{path}: no such file")
-    header, rows = read_rows(path)
-    problems = check_header(header, set(COLUMNS), REQUIRED, path.name)
-    if problems:
-        raise Refused(problems)
-    return import_rows(session, rows, path.name, file_sha256(path), dry_run, progress=progress)
+    with read_rows(path) as (header, rows):
+        problems = check_header(header, set(COLUMNS), REQUIRED, path.name)
+        if problems:
+            raise Refused(problems)
+        return import_rows(session, rows, path.name, file_sha256(path), dry_run, progress=progress)
 
 
 def revert_batch(session: Session, batch_id: int) -> dict:
