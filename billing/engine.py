@@ -153,8 +153,9 @@ def _needs(t: Terms, name: str, value: _T | None) -> _T:
 
 
 @dataclass(frozen=True)
-class Period:
-    """One subscription: `client` used `service` from `start` to `end` (inclusive) at `tier`."""
+class Subscribed:
+    """One subscription as the engine sees it: `client` used `service` from `start` to
+    `end` (inclusive) at `tier`."""
 
     client: str
     service: str
@@ -172,7 +173,7 @@ class YearInputs:
 
     year: FinancialYear
     units: dict[str, str]  # service code -> unit name
-    subscriptions: list[Period]
+    subscriptions: list[Subscribed]
     tariffs: list[Terms]
     usage: dict[tuple[str, str, Month], Decimal]  # (client, service, month) -> quantity
     drivers: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (client, driver)
@@ -234,7 +235,7 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
     return result
 
 
-def _active(subscriptions: list[Period], service: str, month: Month) -> dict[str, str]:
+def _active(subscriptions: list[Subscribed], service: str, month: Month) -> dict[str, str]:
     """Clients subscribed to `service` on any day of `month`, with their tier (latest start wins)."""
     tiers: dict[str, tuple[date, str]] = {}
     for p in subscriptions:

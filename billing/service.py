@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from billing.engine import Ideal, Period, Terms, YearInputs, rate_year
+from billing.engine import Ideal, Subscribed, Terms, YearInputs, rate_year
 from billing.models import PendingLine, Statement, StatementLine
 from billing.rules import parse_bands
 from opsplatform.db import take_turns, utcnow
@@ -63,7 +63,7 @@ def year_inputs(
     service_code = dict(session.execute(select(Service.id, Service.code)).all())
     units = dict(session.execute(select(Service.code, Service.unit)).all())
     subscriptions = [
-        Period(client_code[s.client_id], service_code[s.service_id], s.start, s.end, s.tier)
+        Subscribed(client_code[s.client_id], service_code[s.service_id], s.start, s.end, s.tier)
         for s in session.scalars(
             select(Subscription).where(
                 Subscription.start <= year.last_day,

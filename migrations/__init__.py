@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.schema import SchemaItem
 
-from opsplatform.db import STATEMENT_CHECKED
+from opsplatform.db import TRIGGER_CHECKED
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,7 +48,7 @@ def compared(
         return not (
             type_ == "foreign_key_constraint"
             and dialect == "postgresql"
-            and obj.info.get(STATEMENT_CHECKED)
+            and obj.info.get(TRIGGER_CHECKED)
         )
 
     return include

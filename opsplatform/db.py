@@ -32,9 +32,9 @@ from sqlalchemy.types import TypeDecorator
 
 from opsplatform.errors import Refused
 
-# Marks (in a constraint's `info`) a foreign key that PostgreSQL checks by statement
+# Marks (in a constraint's `info`) a foreign key that PostgreSQL checks by statement-level
 # triggers rather than as a constraint; see models.ledger_reference and migration 0004.
-STATEMENT_CHECKED = "checked per statement on PostgreSQL"
+TRIGGER_CHECKED = "checked by triggers on PostgreSQL"
 
 
 class _Scaled(TypeDecorator[Decimal]):

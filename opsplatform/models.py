@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from opsplatform.db import STATEMENT_CHECKED, Base, Money, Quantity, UTCDateTime, utcnow
+from opsplatform.db import TRIGGER_CHECKED, Base, Money, Quantity, UTCDateTime, utcnow
 
 
 class Setting(Base):
@@ -183,7 +183,7 @@ def ledger_reference(column: str, target: str) -> ForeignKeyConstraint:
     PostgreSQL migration 0004 checks the ledger's references once per statement instead
     (triggers over the statement's new rows, locking the rows referred to as a foreign key
     does), since checking them row by row costs more than a bulk COPY itself."""
-    return ForeignKeyConstraint([column], [target], info={STATEMENT_CHECKED: True}).ddl_if(
+    return ForeignKeyConstraint([column], [target], info={TRIGGER_CHECKED: True}).ddl_if(
         dialect="sqlite"
     )
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.engine import Period, Terms, YearInputs, rate_year, rule_terms, tariff_for
+from billing.engine import Subscribed, Terms, YearInputs, rate_year, rule_terms, tariff_for
 from billing.rules import RULES, Band, parse_bands
 from opsplatform.errors import Refused
 from opsplatform.money import round_money
@@ -30,8 +30,8 @@ def terms(rule: str = "unit_rate", scope: str = "all", service: str = "PAY", **k
 terms.counter = 0
 
 
-def sub(client: str, start=YEAR_START, end=None, tier="standard", service="PAY") -> Period:
-    return Period(client, service, start, end, tier)
+def sub(client: str, start=YEAR_START, end=None, tier="standard", service="PAY") -> Subscribed:
+    return Subscribed(client, service, start, end, tier)
 
 
 def inputs(subscriptions, tariffs, usage=None, **kw) -> YearInputs:
