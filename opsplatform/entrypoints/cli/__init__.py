@@ -7,6 +7,8 @@ With `--json`, exactly one JSON document goes to stdout, refusals included.
 
 from __future__ import annotations
 
+import click
+from flask import Flask
 from flask.cli import FlaskGroup
 
 from opsplatform.entrypoints.app import create_app
@@ -20,10 +22,20 @@ from opsplatform.entrypoints.cli.system import db, demo, scheduler, serve
 from opsplatform.entrypoints.cli.usage import usage
 from opsplatform.entrypoints.cli.users import tokens, users
 
+
+def _app_for_command() -> Flask:
+    """The app a command runs in; its database connections are closed when the command
+    ends, for a process may run many commands (tests do), not only one."""
+    app = create_app()
+    engine = app.extensions["opsplatform.db"].engine
+    click.get_current_context().call_on_close(engine.dispose)
+    return app
+
+
 main = FlaskGroup(
     name="opsplatform",
     help="Recharging, statements and performance for a council shared-service centre.",
-    create_app=create_app,
+    create_app=_app_for_command,
     add_default_commands=False,
     add_version_option=False,
     load_dotenv=False,
