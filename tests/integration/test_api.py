@@ -387,6 +387,46 @@ def test_openapi_document_lists_the_paths(client, people):
     assert "post" in document["paths"]["/api/v1/usage"]
     assert "UsageEvent" in document["components"]["schemas"]
     assert "event_id" in document["components"]["schemas"]["UsageEvent"]["required"]
+    errors = {"$ref": "#/components/schemas/Errors"}
+    for path, item in document["paths"].items():
+        for method in item.keys() & {"get", "post"}:
+            responses = item[method]["responses"]
+            assert "default" not in responses, "every answer an operation gives is documented"
+            assert responses["200"]["content"]["application/json"]["schema"], (method, path)
+            for status in ("401", "429"):  # every operation takes a token
+                assert responses[status]["content"]["application/json"]["schema"] == errors
+                assert responses[status]["description"]
+            assert responses["429"]["headers"]["Retry-After"]["required"]
+    usage = document["paths"]["/api/v1/usage"]["post"]["responses"]
+    report = {"$ref": "#/components/schemas/UsageReport"}
+    assert usage["201"]["content"]["application/json"]["schema"] == report
+    assert usage["200"]["content"]["application/json"]["schema"] == report
+    for status in ("400", "403", "413", "422"):
+        assert usage[status]["content"]["application/json"]["schema"] == errors
+    item = document["paths"]["/api/v1/statements/{number}"]["get"]["responses"]
+    assert item["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Statement"
+    }
+    assert XLSX in item["200"]["content"]
+    assert item["404"]["content"]["application/json"]["schema"] == errors
+    for path in ("/api/v1/statements", "/api/v1/kpi-results"):
+        assert document["paths"][path]["get"]["responses"]["400"]["content"]
+
+
+def test_every_field_of_the_openapi_documents_schemas_is_described(api):
+    """A program's author reads what each key holds; money is a text with two decimals."""
+    schemas = api("get", "/api/v1/openapi.json").get_json()["components"]["schemas"]
+    for name, schema in schemas.items():
+        for field, prop in schema["properties"].items():
+            assert prop.get("description"), f"{name}.{field}"
+    for name in ("Statement", "StatementSummary"):
+        assert set(schemas[name]["required"]) >= STATEMENT_KEYS - {"lines"}
+        for key in ("net", "vat", "total"):
+            assert schemas[name]["properties"][key]["type"] == "string"
+            assert schemas[name]["properties"][key]["pattern"] == MONEY.pattern
+    assert set(schemas["Statement"]["required"]) >= STATEMENT_KEYS
+    assert set(schemas["Line"]["required"]) >= LINE_KEYS
+    assert set(schemas["Line"]["properties"]["kind"]["enum"]) == KINDS
 
 
 def test_clients_for_staff_and_for_a_client_user(api):
@@ -512,7 +552,9 @@ def test_the_documentation_page_shows_every_operation_and_schema_without_scripts
     for path, item in spec["paths"].items():
         for method in item.keys() & {"get", "post"}:
             assert f"{method.upper()}</strong> <code>{path}</code>" in page.text
-    for name in ("UsageEvent", "Statement", "Errors"):
+    for name in spec["components"]["schemas"].keys() - {"PaginationMetadata"}:  # flask-smorest's
         assert f'id="schema-{name}"' in page.text
     assert 'href="#schema-Errors"' in page.text  # the error responses link to their shape
+    assert "header <code>Retry-After</code>" in page.text
+    assert "one of draft, issued" in page.text  # a field's values, from its schema
     assert spec["security"] == [{"bearer": []}]

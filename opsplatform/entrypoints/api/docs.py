@@ -26,17 +26,26 @@ def kind(schema: dict[str, Any]) -> dict[str, Any]:
         inner = kind(schema.get("items", {}))
         return {"text": f"list of {inner['text']}", "link": inner.get("link")}
     text = schema.get("type") or "number or text"
+    if schema.get("enum"):
+        text = "one of " + ", ".join(schema["enum"])
+    if schema.get("format"):
+        text += f" ({schema['format']})"
     if schema.get("pattern"):
         text += f" like {schema.get('example', schema['pattern'])}"
+    if schema.get("nullable"):
+        text += " or null"
     return {"text": text, "link": None}
 
 
 def _response(status: str, response: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in response:  # flask-smorest's default: any other status is an error
-        return {"status": status, "description": "an error", "text": "Errors", "link": "Errors"}
     schema = response.get("content", {}).get("application/json", {}).get("schema")
     body = kind(schema) if schema else {"text": None, "link": None}
-    return {"status": status, "description": response.get("description", ""), **body}
+    return {
+        "status": status,
+        "description": response.get("description", ""),
+        "headers": list(response.get("headers", {})),
+        **body,
+    }
 
 
 def _fields(schema: dict[str, Any]) -> list[dict[str, Any]]:
