@@ -232,5 +232,5 @@ def test_signed_in_pages_downloads_and_api_answers_are_not_stored(app, people):
     for response in responses:
         assert response.headers.get("Cache-Control") == "no-store", response.request.path
     # static files may be kept (the stylesheet is built by make: a checkout may lack it)
-    stylesheet = anonymous.get("/static/govuk.css")
-    assert "no-store" not in stylesheet.headers.get("Cache-Control", "")
+    with anonymous.get("/static/govuk.css") as stylesheet:  # (a file: closed after)
+        assert "no-store" not in stylesheet.headers.get("Cache-Control", "")
