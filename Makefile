@@ -7,7 +7,7 @@ PORT ?= 5000
 
 CSS := opsplatform/static/govuk.css
 
-.PHONY: install run test lint format bench
+.PHONY: install run test unit lint format bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,16 @@ run: install
 	$(BIN)/opsplatform demo --if-empty
 	$(BIN)/opsplatform serve --host $(HOST) --port $(PORT)
 
+# ruff, the layering contract (docs/ARCHITECTURE.md) and the type checker
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
+
+# The pure logic alone (periods, money, rules, engine, measures, layers): seconds.
+unit: install
+	$(BIN)/pytest tests/unit -q
 
 # The whole suite twice: on SQLite, then on a throwaway PostgreSQL server.
 test: lint
