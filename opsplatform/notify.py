@@ -15,7 +15,7 @@ The scheduler delivers the outbox on every tick over SMTP, configured by environ
 | OPSPLATFORM_BASE_URL | the web app's address, for links in messages | links are paths |
 
 The messages are written where what they tell of is done: `billing.service` (statements
-issued), `billing.queries` (queries waiting too long), `sla.publication` (a publication
+issued), `billing.disputes` (queries waiting too long), `sla.publication` (a publication
 ready to review); this module only queues them and delivers the outbox.
 
 Delivery is at least once: a message is claimed before it is sent, marked sent after;

@@ -19,7 +19,7 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from billing.queries import query_reminder
+from billing.disputes import query_reminder
 from billing.service import close_month
 from opsplatform.calendars import load_calendars
 from opsplatform.db import Database, utcnow

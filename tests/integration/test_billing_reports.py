@@ -14,8 +14,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
+from billing.disputes import answer_query, raise_query
 from billing.models import Statement, StatementLine, StatementQuery
-from billing.queries import answer_query, raise_query
 from billing.reports import (
     BillingRow,
     Draft,

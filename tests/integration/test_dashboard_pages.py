@@ -19,8 +19,8 @@ from statistics import median
 import pytest
 from sqlalchemy import func, select, update
 
+from billing.disputes import answer_query, raise_query
 from billing.models import Statement, StatementLine, StatementQuery
-from billing.queries import answer_query, raise_query
 from opsplatform.entrypoints.app import create_app
 from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp

@@ -11,8 +11,8 @@ from email.policy import default
 import pytest
 from sqlalchemy import select, update
 
+from billing.disputes import raise_query
 from billing.models import StatementQuery
-from billing.queries import raise_query
 from opsplatform.entrypoints import jobs
 from opsplatform.models import Notification
 from tests.support import small_centre, write_book, write_csv

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select, update
 
-from billing.queries import answer_query, raise_query
+from billing.disputes import answer_query, raise_query
 from importers.usage import revert_batch
 from opsplatform.audit import record
 from opsplatform.models import Client, Kpi, KpiFigure, Service, UsageEvent

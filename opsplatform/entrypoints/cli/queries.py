@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from billing.queries import answer_query, list_queries, query_document, raise_query
+from billing.disputes import answer_query, list_queries, query_document, raise_query
 from importers.tables import money
 from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals

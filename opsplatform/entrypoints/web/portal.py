@@ -22,8 +22,8 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing.disputes import answer_query, list_queries, raise_query, working_days_open
 from billing.models import PendingLine, Statement, StatementLine, StatementQuery
-from billing.queries import answer_query, list_queries, raise_query, working_days_open
 from importers.tables import money
 from opsplatform.audit import record
 from opsplatform.calendars import WorkingCalendar, load_calendars

@@ -1,4 +1,4 @@
-"""Statement queries: a client questions a statement or one of its lines; finance answers.
+"""Disputes: a client council queries a statement or one of its lines; finance answers.
 
 Every query is timed from raised to answered, because how quickly disputes are
 settled is one of the centre's low-bureaucracy measures. Accepting a query with an
