@@ -97,7 +97,17 @@ def upload(client, url: str, content: bytes, name: str, csrf: bool = True):
     data = {"file": (io.BytesIO(content), name)}
     if csrf:
         data["csrf_token"] = token_of(client)
-    return client.post(url, data=data, content_type="multipart/form-data")
+    response = client.post(url, data=data, content_type="multipart/form-data")
+    # the test client spools a body over 500 KB to a temporary file and leaves it open
+    response.request.environ["wsgi.input"].close()
+    return response
+
+
+def download(client, url: str):
+    """A download, read and closed: a file sent from disk stays open until its response closes."""
+    with client.get(url) as response:
+        response.get_data()
+    return response
 
 
 def checked(client, url: str, content: bytes, name: str):
@@ -283,7 +293,7 @@ def test_bad_csv_lists_every_bad_row_stores_nothing_and_offers_the_error_workboo
 
     link = f"/imports/usage/{token}/errors.xlsx"
     assert link in Page(page.text).links
-    response = finance.get(link)
+    response = download(finance, link)
     assert response.status_code == 200
     assert response.mimetype == XLSX
     assert "bad-problems.xlsx" in response.headers["Content-Disposition"]
@@ -804,7 +814,7 @@ def test_setup_workbook_problems_are_listed_with_their_sheet(app, finance, tmp_p
     ]
     assert "rerate" not in page.text
     assert counts(app) == before
-    response = finance.get(f"/imports/setup/{token}/errors.xlsx")
+    response = download(finance, f"/imports/setup/{token}/errors.xlsx")
     assert response.status_code == 200
     ws = load_workbook(io.BytesIO(response.data)).active
     assert [c.value for c in ws[1]] == ["sheet", "row", "column", "problem"]
@@ -861,7 +871,9 @@ def test_a_file_of_thousands_of_bad_rows_lists_the_first_thousand_problems(app, 
     assert "bad.csv has 2,500 problems" in text
     assert "The first 1,000 of 2,500 problems are listed here" in text
     assert len([r for r in Page(page.text).rows if r and r[0].isdigit()]) == 1000
-    ws = load_workbook(io.BytesIO(finance.get(f"/imports/usage/{token}/errors.xlsx").data)).active
+    ws = load_workbook(
+        io.BytesIO(download(finance, f"/imports/usage/{token}/errors.xlsx").data)
+    ).active
     assert ws.max_row == 1 + 1000 + 1
     assert ws.cell(ws.max_row, 4).value == (
         "1,500 more problems are not listed: these are the first 1,000 of 2,500"
