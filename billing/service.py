@@ -10,6 +10,7 @@ statements are never touched.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -477,6 +478,17 @@ def issued_months(session: Session, year: str) -> list[str]:
             )
             .distinct()
             .order_by(Statement.month)
+        )
+    )
+
+
+def issued_among(session: Session, months: Collection[str]) -> set[str]:
+    """Which of `months` (YYYY-MM) have issued statements."""
+    return set(
+        session.scalars(
+            select(Statement.month)
+            .where(Statement.status == "issued", Statement.month.in_(list(months)))
+            .distinct()
         )
     )
 

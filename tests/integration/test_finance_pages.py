@@ -1,5 +1,6 @@
 """The finance staff's import pages: usage and setup imports checked then confirmed, history,
-reverts, roles and CSRF (see opsplatform/entrypoints/web/finance.py)."""
+reverts, roles and CSRF (see opsplatform/entrypoints/web/finance.py; the uploads and their
+jobs are importers/uploads.py, tested without pages in test_uploads.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
+import importers.uploads
 from opsplatform.models import AuditEvent, Client, ImportBatch, Service, Tariff, UsageEvent
 from tests import crafted
 from tests.pages import Page
@@ -424,10 +426,8 @@ def test_an_import_already_under_way_is_not_started_twice(app, finance):
 @pytest.fixture
 def held(app, monkeypatch):
     """Usage checks and imports that report 2 rows done, then wait until released."""
-    import importers.usage
-
     release, reported = threading.Event(), threading.Event()
-    real = importers.usage.import_file
+    real = importers.uploads.import_file
 
     def slow(session, path, dry_run=False, progress=None):
         progress(2)
@@ -435,7 +435,7 @@ def held(app, monkeypatch):
         assert release.wait(30)
         return real(session, path, dry_run, progress)
 
-    monkeypatch.setattr(importers.usage, "import_file", slow)
+    monkeypatch.setattr(importers.uploads, "import_file", slow)
     app.config["IMPORT_WAIT_SECONDS"] = 0
     yield release, reported
     release.set()
@@ -530,8 +530,6 @@ def test_an_import_whose_process_died_can_be_made_again(app, finance):
 
 
 def test_an_import_that_fails_unexpectedly_writes_nothing_and_says_so(app, finance, monkeypatch):
-    import importers.usage
-
     _, token = checked(finance, "/imports/usage", csv_bytes(GOOD_ROWS), "usage.csv")
     before = counts(app)
 
@@ -540,7 +538,7 @@ def test_an_import_that_fails_unexpectedly_writes_nothing_and_says_so(app, finan
         session.flush()
         raise OSError("disk full")
 
-    monkeypatch.setattr(importers.usage, "import_file", broken)
+    monkeypatch.setattr(importers.uploads, "import_file", broken)
     response = post(finance, f"/imports/usage/{token}/commit")
     page = finance.get(response.headers["Location"])
     assert "The import did not finish, so nothing was imported" in page.text
