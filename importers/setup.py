@@ -23,7 +23,7 @@ from importers.tables import Spilled, blank, check_header, named_rows
 from importers.xlsx import Limits, open_workbook
 from opsplatform.calendars import NATIONS
 from opsplatform.db import storable
-from opsplatform.errors import Problem, Problems, Refused
+from opsplatform.errors import TARIFF_FROZEN, Problem, Problems, Refused
 from opsplatform.models import (
     CalendarOverride,
     Client,
@@ -442,13 +442,15 @@ class _Loader:
         if changed and not self.rerate:
             months = self.issued_months(self.session, r["financial_year"])
             if months:
-                self.problem(
-                    f"the tariffs of {r['financial_year']} are frozen: statements for "
-                    f"{', '.join(months)} are issued; load with --rerate to change them and "
-                    "bill the difference as prior-period lines",
-                    sheet,
-                    n,
-                    "rule",
+                self.problems.append(
+                    Problem(
+                        f"the tariffs of {r['financial_year']} are frozen: statements for "
+                        f"{', '.join(months)} are issued",
+                        sheet,
+                        n,
+                        "rule",
+                        TARIFF_FROZEN,
+                    )
                 )
                 return
         if existing is not None and changed:

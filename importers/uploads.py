@@ -42,7 +42,7 @@ from importers.templates import write_error_report
 from importers.usage import UsageRefused, import_file
 from opsplatform.audit import record
 from opsplatform.db import Database
-from opsplatform.errors import Problem, Refused
+from opsplatform.errors import TARIFF_FROZEN, Problem, Refused
 from opsplatform.periods import Month
 
 log = logging.getLogger("opsplatform.imports")
@@ -89,7 +89,7 @@ def usage_months(
 
 
 def _frozen(problem: Problem) -> bool:
-    return problem.sheet == "Tariffs" and "are frozen" in problem.message
+    return problem.code == TARIFF_FROZEN
 
 
 def _rows(refused: Refused) -> int | None:

@@ -8,14 +8,21 @@ from dataclasses import dataclass
 KEPT = 1000  # problems listed: on stderr, in JSON, on a page and in an error workbook
 
 
+# Codes of problems that a surface answers in its own way (a command line offers an option,
+# a page a choice); the others need no code, their message says it all.
+TARIFF_FROZEN = "tariff_frozen"  # a changed tariff of a year with issued statements
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with the input: where (sheet or file, row, column) and why."""
+    """One thing wrong with the input: where (sheet or file, row, column) and why, and for
+    a problem a surface answers in its own way, a machine-readable `code`."""
 
     message: str
     sheet: str | None = None
     row: int | None = None
     column: str | None = None
+    code: str | None = None
 
     def __str__(self) -> str:
         where = []
@@ -33,6 +40,7 @@ class Problem:
             "row": self.row,
             "column": self.column,
             "message": self.message,
+            "code": self.code,
         }
 
 

@@ -897,7 +897,8 @@ def test_frozen_tariffs_are_refused_and_re_rating_is_offered(app, finance, tmp_p
     page, token = checked(finance, "/imports/setup", content, "tariffs.xlsx")
     assert "The setup workbook changes frozen tariffs" in page.text
     assert "2026-04 are issued" in page.text
-    assert "--rerate" not in page.text
+    assert "--rerate" not in page.text  # the page offers its own choice, by the problem's code
+    assert "re-rate the issued months to change them and bill the difference" in page.text
     form = Page(page.text).form(f"/imports/setup/{token}/check")
     assert form["inputs"]["rerate"]["type"] == "checkbox"
     assert form["inputs"]["csrf_token"]["value"]

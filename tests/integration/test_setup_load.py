@@ -408,9 +408,16 @@ def test_a_changed_tariff_of_an_issued_year_is_refused_naming_the_issued_month(
     book = new_pay_tariff(tmp_path)
     result = cli("setup", "load", book, expect=1)
     assert "2026-04" in result.stderr
-    assert "--rerate" in result.stderr
+    assert (
+        "error: sheet Tariffs, row 2, column rule: the tariffs of 2026-27 are frozen: "
+        "statements for 2026-04 are issued; load with --rerate to change them and bill the "
+        "difference as prior-period lines"
+    ) in result.stderr
     errors = cli.json("setup", "load", book, expect=1)["errors"]
-    assert [(e["sheet"], e["row"]) for e in errors] == [("Tariffs", 2)]
+    assert [(e["sheet"], e["row"], e["code"]) for e in errors] == [("Tariffs", 2, "tariff_frozen")]
+    assert errors[0]["message"].endswith(
+        "; load with --rerate to change them and bill the difference as prior-period lines"
+    )
     assert pay_bands(database) == "500@4.00; *@3.00"
 
     # with May issued too, both months are named

@@ -8,12 +8,13 @@ import getpass
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import NoReturn, ParamSpec, TypeVar
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from opsplatform.errors import Refused
+from opsplatform.errors import TARIFF_FROZEN, Problem, Refused
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
 Period = TypeVar("Period", Month, Quarter, FinancialYear)
@@ -77,15 +78,33 @@ def refusals(command: Callable[Arguments, Result]) -> Callable[Arguments, Result
 
 def _refuse(refused: Refused, as_json: bool) -> NoReturn:
     if as_json:
-        emit({"errors": [p.as_dict() for p in refused.problems], "error_count": refused.total})
+        emit(
+            {
+                "errors": [worded(p).as_dict() for p in refused.problems],
+                "error_count": refused.total,
+            }
+        )
     print_problems(refused)
     sys.exit(1)
+
+
+# What the command line adds to a problem it answers with an option of its own.
+HINTS = {
+    TARIFF_FROZEN: "load with --rerate to change them and bill the difference as "
+    "prior-period lines",
+}
+
+
+def worded(problem: Problem) -> Problem:
+    """The problem as the command line says it: with its hint, if it has one."""
+    hint = HINTS.get(problem.code or "")
+    return replace(problem, message=f"{problem.message}; {hint}") if hint else problem
 
 
 def print_problems(refused: Refused) -> None:
     """One `error:` line per problem listed (at most KEPT), and one for any not listed."""
     for problem in refused.problems:
-        click.echo(f"error: {problem}", err=True)
+        click.echo(f"error: {worded(problem)}", err=True)
     if refused.unlisted():
         click.echo(f"error: {refused.unlisted()}", err=True)
 

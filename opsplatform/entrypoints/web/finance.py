@@ -44,7 +44,7 @@ from opsplatform.audit import record
 from opsplatform.entrypoints.access import STAFF, WRITERS
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.web.dashboard import roles
-from opsplatform.errors import Refused
+from opsplatform.errors import TARIFF_FROZEN, Refused
 from opsplatform.models import ImportBatch, UsageEvent
 from opsplatform.periods import LONDON
 
@@ -53,7 +53,9 @@ finance = Blueprint("finance", __name__)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SUFFIXES = {"usage": (".csv", ".xlsx"), "setup": (".xlsx",)}
 PER_PAGE = 50  # import batches per page of the history
-RERATE_HINT = "load with --rerate to change them"
+RERATE_CHOICE = (
+    "re-rate the issued months to change them and bill the difference as prior-period lines"
+)
 REFRESH_SECONDS = 5  # how often a progress page updates itself
 
 
@@ -144,9 +146,10 @@ def london(moment: datetime) -> str:
 
 
 def _display(problem: dict[str, Any]) -> dict[str, Any]:
-    """A problem as the page shows it: the command line's --rerate becomes the page's choice."""
-    message = problem["message"].replace(RERATE_HINT, "re-rate the issued months to change them")
-    return {**problem, "message": message}
+    """A problem as the page shows it: frozen tariffs are offered the page's choice."""
+    if problem.get("code") != TARIFF_FROZEN:
+        return problem
+    return {**problem, "message": f"{problem['message']}; {RERATE_CHOICE}"}
 
 
 def _summary(meta: dict[str, Any], problems: list[dict[str, Any]]) -> list[tuple[str, str]]:
