@@ -22,7 +22,6 @@ from importers import tables as cell
 from importers.tables import Spilled, blank, check_header, named_rows
 from importers.xlsx import Limits, open_workbook
 from opsplatform.calendars import NATIONS
-from opsplatform.db import storable
 from opsplatform.errors import TARIFF_FROZEN, Problem, Problems, Refused
 from opsplatform.models import (
     CalendarOverride,
@@ -549,22 +548,13 @@ def _parse_row(sheet: Sheet, number: int, raw: dict, problems: Problems) -> dict
             problems.append(Problem(str(error), sheet.name, number, column.name))
             ok = False
             continue
-        unstorable = value.__class__ is str and _unstorable(sheet.name, column.name, value)
+        unstorable = value.__class__ is str and cell.unstorable(
+            column.name, value, _LONGEST[sheet.name].get(column.name)
+        )
         if unstorable:
             problems.append(Problem(unstorable, sheet.name, number, column.name))
             ok = False
     return parsed if ok else None
-
-
-def _unstorable(sheet: str, column: str, text: str) -> str | None:
-    """Why a text cannot be stored as it is, if it cannot: longer than its column in the
-    database (which PostgreSQL refuses and SQLite does not), or not storable at all."""
-    longest = _LONGEST[sheet].get(column)
-    if longest is not None and len(text) > longest:
-        return f"{column} is longer than {longest} characters"
-    if not storable(text):
-        return f"{column} holds a NUL character or a lone surrogate"
-    return None
 
 
 SETUP_ROWS = 20_000  # rows under a sheet's header: ten years of a 50-council centre's

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from importers.xlsx import EXCEL_ROWS, Limits, Workbook, count_rows, open_workbook
+from opsplatform.db import storable
 from opsplatform.errors import Problem, Refused
 
 CODE = re.compile(r"^[A-Z0-9-]{2,12}$")
@@ -180,6 +181,16 @@ def check_header(
     for name in sorted(required - set(header)):
         problems.append(Problem(f"required column '{name}' is missing", sheet, 1, name))
     return problems
+
+
+def unstorable(column: str, text: str, longest: int | None) -> str | None:
+    """Why a text cannot be stored as it is, if it cannot: longer than its column in the
+    database (which PostgreSQL refuses and SQLite does not), or not storable at all."""
+    if longest is not None and len(text) > longest:
+        return f"{column} is longer than {longest} characters"
+    if not storable(text):
+        return f"{column} holds a NUL character or a lone surrogate"
+    return None
 
 
 # Cell parsers: each returns the value or raises ValueError with a message for people.

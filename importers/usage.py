@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from importers import tables as cell
 from importers.tables import Spilled, check_header, file_blocks, read_rows
-from opsplatform.db import storable, take_turns, utcnow
+from opsplatform.db import take_turns, utcnow
 from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import Client, ImportBatch, Service, Subscription, UsageEvent
 from opsplatform.periods import FIRST_YEAR, LAST_YEAR, LONDON, london_midnight_utc, to_utc
@@ -243,10 +243,9 @@ def _free_text(value: object, column: str, limit: int, found: list) -> str | Non
     value = value.strip() if value.__class__ is str else cell.text(value)
     if not value:
         return None
-    if len(value) > limit:
-        found.append((column, f"{column} is longer than {limit} characters"))
-    elif not storable(value):
-        found.append((column, f"{column} holds a NUL character or a lone surrogate"))
+    problem = cell.unstorable(column, value, limit)
+    if problem:
+        found.append((column, problem))
     return value
 
 
