@@ -105,8 +105,11 @@ def test_a_csv_of_a_million_bad_rows_lists_the_first_thousand_problems(measured,
     assert lines[-1] == (
         "error: 2,199,000 more problems are not listed: these are the first 1,000 of 2,200,000"
     )
-    ws = load_workbook(errors, read_only=True).active
-    rows = list(ws.iter_rows(values_only=True))
+    book = load_workbook(errors, read_only=True)
+    try:
+        rows = list(book.active.iter_rows(values_only=True))
+    finally:
+        book.close()
     assert len(rows) == 1 + 1000 + 1
     assert rows[1] == ("bad.csv", 2, "client", "unknown client 'NOPE'")
     assert rows[-1][3] == lines[-1].removeprefix("error: ")
