@@ -64,8 +64,8 @@ def api_posts(folder: Path, payloads: list[bytes], count: int, profile: bool) ->
 
     database = loaded_database(folder, CLIENTS, SERVICES)  # sets OPSPLATFORM_DATABASE_URL
     with database.transaction() as session:
-        create_user(session, EMAIL, "finance")
-        _, token = create_token(session, EMAIL)
+        create_user(session, EMAIL, "finance", actor="bench")
+        _, token = create_token(session, EMAIL, actor="bench")
     database.engine.dispose()
     os.environ["OPSPLATFORM_INSTANCE_PATH"] = str(folder / "instance")
     app = create_app()

@@ -80,7 +80,7 @@ def manager_cookie(folder: Path) -> str:
     app.config["WTF_CSRF_ENABLED"] = False
     database = app.extensions["opsplatform.db"]
     with database.transaction() as session:
-        user, password = create_user(session, "manager@centre.gov.uk", "manager")
+        user, password = create_user(session, "manager@centre.gov.uk", "manager", actor="bench")
     client = app.test_client()
     response = client.post("/login", data={"email": user.email, "password": password})
     assert response.status_code == 302, response.text

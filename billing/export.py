@@ -30,6 +30,7 @@ from opsplatform.errors import Refused
 from opsplatform.models import Subscription, UsageEvent
 from opsplatform.periods import Month, london_date, to_london
 from opsplatform.settings import centre_settings
+from opsplatform.vocabulary import LineKind
 from opsplatform.workbooks import (
     DATE_FORMAT,
     HEADER_FILL,
@@ -38,14 +39,6 @@ from opsplatform.workbooks import (
     QUANTITY_FORMAT,
 )
 
-KIND_NAMES = {
-    "charge": "Charge",
-    "prior_period": "Prior-period adjustment",
-    "adjustment": "Adjustment",
-    "service_credit": "Service credit",
-    "true_up": "Year-end true-up",
-    "carried_forward": "Carried forward",
-}
 LINE_HEADERS = [
     "Line",
     "Service",
@@ -228,7 +221,7 @@ def _line_row(ws: WriteOnlyWorksheet, line: StatementLine) -> list[Cell | None]:
         _cell(ws, line.position, alignment=TOP),
         _cell(ws, line.service.code if line.service else None, alignment=TOP),
         _cell(ws, line.description, alignment=WRAP),
-        _cell(ws, KIND_NAMES.get(line.kind, line.kind), alignment=TOP),
+        _cell(ws, LineKind(line.kind).label, alignment=TOP),
         _cell(ws, Month.parse(line.period).first_day, number_format=MONTH_FORMAT, alignment=TOP),
         _cell(ws, line.quantity, alignment=TOP),
         rate,

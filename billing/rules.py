@@ -12,8 +12,9 @@ from decimal import Decimal
 from itertools import pairwise
 
 from opsplatform.money import format_gbp, instalments, round_money, split
+from opsplatform.vocabulary import Rule
 
-RULES = ("unit_rate", "graduated", "banded", "fixed_fee", "apportion")
+RULES = tuple(Rule)
 
 _BAND = re.compile(r"^\s*(\*|\d+(?:\.\d+)?)\s*([@=])\s*(\d+(?:\.\d+)?)\s*$")
 

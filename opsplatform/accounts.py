@@ -13,9 +13,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from opsplatform.audit import record
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
-from opsplatform.models import ROLES, ApiToken, Client, User
+from opsplatform.models import ApiToken, Client, User
+from opsplatform.vocabulary import Role
 
 _hasher = PasswordHasher()
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -24,9 +26,10 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def create_user(
-    session: Session, email: str, role: str, client: str | None = None
+    session: Session, email: str, role: str, client: str | None = None, *, actor: str
 ) -> tuple[User, str]:
-    """A new user with a generated one-time password, returned once and stored hashed."""
+    """A new user with a generated one-time password, returned once and stored hashed;
+    `actor` (who creates it) is recorded in the audit log."""
     email = normalised_email(email)
     problems = []
     if not _EMAIL.match(email):
@@ -41,6 +44,7 @@ def create_user(
     user = User(email=email, password_hash=password_hash, role=role, client=found)
     session.add(user)
     session.flush()
+    record(session, actor, "user create", user.email, role=role, client=client)
     return user, password
 
 
@@ -58,15 +62,18 @@ def list_users(session: Session) -> list[dict[str, Any]]:
     ]
 
 
-def reset_password(session: Session, email: str) -> tuple[User, str]:
+def reset_password(session: Session, email: str, *, actor: str) -> tuple[User, str]:
     """Give the user a new one-time password, returned once, and end its sessions."""
     user = _user(session, email)
     password, user.password_hash = _new_password()
     user.end_sessions()
+    record(session, actor, "user reset", user.email)
     return user, password
 
 
-def change_role(session: Session, email: str, role: str, client: str | None = None) -> User:
+def change_role(
+    session: Session, email: str, role: str, client: str | None = None, *, actor: str
+) -> User:
     """Give the user another role (and client, for a client user), and end its sessions."""
     user = _user(session, email)
     found, problems = _role_client(session, role, client)
@@ -74,15 +81,17 @@ def change_role(session: Session, email: str, role: str, client: str | None = No
         raise Refused(problems)
     user.role, user.client = role, found
     user.end_sessions()
+    record(session, actor, "user role", user.email, role=role, client=client)
     return user
 
 
-def set_active(session: Session, email: str, active: bool) -> User:
+def set_active(session: Session, email: str, active: bool, *, actor: str) -> User:
     """Let the user sign in (and use its API tokens) again, or stop it; either way its
     sessions end, so that enabling a user does not revive a session from before."""
     user = _user(session, email)
     user.active = active
     user.end_sessions()
+    record(session, actor, f"user {'enable' if active else 'disable'}", user.email)
     return user
 
 
@@ -103,9 +112,9 @@ def _role_client(
     """The client a user of `role` is bound to, and what is wrong with the pair."""
     problems = []
     found = None
-    if role not in ROLES:
-        problems.append(f"unknown role '{role}': use one of {', '.join(ROLES)}")
-    if role == "client":
+    if role not in tuple(Role):
+        problems.append(f"unknown role '{role}': use one of {', '.join(Role)}")
+    if role == Role.CLIENT:
         if not client:
             problems.append("a client user needs --client CODE")
         else:
@@ -158,14 +167,15 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, email: str) -> tuple[int, str]:
+def create_token(session: Session, email: str, *, actor: str) -> tuple[int, str]:
     """A new API token for the user: its id and the token, returned once; only a hash is kept."""
     user = _user(session, email)
     token = secrets.token_urlsafe(32)
-    record = ApiToken(user_id=user.id, token_hash=_digest(token))
-    session.add(record)
+    stored = ApiToken(user_id=user.id, token_hash=_digest(token))
+    session.add(stored)
     session.flush()
-    return record.id, token
+    record(session, actor, "token create", email, token=stored.id)
+    return stored.id, token
 
 
 def user_for_token(session: Session, token: str) -> User | None:
@@ -178,10 +188,11 @@ def user_for_token(session: Session, token: str) -> User | None:
     return found.user
 
 
-def revoke_token(session: Session, token_id: int) -> None:
+def revoke_token(session: Session, token_id: int, *, actor: str) -> None:
     """Stop a token working; the record of it stays."""
     found = session.get(ApiToken, token_id)
     if found is None:
         raise Refused(f"there is no token {token_id}")
     if found.revoked_at is None:
         found.revoked_at = utcnow()
+    record(session, actor, "token revoke", f"token {token_id}")

@@ -273,9 +273,6 @@ class KpiBaseline(Base):
     period: Mapped[str | None] = mapped_column(String(40))
 
 
-ROLES = ("admin", "manager", "finance", "client", "auditor")
-
-
 class User(Base):
     """A person who signs in; a `client` user is bound to one client council."""
 

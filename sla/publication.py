@@ -22,17 +22,13 @@ from sqlalchemy.orm import Session
 from opsplatform.notify import link, queue, staff
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
+from opsplatform.vocabulary import KpiStatus
 from opsplatform.workbooks import write_cell, write_table
 from sla.service import Result, baselines, commentary, quarter_values, unit_costs, visible_results
 from sla.visibility import STAFF, Audience
 
-STATUS_TEXT = {
-    "green": "Green: on target",
-    "amber": "Amber: near target",
-    "red": "Red: off target",
-    "no_data": "No data",
-}
-STATUS_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE", "no_data": "EDEDED"}
+# each status's tag colour (opsplatform.vocabulary) as a light cell fill that black text reads on
+FILLS = {"green": "C6EFCE", "orange": "F8CBAD", "red": "FFC7CE", "grey": "EDEDED"}
 HISTORY = 5
 
 
@@ -53,7 +49,8 @@ def trend(result: Result) -> str:
 
 
 def _paint(ws: Worksheet, row: int, column: int, status: str) -> None:
-    ws.cell(row=row, column=column).fill = PatternFill("solid", fgColor=STATUS_FILL[status])
+    fill = FILLS[KpiStatus(status).colour]
+    ws.cell(row=row, column=column).fill = PatternFill("solid", fgColor=fill)
 
 
 def _title(ws: Worksheet, text: str, subtitle: str) -> None:
@@ -82,9 +79,9 @@ def write_publication(
     _title(summary, f"{settings.centre_name}: performance report", period)
     if not final and not audience.staff:
         write_cell(summary, 3, 1, "Other councils' figures are shown once the quarter is final.")
-    counts = [[STATUS_TEXT[s], sum(1 for r in centre if r.status == s)] for s in STATUS_TEXT]
+    counts = [[s.label, sum(1 for r in centre if r.status == s)] for s in KpiStatus]
     write_table(summary, ["status", "KPIs"], counts, start_row=4, widths=[30, 10, 90])
-    for row, status in enumerate(STATUS_TEXT, start=5):
+    for row, status in enumerate(KpiStatus, start=5):
         _paint(summary, row, 1, status)
     headlines = [[r.kpi.code, r.kpi.name, notes[r.kpi.code]] for r in centre if r.kpi.code in notes]
     if headlines:
@@ -111,7 +108,7 @@ def write_publication(
                 _float(r.measure.value),
                 float(r.target),
                 float(r.amber),
-                STATUS_TEXT[r.status],
+                KpiStatus(r.status).label,
                 _float(r.previous),
                 trend(r),
                 _float(r.last_year),
@@ -160,7 +157,7 @@ def write_publication(
             found = by_client.get((code, client))
             line += [
                 _float(found.measure.value) if found else None,
-                STATUS_TEXT[found.status] if found else "not measured",
+                KpiStatus(found.status).label if found else "not measured",
             ]
         body.append(line)
     headers = ["client"] + [f"{c} {part}" for c in codes for part in ("value", "status")]

@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.models import AuditEvent, Client, ImportBatch, Kpi, KpiFigure, UsageEvent
 from opsplatform.periods import LONDON, Month, Quarter
+from opsplatform.vocabulary import KpiStatus
 from sla.models import KpiResult
 from sla.service import assess_quarter
-
-STATUSES = ("green", "amber", "red", "no_data")  # best first, as they are counted
 
 
 def latest_kpi_quarter(session: Session) -> Quarter | None:
@@ -50,7 +49,7 @@ def latest_kpi_quarter(session: Session) -> Quarter | None:
 class KpiCell:
     """A KPI's result for one client, or the whole centre: its status and value."""
 
-    status: str  # one of STATUSES
+    status: str  # a KpiStatus
     value: Decimal | None  # in the KPI's unit; None when nothing was measured
 
 
@@ -73,7 +72,7 @@ class KpiMatrix:
     final: bool
     clients: list[tuple[str, str]]  # (code, name) of every client with a result
     rows: list[KpiRow]
-    counts: dict[str, int] = field(default_factory=dict)  # by status, in STATUSES' order
+    counts: dict[str, int] = field(default_factory=dict)  # by status, in KpiStatus' order
 
 
 def kpi_matrix(session: Session) -> KpiMatrix | None:
@@ -88,7 +87,7 @@ def kpi_matrix(session: Session) -> KpiMatrix | None:
     names = dict(session.execute(select(Client.code, Client.name)).all())
     codes = sorted({r.client for r in results if r.client is not None})
     rows: dict[str, KpiRow] = {}
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(KpiStatus, 0)
     for r in results:
         row = rows.setdefault(r.kpi.code, KpiRow(r.kpi.code, r.kpi.name, r.kpi.unit, {}))
         row.cells[r.client] = KpiCell(r.status, r.measure.value)

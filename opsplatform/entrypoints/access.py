@@ -1,16 +1,22 @@
-"""What a signed-in user may see: the rules that both the pages and the API apply.
+"""Who may do what, and what a signed-in user may see: the rules pages and API both apply.
 
-A client user sees only its own council's statements; anything else does not exist
-for it (404), so that one council cannot even learn another's statement numbers.
+Roles are grouped here by what they may do (`STAFF`, `WRITERS`, ...), and `signed_in` is
+the one guard every page puts in front of itself. A client user sees only its own
+council's statements; anything else does not exist for it (404), so that one council
+cannot even learn another's statement numbers.
 """
 
 from __future__ import annotations
 
+import functools
 import tempfile
-from decimal import Decimal
+from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
+from flask import abort
+from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
 
 from billing.export import write_statement_workbook
@@ -20,16 +26,41 @@ from opsplatform.db import storable
 from opsplatform.errors import Refused
 from opsplatform.models import User
 from opsplatform.periods import Month
+from opsplatform.vocabulary import Role
 from sla.visibility import STAFF as STAFF_AUDIENCE
 from sla.visibility import Audience, council
 
-STAFF = ("admin", "manager", "finance", "auditor")
-WRITERS = ("admin", "finance")
+STAFF = (Role.ADMIN, Role.MANAGER, Role.FINANCE, Role.AUDITOR)
+WRITERS = (Role.ADMIN, Role.FINANCE)  # import usage and setup, adjust, answer queries
+COMMENTATORS = (Role.ADMIN, Role.MANAGER)  # write KPI commentary, change KPI targets
+AUDIT_READERS = (Role.ADMIN, Role.AUDITOR)
+RAISERS = (Role.CLIENT, *WRITERS)  # finance (and admin) may raise a query on a client's behalf
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def signed_in(*roles: Role) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """A page for signed-in users: anyone signed in when no `roles` are named, else only
+    those roles. Anyone else signed in gets 404 if it is a client council's user (centre
+    pages do not exist for a council) and 403 if it is centre staff."""
+
+    def guard(view: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(view)
+        def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+            if roles and current_user.role not in roles:
+                abort(403 if current_user.role in STAFF else 404)
+            return view(*args, **kwargs)
+
+        guarded: Callable[P, R] = login_required(checked)
+        return guarded
+
+    return guard
 
 
 def client_code(user: User) -> str | None:
     """The client a user is confined to, or None for centre staff."""
-    return user.client.code if user.role == "client" and user.client else None
+    return user.client.code if user.role == Role.CLIENT and user.client else None
 
 
 def audience(user: User) -> Audience:
@@ -39,7 +70,7 @@ def audience(user: User) -> Audience:
 
 def visible_statements(session: Session, user: User, month: str | None = None) -> list[Statement]:
     code = client_code(user)
-    if user.role == "client" and code is None:
+    if user.role == Role.CLIENT and code is None:
         return []
     return list_statements(session, Month.parse(month) if month else None, code)
 
@@ -64,15 +95,3 @@ def statement_workbook(session: Session, user: User, number: str) -> tuple[Bytes
         path = Path(folder) / f"{found.number}.xlsx"
         write_statement_workbook(session, found, path)
         return BytesIO(path.read_bytes()), path.name
-
-
-def measure_text(value: Decimal | None, unit: str, missing: str = "no data") -> str:
-    """A KPI value in its unit, `98.5%`, `3.2 days`; `missing` when nothing was measured."""
-    if value is None:
-        return missing
-    number = f"{round(value, 1):,.1f}".removesuffix(".0")
-    return {
-        "percent": f"{number}%",
-        "days": f"{number} days",
-        "seconds": f"{number} seconds",
-    }.get(unit, number)

@@ -7,6 +7,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from opsplatform.config import Config, load_config
 from opsplatform.db import Database, storable
+from opsplatform.entrypoints import formats
 from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, login_manager
 from opsplatform.entrypoints.web import web
@@ -15,6 +16,31 @@ from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
 from opsplatform.entrypoints.web.portal import portal
 from opsplatform.throttle import Throttle
+from opsplatform.vocabulary import (
+    ImportStatus,
+    KpiStatus,
+    LineKind,
+    QueryStatus,
+    RunStatus,
+    StatementStatus,
+)
+
+# what every template may call: the text helpers and the vocabulary's enums
+TEMPLATE_GLOBALS = {
+    "money_text": formats.money_text,
+    "quantity_text": formats.quantity_text,
+    "measure_text": formats.measure_text,
+    "one_place_text": formats.one_place_text,
+    "days_text": formats.days_text,
+    "count_text": formats.count_text,
+    "london_text": formats.london_text,
+    "months_text": formats.months_text,
+    "tag": formats.tag,
+    **{
+        term.__name__: term
+        for term in (ImportStatus, KpiStatus, LineKind, QueryStatus, RunStatus, StatementStatus)
+    },
+}
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -55,6 +81,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_view = "web.login"
     login_manager.login_message = "Sign in to continue"
 
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS)
     for blueprint in (web, dashboard, finance, kpis, portal):
         app.register_blueprint(blueprint)
     init_api(app)

@@ -20,6 +20,7 @@ from opsplatform.entrypoints.api.schemas import (
 from opsplatform.entrypoints.extensions import database
 from opsplatform.models import Client, Service
 from opsplatform.periods import PeriodError, Quarter
+from opsplatform.vocabulary import Role
 from sla.service import visible_results
 
 reference = ApiBlueprint("reference", __name__, url_prefix="/api/v1", description="Reference data")
@@ -32,7 +33,7 @@ class Clients(MethodView):
     def get(self) -> list[Client]:
         """Client councils (a client user sees only its own)."""
         query = select(Client).order_by(Client.code)
-        if g.api_user.role == "client":
+        if g.api_user.role == Role.CLIENT:
             query = query.where(Client.code == client_code(g.api_user))
         with database().transaction() as session:
             return list(session.scalars(query))

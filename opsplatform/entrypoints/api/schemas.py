@@ -16,6 +16,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from opsplatform.calendars import NATIONS
+from opsplatform.vocabulary import KpiStatus, LineKind
 
 MONEY = r"^-?\d+\.\d{2}$"
 DECIMAL = r"^-?\d+(\.\d+)?$"
@@ -177,19 +178,10 @@ class UsageReportSchema(Schema):
 
 # -- statements ----------------------------------------------------------------------------
 
-LINE_KINDS = [
-    "charge",
-    "prior_period",
-    "adjustment",
-    "service_credit",
-    "true_up",
-    "carried_forward",
-]
-
 
 class LineSchema(Schema):
     service = text("service code; null for a line of no one service (an adjustment)", True)
-    kind = text("what the line is (CONTRACT.md section 5)", enum=LINE_KINDS)
+    kind = text("what the line is (CONTRACT.md section 5)", enum=[k.value for k in LineKind])
     description = text("the line as the statement prints it")
     basis = text("how the amount was reached, in one sentence")
     period = text(
@@ -268,7 +260,7 @@ class KpiResultSchema(Schema):
     value = figure("the quarter's value, to 2 decimals; null with no data", True)
     target = figure("the target (the client's own, where its SLA sets one)")
     amber = figure("the amber threshold (the client's own, where its SLA sets one)")
-    status = text("against target and amber", enum=["green", "amber", "red", "no_data"])
+    status = text("against target and amber", enum=[s.value for s in KpiStatus])
     numerator = figure("the value's numerator, to 4 decimals")
     denominator = figure("the value's denominator, to 4 decimals")
     unit = text("the value's unit", enum=["percent", "days", "seconds", "count"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, g, request, send_file
+from flask import Response, g, request
 from flask.views import MethodView
 
 from billing.service import statement_document, statement_summary
@@ -17,9 +17,8 @@ from opsplatform.entrypoints.api.schemas import (
     query_parameter,
 )
 from opsplatform.entrypoints.extensions import database
+from opsplatform.entrypoints.formats import XLSX, workbook_download
 from opsplatform.periods import PeriodError
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 statements = ApiBlueprint(
     "statements", __name__, url_prefix="/api/v1/statements", description="Monthly statements"
@@ -85,4 +84,4 @@ def _workbook(number: str) -> Response | Refusal:
     if found is None:
         return errors(404, f"there is no statement {number}")
     content, name = found
-    return send_file(content, as_attachment=True, download_name=name, mimetype=XLSX)
+    return workbook_download(content, name)

@@ -15,11 +15,10 @@ from opsplatform.accounts import (
     revoke_token,
     set_active,
 )
-from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database, throttle
-from opsplatform.models import ROLES
 from opsplatform.throttle import ACCOUNT
+from opsplatform.vocabulary import Role
 
 
 @click.group(cls=AppGroup)
@@ -29,15 +28,14 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--client", help="The client council a client user belongs to.")
 @json_option
 @refusals
 def users_create(email: str, role: str, client: str | None, as_json: bool) -> None:
     """Create a user and print a one-time password."""
     with database().transaction() as session:
-        user, password = create_user(session, email, role, client)
-        record(session, raised_by(), "user create", user.email, role=role, client=client)
+        user, password = create_user(session, email, role, client, actor=raised_by())
         email = user.email
     if as_json:
         emit({"email": email, "password": password})
@@ -69,9 +67,8 @@ def users_reset(email: str, as_json: bool) -> None:
     """Give EMAIL's user a new one-time password (printed once), end its sessions and lift
     any lock-out of its failed sign-ins."""
     with database().transaction() as session:
-        user, password = reset_password(session, email)
+        user, password = reset_password(session, email, actor=raised_by())
         throttle().forget(session, ACCOUNT, user.email)
-        record(session, raised_by(), "user reset", user.email)
         email = user.email
     if as_json:
         emit({"email": email, "password": password})
@@ -81,14 +78,13 @@ def users_reset(email: str, as_json: bool) -> None:
 
 @users.command("role")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--client", help="The client council a client user belongs to.")
 @refusals
 def users_role(email: str, role: str, client: str | None) -> None:
     """Give EMAIL's user another role, and end its sessions."""
     with database().transaction() as session:
-        user = change_role(session, email, role, client)
-        record(session, raised_by(), "user role", user.email, role=role, client=client)
+        user = change_role(session, email, role, client, actor=raised_by())
         email = user.email
     click.echo(f"user {email} is now {role}; signed out everywhere")
 
@@ -112,8 +108,7 @@ def users_enable(email: str) -> None:
 def _set_active(email: str, active: bool) -> None:
     action = "enable" if active else "disable"
     with database().transaction() as session:
-        user = set_active(session, email, active)
-        record(session, raised_by(), f"user {action}", user.email)
+        user = set_active(session, email, active, actor=raised_by())
         email = user.email
     click.echo(f"user {email} {action}d; signed out everywhere")
 
@@ -130,8 +125,7 @@ def tokens() -> None:
 def tokens_create(email: str, as_json: bool) -> None:
     """Create an API token for EMAIL's user; it is printed once and stored hashed."""
     with database().transaction() as session:
-        token_id, token = create_token(session, email)
-        record(session, raised_by(), "token create", email, token=token_id)
+        token_id, token = create_token(session, email, actor=raised_by())
     if as_json:
         emit({"token": token, "id": token_id})
         return
@@ -144,6 +138,5 @@ def tokens_create(email: str, as_json: bool) -> None:
 def tokens_revoke(token_id: int) -> None:
     """Revoke token TOKEN_ID: programs using it are refused from now on."""
     with database().transaction() as session:
-        revoke_token(session, token_id)
-        record(session, raised_by(), "token revoke", f"token {token_id}")
+        revoke_token(session, token_id, actor=raised_by())
     click.echo(f"token {token_id} revoked")

@@ -20,26 +20,30 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from opsplatform.accounts import authenticate, normalised_email, open_session
-from opsplatform.entrypoints.access import statement_for, statement_workbook, visible_statements
+from opsplatform.entrypoints.access import (
+    signed_in,
+    statement_for,
+    statement_workbook,
+    visible_statements,
+)
 from opsplatform.entrypoints.extensions import database, login_manager, throttle
+from opsplatform.entrypoints.formats import workbook_download
 from opsplatform.models import User
 from opsplatform.periods import PeriodError
 from opsplatform.throttle import ACCOUNT, ADDRESS
 
 web = Blueprint("web", __name__)
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class LoginForm(FlaskForm):
@@ -114,7 +118,7 @@ def login() -> ResponseReturnValue:
 
 
 @web.post("/logout")
-@login_required
+@signed_in()
 def logout() -> ResponseReturnValue:
     """Sign out: every session of the user ends, in this browser and any other."""
     with database().transaction() as db:
@@ -127,7 +131,7 @@ def logout() -> ResponseReturnValue:
 
 
 @web.get("/")
-@login_required
+@signed_in()
 def home() -> ResponseReturnValue:
     with database().transaction() as session:
         statements = visible_statements(session, current_user)
@@ -137,7 +141,7 @@ def home() -> ResponseReturnValue:
 
 
 @web.get("/statements")
-@login_required
+@signed_in()
 def statements() -> ResponseReturnValue:
     month = request.args.get("month") or None
     with database().transaction() as session:
@@ -149,7 +153,7 @@ def statements() -> ResponseReturnValue:
 
 
 @web.get("/statements/<number>")
-@login_required
+@signed_in()
 def statement(number: str) -> ResponseReturnValue:
     if number.lower().endswith(".xlsx"):
         return statement_download(number[: -len(".xlsx")])
@@ -166,4 +170,4 @@ def statement_download(number: str) -> Response:
     if found is None:
         abort(404)
     content, name = found
-    return send_file(content, as_attachment=True, download_name=name, mimetype=XLSX)
+    return workbook_download(content, name)

@@ -16,17 +16,15 @@ from decimal import Decimal
 
 from markupsafe import Markup, escape
 
+from opsplatform.vocabulary import KpiStatus
+
 Number = Decimal | int
 FONT = "arial, sans-serif"
 TEXT = "#0b0c0c"
 MUTED = "#505a5f"
 BLUE = "#1d70b8"
-STATUS_FILLS = {
-    "green": "#00703c",
-    "amber": "#f47738",
-    "red": "#d4351c",
-    "no_data": "#b1b4b6",
-}
+# the tag colours of opsplatform.vocabulary, as GOV.UK's palette draws them
+FILLS = {"green": "#00703c", "orange": "#f47738", "red": "#d4351c", "grey": "#b1b4b6"}
 
 WIDTH = 640
 SIDE = 16  # space left and right of the bars
@@ -209,21 +207,18 @@ def billing_comparison_chart(
     )
 
 
-STATUS_WORDS = {"green": "Green", "amber": "Amber", "red": "Red", "no_data": "No data"}
-
-
 def status_chart(ident: str, title: str, description: str, counts: dict[str, int]) -> Markup:
     """How many results are green, amber, red and without data: one bar per status, named
     below and counted above. No results at all gives a "No data" chart."""
     if not sum(counts.values()):
         return no_data_chart(ident, title, description)
-    statuses = list(STATUS_WORDS)
+    statuses = list(KpiStatus)
     return bar_chart(
         ident,
         title,
         description,
-        [STATUS_WORDS[s] for s in statuses],
+        [s.word for s in statuses],
         [Series("Results", [counts.get(s, 0) for s in statuses])],
         value_text=lambda n: f"{n:,}",
-        category_fills=[STATUS_FILLS[s] for s in statuses],
+        category_fills=[FILLS[s.colour] for s in statuses],
     )

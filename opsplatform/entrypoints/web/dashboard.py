@@ -15,15 +15,12 @@ these pages exist (404), as everywhere else.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     redirect,
@@ -32,7 +29,7 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
-from flask_login import current_user, login_required
+from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -47,16 +44,28 @@ from billing.reports import (
     paperwork_measures,
 )
 from opsplatform.audit import recent, record
-from opsplatform.entrypoints.access import STAFF, measure_text
+from opsplatform.entrypoints.access import AUDIT_READERS, COMMENTATORS, STAFF, signed_in
 from opsplatform.entrypoints.extensions import database
-from opsplatform.entrypoints.web.charts import STATUS_WORDS, billing_comparison_chart, status_chart
+from opsplatform.entrypoints.formats import (
+    NO_DATA,
+    Page,
+    london_text,
+    measure_text,
+    money_text,
+    months_text,
+    requested_page,
+    tag,
+    today,
+)
+from opsplatform.entrypoints.web.charts import billing_comparison_chart, status_chart
 from opsplatform.entrypoints.web.figures import KeptFigures
 from opsplatform.errors import Refused
 from opsplatform.models import AuditEvent, ImportBatch, JobRun, Kpi, Notification
 from opsplatform.money import format_gbp
-from opsplatform.periods import LONDON, Month, PeriodError, Quarter
+from opsplatform.periods import Month, PeriodError, Quarter
 from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, QUERY_REMINDER
 from opsplatform.settings import centre_settings
+from opsplatform.vocabulary import KpiStatus, RunStatus
 from sla.models import KpiCommentary
 from sla.reports import KpiMatrix, data_version, kpi_matrix, latest_kpi_quarter
 from sla.service import assess_quarter, set_commentary
@@ -64,76 +73,11 @@ from sla.service import commentary as saved_commentary
 
 dashboard = Blueprint("dashboard", __name__)
 
-AUDIT_READERS = ("admin", "auditor")
-COMMENTATORS = ("admin", "manager")
 AUDIT_PER_PAGE = 50
 RECENT_IMPORTS = 10
 COMMENTARY_LIMIT = 5000
-STATUS_TAGS = {
-    "green": "govuk-tag--green",
-    "amber": "govuk-tag--orange",
-    "red": "govuk-tag--red",
-    "no_data": "govuk-tag--grey",
-}
-NO_DATA = "no data"
 KEPT_FIGURES = "opsplatform.figures"
 SNAKE = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def roles(*allowed: str):
-    """Centre staff only (anyone else: 404, as if the page did not exist); then `allowed`
-    roles only (other staff: 403)."""
-
-    def decorate(view):
-        @functools.wraps(view)
-        def checked(*args, **kwargs):
-            if current_user.role not in STAFF:
-                abort(404)
-            if current_user.role not in allowed:
-                abort(403)
-            return view(*args, **kwargs)
-
-        return login_required(checked)
-
-    return decorate
-
-
-# -- small pieces the templates use ----------------------------------------------------------
-
-
-def money_text(amount: Decimal | None) -> str:
-    """`£1,234.56`, or "no data" when there is no figure."""
-    return NO_DATA if amount is None else format_gbp(amount)
-
-
-def london_text(moment: datetime | None) -> str:
-    if moment is None:
-        return "–"
-    return moment.astimezone(LONDON).strftime("%-d %b %Y %H:%M")
-
-
-def today() -> date:
-    return datetime.now(LONDON).date()
-
-
-def months_text(first: Month, last: Month) -> str:
-    if first == last:
-        return first.label
-    if first.year == last.year:
-        return f"{first.first_day:%B} to {last.label}"
-    return f"{first.label} to {last.label}"
-
-
-def one_place_text(value: float | None, unit: str = "") -> str:
-    """`2.5`, `33.3%`; "no data" when there is no figure."""
-    return NO_DATA if value is None else f"{value:,.1f}{unit}"
-
-
-def days_text(days: float | None) -> str:
-    """`1 day`, `4.5 days`; "no data" when there is no figure."""
-    if days is None:
-        return NO_DATA
-    return f"{days:g} day" if days == 1 else f"{days:g} days"
 
 
 # -- billing: this month and the year to date, against the same months last year -------------
@@ -179,7 +123,7 @@ def billing_chart(found: BillingComparison) -> Markup:
 
 def kpi_chart(matrix: KpiMatrix) -> Markup:
     counts = matrix.counts
-    described = ", ".join(f"{STATUS_WORDS[s]}: {n:,}" for s, n in counts.items())
+    described = ", ".join(f"{KpiStatus(s).word}: {n:,}" for s, n in counts.items())
     return status_chart(
         "kpi-chart",
         f"KPI results by client in {matrix.quarter}, by status",
@@ -223,7 +167,6 @@ def computed_figures(session: Session) -> Figures:
             "dashboard/_billing.html",
             billing=found,
             billing_chart=billing_chart(found) if found else None,
-            money_text=money_text,
             change_text=change_text,
         )
     )
@@ -235,9 +178,6 @@ def computed_figures(session: Session) -> Figures:
                 matrix=matrix,
                 kpi_chart=chart,
                 may_comment=may_comment,
-                status_words=STATUS_WORDS,
-                status_tags=STATUS_TAGS,
-                measure_text=measure_text,
             )
         )
         for may_comment in (False, True)
@@ -255,7 +195,7 @@ def _keep_figures(state: BlueprintSetupState) -> None:
 
 
 @dashboard.get("/dashboard")
-@roles(*STAFF)
+@signed_in(*STAFF)
 def overview() -> str:
     with database().transaction(dry_run=True) as session:
         kept, refreshing = current_app.extensions[KEPT_FIGURES].get(session)
@@ -269,11 +209,6 @@ def overview() -> str:
             queries=open_queries(session, today()),
             imports=recent_imports(session),
             measures=kept.figures.measures,
-            money_text=money_text,
-            london_text=london_text,
-            months_text=months_text,
-            one_place_text=one_place_text,
-            days_text=days_text,
         )
     return page
 
@@ -322,7 +257,7 @@ def detail_items(detail: object) -> list[tuple[str, str]]:
     return [("Detail", _value_text(detail))]
 
 
-def _audit_page(session: Session, page: int) -> list[dict]:
+def _audit_page(session: Session, page: Page) -> list[dict]:
     """One page of the audit log, newest first, with times in London and readable detail."""
     return [
         {
@@ -330,33 +265,24 @@ def _audit_page(session: Session, page: int) -> list[dict]:
             "when": london_text(datetime.fromisoformat(entry["at"])),
             "detail": detail_items(entry["detail"]),
         }
-        for entry in recent(session, AUDIT_PER_PAGE, (page - 1) * AUDIT_PER_PAGE)
+        for entry in recent(session, page.size, page.offset)
     ]
 
 
-def _paged(count: int, per_page: int) -> tuple[int, int]:
-    """The page asked for and how many pages `count` rows make; 404 for a page beyond them."""
-    page = request.args.get("page", 1, type=int)
-    pages = max(1, -(-count // per_page))
-    if not 1 <= page <= pages:
-        abort(404)
-    return page, pages
-
-
 @dashboard.get("/audit")
-@roles(*AUDIT_READERS)
+@signed_in(*AUDIT_READERS)
 def audit_log():
     with database().transaction(dry_run=True) as session:
         count = session.scalar(select(func.count(AuditEvent.id))) or 0
-        page, pages = _paged(count, AUDIT_PER_PAGE)
+        page = requested_page(count, AUDIT_PER_PAGE)
         entries = _audit_page(session, page)
     return render_template(
         "dashboard/audit.html",
         entries=entries,
-        page=page,
-        pages=pages,
+        page=page.number,
+        pages=page.pages,
         count=count,
-        first=(page - 1) * AUDIT_PER_PAGE + 1,
+        first=page.first,
     )
 
 
@@ -367,20 +293,19 @@ JOB_NAMES = {
     QUARTERLY_ASSESS: "Quarterly assessment",
     QUERY_REMINDER: "Query reminder",
 }
-RUN_TAGS = {"done": "govuk-tag--green", "running": "govuk-tag--blue", "failed": "govuk-tag--red"}
 
 
 @dashboard.get("/scheduler")
-@roles(*STAFF)
+@signed_in(*STAFF)
 def scheduler_runs():
     with database().transaction(dry_run=True) as session:
         count = session.scalar(select(func.count(JobRun.id))) or 0
-        page, pages = _paged(count, AUDIT_PER_PAGE)
+        page = requested_page(count, AUDIT_PER_PAGE)
         runs = session.scalars(
             select(JobRun)
             .order_by(JobRun.started_at.desc(), JobRun.id.desc())
-            .offset((page - 1) * AUDIT_PER_PAGE)
-            .limit(AUDIT_PER_PAGE)
+            .offset(page.offset)
+            .limit(page.size)
         ).all()
         waiting, failing = session.execute(  # COUNT(error) counts those with one
             select(func.count(Notification.id), func.count(Notification.error)).where(
@@ -394,14 +319,14 @@ def scheduler_runs():
                 {
                     "run": r,
                     "name": JOB_NAMES.get(r.job, r.job),
-                    "tag": RUN_TAGS.get(r.status, "govuk-tag--grey"),
+                    "status": tag(RunStatus(r.status)),
                     "started": london_text(r.started_at),
                     "finished": london_text(r.finished_at),
                 }
                 for r in runs
             ],
-            page=page,
-            pages=pages,
+            page=page.number,
+            pages=page.pages,
             count=count,
             waiting=waiting,
             failing=failing,
@@ -417,7 +342,7 @@ def _field(index: int) -> str:
 
 
 @dashboard.get("/performance/commentary")
-@roles(*COMMENTATORS)
+@signed_in(*COMMENTATORS)
 def commentary_start():
     """Go to a quarter's commentary: the one asked for, or else the latest with results."""
     text = (request.args.get("quarter") or "").strip()
@@ -439,7 +364,7 @@ def commentary_start():
 
 
 @dashboard.route("/performance/<quarter>/commentary", methods=["GET", "POST"])
-@roles(*COMMENTATORS)
+@signed_in(*COMMENTATORS)
 def commentary(quarter: str):
     try:
         parsed = Quarter.parse(quarter)
@@ -541,9 +466,6 @@ def commentary(quarter: str):
             fields=fields,
             errors=errors,
             limit=COMMENTARY_LIMIT,
-            status_words=STATUS_WORDS,
-            status_tags=STATUS_TAGS,
-            london_text=london_text,
         )
         if errors:
             session.rollback()

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +39,14 @@ from importers.templates import write_setup_template, write_usage_template
 from importers.uploads import Upload, Uploads, usage_months
 from importers.usage import revert_batch
 from opsplatform.audit import record
-from opsplatform.entrypoints.access import STAFF, WRITERS
+from opsplatform.entrypoints.access import STAFF, WRITERS, signed_in
 from opsplatform.entrypoints.extensions import database
-from opsplatform.entrypoints.web.dashboard import roles
+from opsplatform.entrypoints.formats import XLSX, london_text, requested_page, workbook_download
 from opsplatform.errors import TARIFF_FROZEN, Refused
 from opsplatform.models import ImportBatch, UsageEvent
-from opsplatform.periods import LONDON
 
 finance = Blueprint("finance", __name__)
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SUFFIXES = {"usage": (".csv", ".xlsx"), "setup": (".xlsx",)}
 PER_PAGE = 50  # import batches per page of the history
 RERATE_CHOICE = (
@@ -60,9 +56,6 @@ REFRESH_SECONDS = 5  # how often a progress page updates itself
 
 
 # -- who may do what -----------------------------------------------------------------------
-
-staff_only = roles(*STAFF)  # anyone else: 404, as if the pages did not exist
-writers_only = roles(*WRITERS)  # other staff: 403
 
 
 # -- uploads waiting between their check and their import ------------------------------------
@@ -138,11 +131,6 @@ def _committed(kind: str, token: str) -> ResponseReturnValue:
 
 
 # -- what the pages show --------------------------------------------------------------------
-
-
-def london(moment: datetime) -> str:
-    local = moment.astimezone(LONDON)
-    return f"{local.day} {local:%b %Y %H:%M}"
 
 
 def _display(problem: dict[str, Any]) -> dict[str, Any]:
@@ -226,36 +214,30 @@ def _template_download(write: Callable[[Path], None], name: str) -> ResponseRetu
     with tempfile.TemporaryDirectory(prefix="opsplatform-") as folder:
         path = Path(folder) / name
         write(path)
-        content = BytesIO(path.read_bytes())
-    return send_file(content, as_attachment=True, download_name=name, mimetype=XLSX)
+        content = path.read_bytes()
+    return workbook_download(content, name)
 
 
 # -- the import history ---------------------------------------------------------------------
 
 
 @finance.get("/imports")
-@staff_only
+@signed_in(*STAFF)
 def imports() -> ResponseReturnValue:
-    page = max(request.args.get("page", 1, type=int), 1)
     with database().transaction() as session:
         total = session.scalar(select(func.count()).select_from(ImportBatch)) or 0
+        page = requested_page(total, PER_PAGE)
         batches = session.scalars(
-            select(ImportBatch)
-            .order_by(ImportBatch.id.desc())
-            .offset((page - 1) * PER_PAGE)
-            .limit(PER_PAGE)
+            select(ImportBatch).order_by(ImportBatch.id.desc()).offset(page.offset).limit(page.size)
         ).all()
-    pages = max((total + PER_PAGE - 1) // PER_PAGE, 1)
-    if page > pages:
-        abort(404)
     return render_template(
         "finance/imports.html",
         batches=[
-            {"batch": b, "when": london(b.created_at), "iso": b.created_at.isoformat()}
+            {"batch": b, "when": london_text(b.created_at), "iso": b.created_at.isoformat()}
             for b in batches
         ],
-        page=page,
-        pages=pages,
+        page=page.number,
+        pages=page.pages,
         may_write=current_user.role in WRITERS,
     )
 
@@ -264,25 +246,25 @@ def imports() -> ResponseReturnValue:
 
 
 @finance.get("/imports/usage")
-@writers_only
+@signed_in(*WRITERS)
 def usage_upload() -> ResponseReturnValue:
     return _upload_page("usage")
 
 
 @finance.get("/imports/usage/template.xlsx")
-@writers_only
+@signed_in(*WRITERS)
 def usage_template() -> ResponseReturnValue:
     return _template_download(write_usage_template, "usage-template.xlsx")
 
 
 @finance.post("/imports/usage")
-@writers_only
+@signed_in(*WRITERS)
 def usage_check() -> ResponseReturnValue:
     return _checked("usage")
 
 
 @finance.get("/imports/usage/<token>")
-@writers_only
+@signed_in(*WRITERS)
 def usage_result(token: str) -> ResponseReturnValue:
     upload = _find("usage", token)
     if upload is None or upload.meta["state"] == "new":
@@ -298,13 +280,13 @@ def usage_result(token: str) -> ResponseReturnValue:
 
 
 @finance.post("/imports/usage/<token>/commit")
-@writers_only
+@signed_in(*WRITERS)
 def usage_commit(token: str) -> ResponseReturnValue:
     return _committed("usage", token)
 
 
 @finance.get("/imports/<any(usage, setup):kind>/<token>/errors.xlsx")
-@writers_only
+@signed_in(*WRITERS)
 def errors_workbook(kind: str, token: str) -> ResponseReturnValue:
     upload = _find(kind, token)
     if upload is None or not upload.errors_path.is_file():
@@ -319,25 +301,25 @@ def errors_workbook(kind: str, token: str) -> ResponseReturnValue:
 
 
 @finance.get("/imports/setup")
-@writers_only
+@signed_in(*WRITERS)
 def setup_upload() -> ResponseReturnValue:
     return _upload_page("setup")
 
 
 @finance.get("/imports/setup/template.xlsx")
-@writers_only
+@signed_in(*WRITERS)
 def setup_template() -> ResponseReturnValue:
     return _template_download(write_setup_template, "setup-template.xlsx")
 
 
 @finance.post("/imports/setup")
-@writers_only
+@signed_in(*WRITERS)
 def setup_check() -> ResponseReturnValue:
     return _checked("setup")
 
 
 @finance.get("/imports/setup/<token>")
-@writers_only
+@signed_in(*WRITERS)
 def setup_result(token: str) -> ResponseReturnValue:
     upload = _find("setup", token)
     if upload is None or upload.meta["state"] == "new":
@@ -360,7 +342,7 @@ def _setup_page(
 
 
 @finance.post("/imports/setup/<token>/check")
-@writers_only
+@signed_in(*WRITERS)
 def setup_recheck(token: str) -> ResponseReturnValue:
     """Check a workbook refused for frozen tariffs again, this time re-rating issued months."""
     upload = _find("setup", token)
@@ -375,7 +357,7 @@ def setup_recheck(token: str) -> ResponseReturnValue:
 
 
 @finance.post("/imports/setup/<token>/commit")
-@writers_only
+@signed_in(*WRITERS)
 def setup_commit(token: str) -> ResponseReturnValue:
     return _committed("setup", token)
 
@@ -396,15 +378,15 @@ def _batch_summary(session: Session, batch_id: int) -> dict[str, Any]:
     )
     return {
         "batch": batch,
-        "when": london(batch.created_at),
-        "reverted_when": london(batch.reverted_at) if batch.reverted_at else None,
+        "when": london_text(batch.created_at),
+        "reverted_when": london_text(batch.reverted_at) if batch.reverted_at else None,
         "events": sum(counts.values()),
         "months": usage_months(session, counts, issued_among),
     }
 
 
 @finance.get("/imports/<int:batch_id>/revert")
-@writers_only
+@signed_in(*WRITERS)
 def revert_confirm(batch_id: int) -> ResponseReturnValue:
     with database().transaction() as session:
         summary = _batch_summary(session, batch_id)
@@ -413,7 +395,7 @@ def revert_confirm(batch_id: int) -> ResponseReturnValue:
 
 
 @finance.post("/imports/<int:batch_id>/revert")
-@writers_only
+@signed_in(*WRITERS)
 def revert(batch_id: int) -> ResponseReturnValue:
     try:
         with database().transaction() as session:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import selectinload
 
 from importers.setup import load_sheets
 from opsplatform.audit import record
-from opsplatform.entrypoints.access import STAFF, measure_text
+from opsplatform.entrypoints.access import COMMENTATORS, STAFF, signed_in
 from opsplatform.entrypoints.extensions import database
-from opsplatform.entrypoints.web.dashboard import COMMENTATORS, roles
+from opsplatform.entrypoints.formats import measure_text
 from opsplatform.errors import Refused
 from opsplatform.models import Kpi, Sla
 
@@ -60,7 +60,7 @@ def _values(kpi: Kpi) -> dict[str, str]:
 
 
 @kpis.get("/kpis")
-@roles(*STAFF)
+@signed_in(*STAFF)
 def kpi_list() -> ResponseReturnValue:
     with database().transaction(dry_run=True) as session:
         found = session.scalars(
@@ -82,7 +82,7 @@ def kpi_list() -> ResponseReturnValue:
 
 
 @kpis.route("/kpis/<code>", methods=["GET", "POST"])
-@roles(*COMMENTATORS)
+@signed_in(*COMMENTATORS)
 def kpi_change(code: str) -> ResponseReturnValue:
     with database().transaction() as session:
         kpi = session.scalars(

@@ -12,13 +12,12 @@ import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -28,66 +27,40 @@ from importers.tables import money
 from opsplatform.audit import record
 from opsplatform.calendars import WorkingCalendar, load_calendars
 from opsplatform.entrypoints.access import (
+    RAISERS,
     STAFF,
     WRITERS,
     audience,
     client_code,
-    measure_text,
+    signed_in,
     statement_for,
 )
 from opsplatform.entrypoints.extensions import database
+from opsplatform.entrypoints.formats import (
+    Page,
+    measure_text,
+    page_of,
+    workbook_download,
+)
 from opsplatform.errors import Refused
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
+from opsplatform.vocabulary import KpiStatus, LineKind, QueryStatus, Role
 from sla.publication import write_publication
 from sla.service import Result, visible_results
 
 portal = Blueprint("portal", __name__)
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-RAISERS = ("client", *WRITERS)  # finance (and admin) may raise a query on a client's behalf
-ANSWERERS = WRITERS
 USAGE_PER_PAGE = 100
-QUERY_STATUSES = ("open", "accepted", "rejected")
 REASON_LIMIT = 5000
-KIND_NAMES = {
-    "charge": "Charge for the month",
-    "prior_period": "Prior-period re-rating",
-    "adjustment": "Manual adjustment",
-    "service_credit": "Service credit",
-    "true_up": "Year-end true-up",
-    "carried_forward": "Carried forward (de minimis)",
-}
 NO_USAGE = {
     "adjustment": "it is a manual adjustment, made for the reason given above",
     "service_credit": "it is a service credit for a missed service level",
     "carried_forward": "it carries a small amount between months (de minimis), not usage",
 }
-KPI_STATUS = {
-    "green": ("Green: on target", "govuk-tag--green"),
-    "amber": ("Amber: near target", "govuk-tag--yellow"),
-    "red": ("Red: off target", "govuk-tag--red"),
-    "no_data": ("No data", "govuk-tag--grey"),
-}
 
 
 # -- small pieces the templates use ----------------------------------------------------------
-
-
-def quantity_text(value: Decimal | None) -> str:
-    """A quantity without trailing zeros, with thousands separators: `1,234.5`."""
-    if value is None:
-        return "–"
-    if value == value.to_integral_value():
-        return f"{value:,.0f}"
-    return f"{value.normalize():,f}"
-
-
-def london_text(moment: datetime | None, with_time: bool = True) -> str:
-    if moment is None:
-        return "–"
-    local = moment.astimezone(LONDON)
-    return local.strftime("%-d %b %Y %H:%M" if with_time else "%-d %b %Y")
 
 
 def usage_months(line: StatementLine) -> list[Month]:
@@ -110,7 +83,7 @@ def may_raise_queries() -> bool:
 
 
 def may_answer_queries() -> bool:
-    return current_user.is_authenticated and current_user.role in ANSWERERS
+    return current_user.is_authenticated and current_user.role in WRITERS
 
 
 @portal.app_context_processor
@@ -119,7 +92,6 @@ def portal_helpers() -> dict[str, Any]:
     return {
         "portal_may_raise_queries": may_raise_queries,
         "portal_has_usage": lambda line: bool(usage_months(line)),
-        "portal_when": london_text,
     }
 
 
@@ -138,7 +110,7 @@ def _line_for(session: Session, number: str, position: int) -> tuple[Statement, 
 
 
 def _visible_queries(session: Session, status: str | None) -> list[StatementQuery]:
-    if current_user.role == "client":
+    if current_user.role == Role.CLIENT:
         code = client_code(current_user)
         return list_queries(session, status, code) if code is not None else []
     return list_queries(session, status) if current_user.role in STAFF else []
@@ -162,7 +134,7 @@ def _query_for(session: Session, query_id: int) -> StatementQuery:
 
 
 @portal.get("/statements/<number>/lines/<int:position>")
-@login_required
+@signed_in()
 def line(number: str, position: int) -> ResponseReturnValue:
     page = request.args.get("page", 1, type=int)
     with database().transaction(dry_run=True) as session:
@@ -178,13 +150,11 @@ def line(number: str, position: int) -> ResponseReturnValue:
             "portal/line.html",
             statement=statement,
             line=found,
-            kind_name=KIND_NAMES.get(found.kind, found.kind),
+            kind_name=LineKind(found.kind).label,
             period_label=Month.parse(found.period).label,
             no_usage_reason=_no_usage_reason(found),
             usage=usage,
             queries=queries,
-            quantity_text=quantity_text,
-            london_text=london_text,
             may_raise=may_raise_queries(),
         )
 
@@ -195,34 +165,14 @@ class UsagePage:
 
     months: list[Month]
     events: list[UsageEvent]
-    count: int
     total: Decimal
-    page: int
-    pages: int
+    paging: Page
 
     @property
     def period_text(self) -> str:
         if len(self.months) == 1:
             return self.months[0].label
         return f"{self.months[0].label} to {self.months[-1].label}"
-
-    @property
-    def first(self) -> int:
-        return (self.page - 1) * USAGE_PER_PAGE + 1
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.events) - 1
-
-    def page_numbers(self) -> list[int | None]:
-        """The page links to show: first, last and those around this one (None = a gap)."""
-        wanted = {1, self.pages, self.page - 1, self.page, self.page + 1}
-        shown: list[int | None] = []
-        for number in sorted(n for n in wanted if 1 <= n <= self.pages):
-            if shown and shown[-1] is not None and number > shown[-1] + 1:
-                shown.append(None)
-            shown.append(number)
-        return shown
 
 
 def _usage_page(
@@ -237,19 +187,19 @@ def _usage_page(
     count, total = session.execute(
         select(func.count(UsageEvent.id), func.sum(UsageEvent.quantity)).where(*where)
     ).one()
-    pages = max(1, -(-count // USAGE_PER_PAGE))
-    if not 1 <= page <= pages:
+    paging = page_of(count, USAGE_PER_PAGE, page)
+    if paging is None:
         return None
     events = list(
         session.scalars(
             select(UsageEvent)
             .where(*where)
             .order_by(UsageEvent.occurred_at, UsageEvent.id)
-            .limit(USAGE_PER_PAGE)
-            .offset((page - 1) * USAGE_PER_PAGE)
+            .limit(paging.size)
+            .offset(paging.offset)
         )
     )
-    return UsagePage(months, events, count, total or Decimal(0), page, pages)
+    return UsagePage(months, events, total or Decimal(0), paging)
 
 
 def _no_usage_reason(found: StatementLine) -> str | None:
@@ -264,7 +214,7 @@ def _no_usage_reason(found: StatementLine) -> str | None:
 
 
 @portal.route("/statements/<number>/lines/<int:position>/query", methods=["GET", "POST"])
-@login_required
+@signed_in()
 def raise_line_query(number: str, position: int) -> ResponseReturnValue:
     with database().transaction() as session:
         statement, found = _line_for(session, number, position)
@@ -338,11 +288,11 @@ def _today() -> date:
 
 
 @portal.get("/queries")
-@login_required
+@signed_in()
 def queries() -> ResponseReturnValue:
     status = request.args.get("status") or None
     error = None
-    if status is not None and status not in QUERY_STATUSES:
+    if status is not None and status not in tuple(QueryStatus):
         error = "Choose open, accepted or rejected"
         status = None
     with database().transaction(dry_run=True) as session:
@@ -359,16 +309,15 @@ def queries() -> ResponseReturnValue:
             "portal/queries.html",
             rows=waiting + answered,
             status=status,
-            statuses=QUERY_STATUSES,
+            statuses=list(QueryStatus),
             error=error,
             staff=current_user.role in STAFF,
-            london_text=london_text,
         )
         return page, 400 if error else 200
 
 
 @portal.get("/queries/<int:query_id>")
-@login_required
+@signed_in()
 def query(query_id: int) -> ResponseReturnValue:
     with database().transaction(dry_run=True) as session:
         found = _query_for(session, query_id)
@@ -408,13 +357,12 @@ def _query_page(
         form=form,
         errors=errors,
         may_answer=may_answer_queries(),
-        london_text=london_text,
     )
     return page, status
 
 
 @portal.post("/queries/<int:query_id>")
-@login_required
+@signed_in()
 def answer(query_id: int) -> ResponseReturnValue:
     form = {key: request.form.get(key, "") for key in ("decision", "amount", "answer")}
     with database().transaction() as session:
@@ -507,7 +455,7 @@ def _target_text(result: Result) -> str:
 
 
 @portal.get("/performance")
-@login_required
+@signed_in()
 def performance() -> ResponseReturnValue:
     text = request.args.get("quarter") or None
     try:
@@ -529,7 +477,7 @@ def performance() -> ResponseReturnValue:
                 "value": measure_text(r.measure.value, r.kpi.unit, "No data"),
                 "target": _target_text(r),
                 "previous": measure_text(r.previous, r.kpi.unit, "No data"),
-                "status": KPI_STATUS[r.status],
+                "status": KpiStatus(r.status),
                 "events": r.measure.events,
             }
             for r in results
@@ -554,7 +502,7 @@ def _following(quarter: Quarter) -> Quarter:
 
 
 @portal.get("/performance/<quarter>.xlsx")
-@login_required
+@signed_in()
 def performance_download(quarter: str) -> ResponseReturnValue:
     try:
         parsed = Quarter.parse(quarter)
@@ -566,5 +514,5 @@ def performance_download(quarter: str) -> ResponseReturnValue:
     ):
         path = Path(folder) / f"performance-{parsed}.xlsx"
         write_publication(session, parsed, path, audience(current_user))
-        content = BytesIO(path.read_bytes())
-    return send_file(content, as_attachment=True, download_name=path.name, mimetype=XLSX)
+        content = path.read_bytes()
+    return workbook_download(content, path.name)

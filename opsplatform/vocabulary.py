@@ -1,0 +1,97 @@
+"""The product's vocabulary: every coded value it stores, with the words people read for it.
+
+One enum per list of codes (roles, statement line kinds, statement, query, import and
+scheduled-run statuses, charging rules, KPI statuses). Each member is its stored text
+(a `StrEnum`, so `LineKind.CHARGE == "charge"`), carries its `label` and, where it is
+shown as a tag, the one `colour` it has everywhere: pages, charts and workbooks map that
+colour name to their own palette, so amber is the same colour on every page.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Term(StrEnum):
+    """A stored code with its label (and tag colour, grey unless given)."""
+
+    label: str
+    colour: str
+
+    def __new__(cls, code: str, *words: str) -> Term:
+        # each member is declared as (code, label) or (code, label, colour); `words` is
+        # variadic so that `LineKind("charge")`, the look-up by code, also type-checks
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.label = words[0]
+        member.colour = words[1] if len(words) > 1 else "grey"
+        return member
+
+
+class Role(Term):
+    ADMIN = "admin", "Administrator"
+    MANAGER = "manager", "Shared-service manager"
+    FINANCE = "finance", "Finance officer"
+    CLIENT = "client", "Client council"
+    AUDITOR = "auditor", "Auditor"
+
+
+class LineKind(Term):
+    CHARGE = "charge", "Charge for the month"
+    PRIOR_PERIOD = "prior_period", "Prior-period adjustment"
+    ADJUSTMENT = "adjustment", "Manual adjustment"
+    SERVICE_CREDIT = "service_credit", "Service credit"
+    TRUE_UP = "true_up", "Year-end true-up"
+    CARRIED_FORWARD = "carried_forward", "Carried forward (de minimis)"
+
+
+RATED_KINDS = (
+    LineKind.CHARGE,
+    LineKind.PRIOR_PERIOD,
+    LineKind.TRUE_UP,
+    LineKind.CARRIED_FORWARD,
+)  # the kinds worked out by the charging rules (the others are entered or earned)
+
+
+class StatementStatus(Term):
+    DRAFT = "draft", "Draft", "yellow"
+    ISSUED = "issued", "Issued", "green"
+
+
+class QueryStatus(Term):
+    OPEN = "open", "Open", "yellow"
+    ACCEPTED = "accepted", "Accepted", "green"
+    REJECTED = "rejected", "Rejected", "grey"
+
+
+class ImportStatus(Term):
+    IMPORTED = "imported", "Imported", "green"
+    REVERTED = "reverted", "Reverted", "grey"
+
+
+class RunStatus(Term):
+    RUNNING = "running", "Running", "blue"
+    DONE = "done", "Done", "green"
+    FAILED = "failed", "Failed", "red"
+
+
+class Rule(Term):
+    UNIT_RATE = "unit_rate", "Unit rate"
+    GRADUATED = "graduated", "Graduated price"
+    BANDED = "banded", "Banded price"
+    FIXED_FEE = "fixed_fee", "Fixed fee"
+    APPORTION = "apportion", "Apportioned cost pool"
+
+
+class KpiStatus(Term):
+    """Best first, the order results are counted and charted in."""
+
+    GREEN = "green", "Green: on target", "green"
+    AMBER = "amber", "Amber: near target", "orange"
+    RED = "red", "Red: off target", "red"
+    NO_DATA = "no_data", "No data", "grey"
+
+    @property
+    def word(self) -> str:
+        """The status alone, `Amber`, where the target is said beside it."""
+        return self.label.partition(":")[0]
