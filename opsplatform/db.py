@@ -177,6 +177,18 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A look at the data that changes nothing, for a page or a download: always rolled
+        back, and on PostgreSQL declared READ ONLY, so that a write by mistake fails loudly."""
+        with self.sessions() as session:
+            try:
+                if self.engine.dialect.name == "postgresql":
+                    session.execute(text("SET TRANSACTION READ ONLY"))
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
     def transaction(self, dry_run: bool = False) -> Iterator[Session]:
         """One business action: commit on success (roll back on a dry run or any error)."""
         with self.sessions() as session:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -29,6 +31,7 @@ from flask import (
     url_for,
 )
 from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -114,7 +117,7 @@ def billing_chart(found: BillingComparison) -> Markup:
         [r.year_last_year for r in found.clients],
         f"{year} to date",
         f"Same months of {last_year}",
-        value_text=money_text,
+        value_text=lambda amount: format_gbp(Decimal(amount)),
     )
 
 
@@ -197,7 +200,7 @@ def _keep_figures(state: BlueprintSetupState) -> None:
 @dashboard.get("/dashboard")
 @signed_in(*STAFF)
 def overview() -> str:
-    with database().transaction(dry_run=True) as session:
+    with database().reading() as session:
         kept, refreshing = current_app.extensions[KEPT_FIGURES].get(session)
         page = render_template(
             "dashboard/overview.html",
@@ -257,7 +260,7 @@ def detail_items(detail: object) -> list[tuple[str, str]]:
     return [("Detail", _value_text(detail))]
 
 
-def _audit_page(session: Session, page: Page) -> list[dict]:
+def _audit_page(session: Session, page: Page) -> list[dict[str, Any]]:
     """One page of the audit log, newest first, with times in London and readable detail."""
     return [
         {
@@ -271,8 +274,8 @@ def _audit_page(session: Session, page: Page) -> list[dict]:
 
 @dashboard.get("/audit")
 @signed_in(*AUDIT_READERS)
-def audit_log():
-    with database().transaction(dry_run=True) as session:
+def audit_log() -> ResponseReturnValue:
+    with database().reading() as session:
         count = session.scalar(select(func.count(AuditEvent.id))) or 0
         page = requested_page(count, AUDIT_PER_PAGE)
         entries = _audit_page(session, page)
@@ -297,8 +300,8 @@ JOB_NAMES = {
 
 @dashboard.get("/scheduler")
 @signed_in(*STAFF)
-def scheduler_runs():
-    with database().transaction(dry_run=True) as session:
+def scheduler_runs() -> ResponseReturnValue:
+    with database().reading() as session:
         count = session.scalar(select(func.count(JobRun.id))) or 0
         page = requested_page(count, AUDIT_PER_PAGE)
         runs = session.scalars(
@@ -343,7 +346,7 @@ def _field(index: int) -> str:
 
 @dashboard.get("/performance/commentary")
 @signed_in(*COMMENTATORS)
-def commentary_start():
+def commentary_start() -> ResponseReturnValue:
     """Go to a quarter's commentary: the one asked for, or else the latest with results."""
     text = (request.args.get("quarter") or "").strip()
     if text:
@@ -358,14 +361,14 @@ def commentary_start():
             )
             return page, 400
     else:
-        with database().transaction(dry_run=True) as session:
+        with database().reading() as session:
             quarter = latest_kpi_quarter(session) or Month.of(today()).quarter.previous()
     return redirect(url_for("dashboard.commentary", quarter=str(quarter)))
 
 
 @dashboard.route("/performance/<quarter>/commentary", methods=["GET", "POST"])
 @signed_in(*COMMENTATORS)
-def commentary(quarter: str):
+def commentary(quarter: str) -> ResponseReturnValue:
     try:
         parsed = Quarter.parse(quarter)
     except PeriodError as error:

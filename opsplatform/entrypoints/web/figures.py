@@ -75,7 +75,7 @@ class KeptFigures(Generic[T]):
     def _refresh(self) -> None:
         """In the background, with a copy of the request's context: new figures."""
         try:
-            with database().transaction(dry_run=True) as session:
+            with database().reading() as session:
                 self.latest = self._computed(session, self.version(session))
         except Exception:
             current_app.logger.exception("the dashboard's figures could not be recalculated")

@@ -62,7 +62,7 @@ def _values(kpi: Kpi) -> dict[str, str]:
 @kpis.get("/kpis")
 @signed_in(*STAFF)
 def kpi_list() -> ResponseReturnValue:
-    with database().transaction(dry_run=True) as session:
+    with database().reading() as session:
         found = session.scalars(
             select(Kpi).options(selectinload(Kpi.service)).order_by(Kpi.code)
         ).all()

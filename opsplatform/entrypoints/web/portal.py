@@ -137,7 +137,7 @@ def _query_for(session: Session, query_id: int) -> StatementQuery:
 @signed_in()
 def line(number: str, position: int) -> ResponseReturnValue:
     page = request.args.get("page", 1, type=int)
-    with database().transaction(dry_run=True) as session:
+    with database().reading() as session:
         statement, found = _line_for(session, number, position)
         months = usage_months(found)
         usage = None
@@ -295,7 +295,7 @@ def queries() -> ResponseReturnValue:
     if status is not None and status not in tuple(QueryStatus):
         error = "Choose open, accepted or rejected"
         status = None
-    with database().transaction(dry_run=True) as session:
+    with database().reading() as session:
         calendars = load_calendars(session)
         today = _today()
         rows = [_timed(q, calendars, today) for q in _visible_queries(session, status)]
@@ -319,7 +319,7 @@ def queries() -> ResponseReturnValue:
 @portal.get("/queries/<int:query_id>")
 @signed_in()
 def query(query_id: int) -> ResponseReturnValue:
-    with database().transaction(dry_run=True) as session:
+    with database().reading() as session:
         found = _query_for(session, query_id)
         return _query_page(session, found, {}, [])
 
@@ -465,7 +465,7 @@ def performance() -> ResponseReturnValue:
             "portal/performance.html", quarter=None, text=text, error=str(error), rows=[]
         )
         return page, 400
-    with database().transaction(dry_run=True) as session:
+    with database().reading() as session:
         names = dict(session.execute(select(Client.code, Client.name)).all())
         results = visible_results(session, quarter, audience(current_user))
         rows = [
@@ -510,7 +510,7 @@ def performance_download(quarter: str) -> ResponseReturnValue:
         abort(404)
     with (
         tempfile.TemporaryDirectory(prefix="opsplatform-") as folder,
-        database().transaction(dry_run=True) as session,
+        database().reading() as session,
     ):
         path = Path(folder) / f"performance-{parsed}.xlsx"
         write_publication(session, parsed, path, audience(current_user))
