@@ -21,7 +21,7 @@ from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client
 from opsplatform.notify import link, queue, staff
-from opsplatform.periods import LONDON
+from opsplatform.periods import days_after, london_date
 
 REMIND_AFTER_WORKING_DAYS = 5
 
@@ -31,10 +31,10 @@ def working_days_open(
 ) -> tuple[int, int]:
     """Working days (by the client's nation) and calendar days after the day a query was
     raised, up to the day it was answered, or `today` while it is open."""
-    raised = query.raised_at.astimezone(LONDON).date()
-    until = query.answered_at.astimezone(LONDON).date() if query.answered_at else today
+    raised = london_date(query.raised_at)
+    until = london_date(query.answered_at) if query.answered_at else today
     calendar = calendars.get(query.statement.client.nation) or calendars["england"]
-    return calendar.working_days_between(raised, until), max((until - raised).days, 0)
+    return calendar.working_days_between(raised, until), days_after(raised, until)
 
 
 def query_reminder(session: Session, today: date, calendars: dict[str, WorkingCalendar]) -> int:

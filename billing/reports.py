@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.models import Client, Service
-from opsplatform.periods import LONDON, Month, iter_months
+from opsplatform.periods import Month, days_after, iter_months
 
 MEASURE_MONTHS = 12
 
@@ -204,7 +204,7 @@ def open_queries(session: Session, today: date) -> list[OpenQuery]:
             position,
             name,
             raised_at,
-            max((today - raised_at.astimezone(LONDON).date()).days, 0),
+            days_after(raised_at, today),
         )
         for query_id, number, position, name, raised_at in rows
     ]

@@ -229,6 +229,12 @@ def london_date(moment: datetime | date) -> date:
     return moment
 
 
+def days_after(moment: datetime | date, day: date) -> int:
+    """Whole calendar days from the London date of `moment` to `day`, never negative: how
+    long something raised at `moment` has waited on `day`."""
+    return max((day - london_date(moment)).days, 0)
+
+
 @lru_cache(maxsize=4096)
 def london_midnight_utc(day: date) -> datetime:
     """The UTC instant at which a London local date begins."""

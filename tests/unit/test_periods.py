@@ -16,6 +16,7 @@ from opsplatform.periods import (
     Month,
     PeriodError,
     Quarter,
+    days_after,
     iter_months,
     london_date,
     london_midnight_utc,
@@ -324,3 +325,11 @@ def test_a_years_months_are_consecutive_and_its_quarters_partition_them(fy):
     assert [m for q in fy.quarters() for m in q.months()] == months_
     assert all(m.financial_year == fy for m in months_)
     assert Quarter.parse(str(fy.quarters()[3])) == Quarter(fy, 4)
+
+
+def test_days_after_counts_london_dates_and_is_never_negative():
+    late_evening_utc = datetime(2026, 6, 30, 23, 30, tzinfo=UTC)  # 1 July, 00:30 in London
+    assert days_after(late_evening_utc, date(2026, 7, 1)) == 0
+    assert days_after(late_evening_utc, date(2026, 7, 6)) == 5
+    assert days_after(late_evening_utc, date(2026, 6, 1)) == 0
+    assert days_after(date(2026, 3, 28), date(2026, 3, 30)) == 2  # across the clock change
