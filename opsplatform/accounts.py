@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from opsplatform.audit import record
 from opsplatform.db import utcnow
-from opsplatform.errors import Refused
+from opsplatform.errors import CLIENT_NEEDED, Problem, Refused
 from opsplatform.models import ApiToken, Client, User
 from opsplatform.vocabulary import Role
 
@@ -31,7 +31,7 @@ def create_user(
     """A new user with a generated one-time password, returned once and stored hashed;
     `actor` (who creates it) is recorded in the audit log."""
     email = normalised_email(email)
-    problems = []
+    problems: list[Problem | str] = []
     if not _EMAIL.match(email):
         problems.append(f"'{email}' is not an e-mail address")
     found, role_problems = _role_client(session, role, client)
@@ -108,15 +108,15 @@ def _user(session: Session, email: str) -> User:
 
 def _role_client(
     session: Session, role: str, client: str | None
-) -> tuple[Client | None, list[str]]:
+) -> tuple[Client | None, list[Problem | str]]:
     """The client a user of `role` is bound to, and what is wrong with the pair."""
-    problems = []
+    problems: list[Problem | str] = []
     found = None
     if role not in tuple(Role):
         problems.append(f"unknown role '{role}': use one of {', '.join(Role)}")
     if role == Role.CLIENT:
         if not client:
-            problems.append("a client user needs --client CODE")
+            problems.append(Problem("a client user needs its client council", code=CLIENT_NEEDED))
         else:
             found = session.scalars(
                 select(Client).where(Client.code == client.upper())

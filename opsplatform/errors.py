@@ -11,6 +11,7 @@ KEPT = 1000  # problems listed: on stderr, in JSON, on a page and in an error wo
 # Codes of problems that a surface answers in its own way (a command line offers an option,
 # a page a choice); the others need no code, their message says it all.
 TARIFF_FROZEN = "tariff_frozen"  # a changed tariff of a year with issued statements
+CLIENT_NEEDED = "client_needed"  # a client user named without its client council
 
 
 @dataclass(frozen=True)

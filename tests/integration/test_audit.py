@@ -31,3 +31,30 @@ def test_changes_are_audited_and_refusals_are_not(cli, tmp_path):
 def test_a_dry_run_leaves_no_audit_entry(cli, tmp_path):
     cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()), "--dry-run")
     assert cli.json("audit", "list") == []
+
+
+def test_every_change_to_users_and_tokens_is_audited_by_whoever_made_it(cli, tmp_path):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    cli("users", "create", "Clerk@Wyre.gov.uk", "--role", "client", "--client", "WYR")
+    cli("users", "create", "nobody@wyre.gov.uk", "--role", "client", expect=1)  # refused
+    cli("users", "reset", "clerk@wyre.gov.uk")
+    cli("users", "role", "clerk@wyre.gov.uk", "--role", "auditor")
+    cli("users", "disable", "clerk@wyre.gov.uk")
+    cli("users", "enable", "clerk@wyre.gov.uk")
+    token = cli.json("tokens", "create", "clerk@wyre.gov.uk")["id"]
+    cli("tokens", "revoke", str(token))
+
+    entries = cli.json("audit", "list")[::-1][1:]  # oldest first, after the setup load
+
+    assert [(e["action"], e["subject"]) for e in entries] == [
+        ("user create", "clerk@wyre.gov.uk"),
+        ("user reset", "clerk@wyre.gov.uk"),
+        ("user role", "clerk@wyre.gov.uk"),
+        ("user disable", "clerk@wyre.gov.uk"),
+        ("user enable", "clerk@wyre.gov.uk"),
+        ("token create", "clerk@wyre.gov.uk"),
+        ("token revoke", f"token {token}"),
+    ]
+    assert entries[0]["detail"] == {"role": "client", "client": "WYR"}
+    assert entries[2]["detail"] == {"role": "auditor", "client": None}
+    assert all(e["actor"].endswith("(command line)") for e in entries)

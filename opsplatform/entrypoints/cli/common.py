@@ -14,7 +14,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from opsplatform.errors import TARIFF_FROZEN, Problem, Refused
+from opsplatform.errors import CLIENT_NEEDED, TARIFF_FROZEN, Problem, Refused
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
 Period = TypeVar("Period", Month, Quarter, FinancialYear)
@@ -92,6 +92,7 @@ def _refuse(refused: Refused, as_json: bool) -> NoReturn:
 HINTS = {
     TARIFF_FROZEN: "load with --rerate to change them and bill the difference as "
     "prior-period lines",
+    CLIENT_NEEDED: "name it with --client CODE",
 }
 
 
