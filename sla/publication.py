@@ -62,21 +62,46 @@ def write_publication(
     session: Session, quarter: Quarter, path: Path, audience: Audience = STAFF
 ) -> None:
     """Write the publication for `quarter` (final results where the quarter is final), as
-    far as `audience` may see it: a council reads others' figures only once it is final."""
+    far as `audience` may see it: a council reads others' figures only once it is final.
+    One sheet each: summary, the centre's KPIs, each client's, cost per transaction, and
+    the trend charts."""
     results = visible_results(session, quarter, audience)
     centre = [r for r in results if r.client is None]
     notes = commentary(session, quarter)
-    before_sharing = baselines(session)
-    settings = centre_settings(session)
+    book = Workbook()
+    _summary_sheet(book, session, quarter, centre, notes, audience)
+    _kpis_sheet(book, centre, notes, baselines(session))
+    by_client = {(r.kpi.code, r.client): r for r in results if r.client}
+    clients = sorted({r.client for r in results if r.client})
+    _by_client_sheet(book, [r.kpi.code for r in centre], clients, by_client)
+    _costs_sheet(book, session, quarter, audience)
+    quarters = [quarter]
+    for _ in range(HISTORY - 1):
+        quarters.insert(0, quarters[0].previous())
+    history = {q: quarter_values(session, q) for q in quarters[:-1]}
+    history[quarter] = {
+        (r.kpi.code, r.client): r.measure.value for r in results if r.measure.value is not None
+    }
+    _charts(book, quarters, history, centre, clients, by_client)
+    book.save(path)
+
+
+def _summary_sheet(
+    book: Workbook,
+    session: Session,
+    quarter: Quarter,
+    centre: list[Result],
+    notes: dict[str, str],
+    audience: Audience,
+) -> None:
+    """How many of the centre's KPIs are at each status, and the managers' headlines."""
     months = quarter.months()
     final = any(r.final for r in centre)
     state = "final results" if final else "provisional results"
     period = f"{quarter}: {months[0].label} to {months[-1].label}, {state}"
-    book = Workbook()
-
     summary = book.active
     summary.title = "Summary"
-    _title(summary, f"{settings.centre_name}: performance report", period)
+    _title(summary, f"{centre_settings(session).centre_name}: performance report", period)
     if not final and not audience.staff:
         write_cell(summary, 3, 1, "Other councils' figures are shown once the quarter is final.")
     counts = [[s.label, sum(1 for r in centre if r.status == s)] for s in KpiStatus]
@@ -90,6 +115,35 @@ def write_publication(
         )
         summary.freeze_panes = None
 
+
+KPI_HEADERS = [
+    "code",
+    "KPI",
+    "unit",
+    "direction",
+    "value",
+    "target",
+    "amber",
+    "status",
+    "previous quarter",
+    "trend",
+    "same quarter last year",
+    "baseline before sharing",
+    "baseline period",
+    "change since baseline",
+    "events or figures",
+    "commentary",
+]
+
+
+def _kpis_sheet(
+    book: Workbook,
+    centre: list[Result],
+    notes: dict[str, str],
+    before_sharing: dict[tuple[str, str | None], tuple[Decimal, str | None]],
+) -> None:
+    """The whole centre's result for each KPI, against target, last quarter, last year and
+    the baseline before sharing."""
     kpis = book.create_sheet("KPIs")
     rows = []
     for r in centre:
@@ -121,24 +175,7 @@ def write_publication(
         )
     write_table(
         kpis,
-        [
-            "code",
-            "KPI",
-            "unit",
-            "direction",
-            "value",
-            "target",
-            "amber",
-            "status",
-            "previous quarter",
-            "trend",
-            "same quarter last year",
-            "baseline before sharing",
-            "baseline period",
-            "change since baseline",
-            "events or figures",
-            "commentary",
-        ],
+        KPI_HEADERS,
         rows,
         widths=[12, 44, 10, 18, 10, 10, 10, 22, 12, 16, 12, 12, 12, 12, 12, 70],
     )
@@ -146,9 +183,14 @@ def write_publication(
         _paint(kpis, row, 8, r.status)
         kpis.cell(row=row, column=16).alignment = Alignment(wrap_text=True, vertical="top")
 
-    by_client = {(r.kpi.code, r.client): r for r in results if r.client}
-    clients = sorted({r.client for r in results if r.client})
-    codes = [r.kpi.code for r in centre]
+
+def _by_client_sheet(
+    book: Workbook,
+    codes: list[str],
+    clients: list[str],
+    by_client: dict[tuple[str, str], Result],
+) -> None:
+    """Each client's value and status for each KPI, one row per client."""
     matrix = book.create_sheet("By client")
     body = []
     for client in clients:
@@ -167,6 +209,9 @@ def write_publication(
             if (code, client) in by_client:
                 _paint(matrix, row, 3 + 2 * index, by_client[(code, client)].status)
 
+
+def _costs_sheet(book: Workbook, session: Session, quarter: Quarter, audience: Audience) -> None:
+    """Charges per unit of each service, for the centre and each client `audience` may see."""
     costs = book.create_sheet("Cost per transaction")
     write_table(
         costs,
@@ -185,16 +230,6 @@ def write_publication(
         money_columns=(3, 5),
         widths=[10, 12, 16, 16, 12, 14],
     )
-
-    quarters = [quarter]
-    for _ in range(HISTORY - 1):
-        quarters.insert(0, quarters[0].previous())
-    history = {q: quarter_values(session, q) for q in quarters[:-1]}
-    history[quarter] = {
-        (r.kpi.code, r.client): r.measure.value for r in results if r.measure.value is not None
-    }
-    _charts(book, quarters, history, centre, clients, by_client)
-    book.save(path)
 
 
 def publication_ready(session: Session, quarter: str, filename: str) -> int:
