@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from sqlalchemy import create_engine, text
 
 import migrations
+from billing.service import issued_months
 from importers.setup import load_setup
 from importers.usage import LEDGER_COLUMNS
 from opsplatform.db import Database
@@ -205,7 +206,7 @@ def loaded_database(
     database = fresh_database(folder, server)
     with database.transaction() as session:
         book = setup_book(folder / "setup.xlsx", n_clients, n_services, **centre)
-        load_setup(session, book)
+        load_setup(session, book, actor="bench", issued_months=issued_months)
     return database
 
 

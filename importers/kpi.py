@@ -1,7 +1,8 @@
 """Submitted KPI figures: monthly numerators and denominators per client, all or nothing.
 
 A figure for a (KPI, client, month) already stored is replaced, so a corrected
-return can be loaded again; months of a finalised quarter are refused.
+return can be loaded again; months of a finalised quarter are refused. An import records
+its own audit entry in the session's transaction.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from importers import tables as cell
 from importers.tables import Spilled, blank, check_header, read_rows
+from opsplatform.audit import record
 from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import Client, Kpi, KpiFigure
 from opsplatform.periods import Month, PeriodError
@@ -32,7 +35,7 @@ class FigureReport:
     replaced: int = 0
     errors: Problems = field(default_factory=Problems)  # the first KEPT, and how many
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, object]:
         return {
             "filename": self.filename,
             "dry_run": self.dry_run,
@@ -47,10 +50,15 @@ class FigureReport:
 def import_figures(
     session: Session,
     path: Path,
+    *,
+    actor: str,
+    is_final: Callable[[Session, Month], bool],
     dry_run: bool = False,
-    is_final: Callable[[Session, Month], bool] = lambda _session, _month: False,
 ) -> FigureReport:
-    """Load a figures file; `is_final(session, month)` says whether a month's quarter is frozen."""
+    """Load a figures file into the session's transaction for `actor` (the audit log names
+    them); raise Refused on any problem. `is_final(session, month)` says whether a month's
+    quarter is frozen (sla's, which importers may not import). The caller commits (or,
+    for a dry run, rolls back; a dry run records nothing)."""
     if not path.is_file():
         raise Refused(f"{path}: no such file")
     with read_rows(path) as (header, rows):
@@ -60,7 +68,7 @@ def import_figures(
         kpis = {k.code: k for k in session.scalars(select(Kpi))}
         clients = dict(session.execute(select(Client.code, Client.id)).all())
         report = FigureReport(path.name, dry_run)
-        seen: dict[tuple, int] = {}
+        seen: dict[tuple[int, int, str], int] = {}
         for number, raw in rows:
             report.rows += 1
             if raw.__class__ is Spilled:
@@ -97,10 +105,27 @@ def import_figures(
     if report.rows == 0:
         raise Refused(f"{path.name}: the file holds no figures")
     session.flush()
+    if not dry_run:
+        record(
+            session,
+            actor,
+            "kpi import",
+            path.name,
+            created=report.created,
+            replaced=report.replaced,
+        )
     return report
 
 
-def _validate(number, raw, source, kpis, clients, problems: Problems) -> dict | None:
+def _validate(
+    number: int,
+    raw: dict[str, object],
+    source: str,
+    kpis: dict[str, Kpi],
+    clients: dict[str, int],
+    problems: Problems,
+) -> dict[str, Any] | None:
+    """A row's figure as KpiFigure's values, or None (its problems added to `problems`)."""
     bad = problems.total
 
     def problem(column: str, message: str) -> None:
@@ -138,12 +163,13 @@ def _validate(number, raw, source, kpis, clients, problems: Problems) -> dict | 
             problem(column, str(error))
     if (
         problems.total == bad
+        and kpi is not None  # so when no problem is found
         and kpi.unit == "percent"
         and values["numerator"] > values["denominator"]
     ):
         problem("numerator", "a percentage's numerator cannot be more than its denominator")
     if problems.total == bad and values["denominator"] == 0 and values["numerator"] != 0:
         problem("denominator", "the denominator is 0 but the numerator is not")
-    if problems.total > bad:
+    if problems.total > bad or kpi is None:
         return None
     return {"kpi_id": kpi.id, "client_id": client_id, "month": str(month), **values}

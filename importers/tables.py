@@ -40,7 +40,7 @@ LINE_CHARACTERS = 1 << 20  # a CSV line: a usage row takes a few hundred
 BEYOND_HEADER = "a value stands in a column with no header"
 
 
-class Spilled(dict):
+class Spilled(dict[str, object]):
     """A row with a value in a column that has no header (left out of the row itself)."""
 
     def problem(self, source: str, number: int) -> Problem:
@@ -90,8 +90,8 @@ def _all_blank_text(values: list[str]) -> bool:
 
 
 def named_rows(
-    raw: Iterator[tuple[int, list]],
-    is_blank: Callable[[list], bool] = _all_blank,
+    raw: Iterator[tuple[int, list[Any]]],  # a CSV's cells are text, a workbook's any value
+    is_blank: Callable[[list[Any]], bool] = _all_blank,
     margin: bool = False,
 ) -> tuple[list[str] | None, Iterator[tuple[int, dict[str, object]]]]:
     """The normalised header (row 1; None when there are no rows at all) and each row

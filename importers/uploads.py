@@ -36,7 +36,8 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from importers.setup import load_setup
+from importers.setup import check_setup, load_setup
+from importers.setup_loader import IssuedMonths
 from importers.tables import estimate_rows
 from importers.templates import write_error_report
 from importers.usage import UsageRefused, import_file
@@ -57,7 +58,6 @@ STALL_SECONDS = 5 * 60  # a started job silent this long died with its process
 QUEUE_SECONDS = 60 * 60  # a job waiting this long for its turn was lost with its process
 
 # What the checks ask billing, which importers may not import (docs/ARCHITECTURE.md):
-IssuedMonths = Callable[[Session, str], list[str]]  # a financial year's issued months
 IssuedAmong = Callable[[Session, Collection[str]], set[str]]  # which of these are issued
 
 
@@ -350,12 +350,11 @@ class Uploads:
     def _check_setup(self, upload: Upload) -> None:
         try:
             with self.db.transaction(dry_run=True) as session:
-                report = load_setup(
+                report = check_setup(
                     session,
                     upload.path,
-                    True,
-                    upload.meta["rerate"],
                     issued_months=self.issued_months,
+                    rerate=upload.meta["rerate"],
                     progress=upload.progressed,
                 )
         except Refused as refused:
@@ -371,12 +370,11 @@ class Uploads:
                 report = load_setup(
                     session,
                     upload.path,
-                    False,
-                    rerate,
+                    actor=email,
                     issued_months=self.issued_months,
+                    rerate=rerate,
                     progress=upload.progressed,
                 )
-                record(session, email, "setup load", filename, rerate=rerate, sheets=report.sheets)
         except Refused as refused:
             upload.meta["rerate"] = False
             upload.refused(refused)

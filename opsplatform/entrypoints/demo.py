@@ -21,8 +21,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from billing.service import close_month, issue_month
-from importers.setup import SHEETS_BY_NAME, load_setup
+from billing.service import close_month, issue_month, issued_months
+from importers.setup import load_setup
+from importers.setup_sheets import SHEETS_BY_NAME
 from importers.usage import COLUMNS, import_file
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import Database
@@ -33,6 +34,7 @@ from sla.service import assess_quarter
 
 SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
 CENTRE = "Northmoor Shared Services"
+ACTOR = "demo"  # who the audit log says loaded the demo's setup workbook
 BASE_YEAR = FinancialYear(2025)  # the year whose prices and volumes the tables below give
 
 
@@ -507,7 +509,8 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
                 f"the database already holds {clients} client(s) and {usage} usage event(s); "
                 "the demo loads only into an empty database"
             )
-        load_setup(session, write_sheets(Path(folder) / "demo-setup.xlsx", centre.setup_sheets()))
+        book = write_sheets(Path(folder) / "demo-setup.xlsx", centre.setup_sheets())
+        load_setup(session, book, actor=ACTOR, issued_months=issued_months)
         for month in iter_months(centre.first, centre.last):
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path).inserted

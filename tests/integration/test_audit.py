@@ -58,3 +58,24 @@ def test_every_change_to_users_and_tokens_is_audited_by_whoever_made_it(cli, tmp
     assert entries[0]["detail"] == {"role": "client", "client": "WYR"}
     assert entries[2]["detail"] == {"role": "auditor", "client": None}
     assert all(e["actor"].endswith("(command line)") for e in entries)
+
+
+def test_a_kpi_import_is_audited_with_its_counts_and_its_dry_run_is_not(cli, tmp_path):
+    sheets = small_centre()
+    sheets["KPIs"] = [
+        ["code", "name", "unit", "direction", "target", "amber", "method"],
+        ["INV-30", "Invoices paid within 30 days", "percent", "higher", 95, 90, "submitted"],
+    ]
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", sheets))
+    figure = {"kpi": "INV-30", "client": "WYR", "month": "2026-04", "numerator": 1}
+    figures = write_csv(tmp_path / "figures.csv", [figure | {"denominator": 2}])
+    cli("kpi", "import", figures, "--dry-run")
+    cli("kpi", "import", figures)
+    cli("kpi", "import", figures)
+
+    entries = cli.json("audit", "list")
+
+    assert [e["action"] for e in entries] == ["kpi import", "kpi import", "setup load"]
+    assert entries[1]["subject"] == "figures.csv"
+    assert entries[1]["detail"] == {"created": 1, "replaced": 0}
+    assert entries[0]["detail"] == {"created": 0, "replaced": 1}

@@ -197,6 +197,13 @@ def test_a_cell_outside_its_row_is_refused(tmp_path):
     assert "places cell A9 outside its row" in refusal(unnumbered)
 
 
+def test_a_row_numbered_in_other_than_digits_is_refused_as_no_workbook(tmp_path):
+    odd = one_sheet(
+        tmp_path / "odd.xlsx", USAGE_HEADER, b'<row r="2x"><c r="A2"><v>1</v></c></row>'
+    )
+    assert "cannot open it as an .xlsx workbook" in refusal(odd)
+
+
 def test_a_value_beyond_the_last_column_is_refused_but_formatting_there_is_not(tmp_path):
     value = one_sheet(
         tmp_path / "value.xlsx", USAGE_HEADER, b'<row r="2"><c r="J2"><v>1</v></c></row>'

@@ -9,7 +9,6 @@ from flask.cli import AppGroup
 
 from importers.kpi import import_figures
 from importers.templates import write_kpi_template
-from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
 from sla.service import month_is_final
@@ -36,14 +35,8 @@ def kpi_template(out: Path) -> None:
 def kpi_import(file: Path, dry_run: bool, as_json: bool) -> None:
     """Import submitted KPI figures (kpi, client, month, numerator, denominator)."""
     with database().transaction(dry_run=dry_run) as session:
-        report = import_figures(session, file, dry_run, month_is_final)
-        record(
-            session,
-            raised_by(),
-            "kpi import",
-            file.name,
-            created=report.created,
-            replaced=report.replaced,
+        report = import_figures(
+            session, file, actor=raised_by(), is_final=month_is_final, dry_run=dry_run
         )
     if as_json:
         emit(report.as_dict())

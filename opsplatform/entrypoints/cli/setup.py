@@ -8,9 +8,8 @@ import click
 from flask.cli import AppGroup
 
 from billing.service import issued_months
-from importers.setup import load_setup
+from importers.setup import check_setup, load_setup
 from importers.templates import write_setup_template
-from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
 
@@ -39,8 +38,12 @@ def setup_template(out: Path) -> None:
 def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
     """Load reference data from a setup workbook, all or nothing."""
     with database().transaction(dry_run=dry_run) as session:
-        report = load_setup(session, book, dry_run, rerate, issued_months)
-        record(session, raised_by(), "setup load", book.name, rerate=rerate, sheets=report.sheets)
+        if dry_run:
+            report = check_setup(session, book, issued_months=issued_months, rerate=rerate)
+        else:
+            report = load_setup(
+                session, book, actor=raised_by(), issued_months=issued_months, rerate=rerate
+            )
     if as_json:
         emit(report.as_dict())
         return

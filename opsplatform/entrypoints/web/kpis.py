@@ -1,7 +1,7 @@
 """Pages: the KPI definitions, for centre staff to read and managers to change.
 
-A change is checked exactly as the setup workbook's `KPIs` sheet checks a row (the page
-hands the row to the same loader), and goes in the audit log with its before and after.
+A change is checked exactly as the setup workbook's `KPIs` sheet checks a row, and goes in
+the audit log with its before and after (importers.setup.change_kpi does both).
 Results already assessed as final keep the targets they were assessed against.
 """
 
@@ -13,8 +13,8 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from importers.setup import load_sheets
-from opsplatform.audit import record
+from billing.service import issued_months
+from importers.setup import change_kpi, kpi_values
 from opsplatform.entrypoints.access import COMMENTATORS, STAFF, signed_in
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import measure_text
@@ -51,14 +51,6 @@ def thresholds(kpi: Kpi) -> str:
     return f"Green at {target} or less; amber up to {amber}; red above {amber}."
 
 
-def _values(kpi: Kpi) -> dict[str, str]:
-    """The changeable fields as the form shows them: numbers plainly, `95` not `95.000000`."""
-    plain = {f: getattr(kpi, f) for f in EDITABLE if f != "name"}
-    return {"name": kpi.name} | {
-        f: "" if v is None else f"{v.normalize():f}" for f, v in plain.items()
-    }
-
-
 @kpis.get("/kpis")
 @signed_in(*STAFF)
 def kpi_list() -> ResponseReturnValue:
@@ -90,21 +82,18 @@ def kpi_change(code: str) -> ResponseReturnValue:
         ).one_or_none()
         if kpi is None:
             abort(404)
-        before = form = _values(kpi)
+        form = kpi_values(kpi, EDITABLE)
         errors: list[tuple[str, str]] = []
         if request.method == "POST":
             form = {field: request.form.get(field, "").strip() for field in EDITABLE}
-            row = {
-                "code": kpi.code,
-                "service": kpi.service.code if kpi.service else None,
-                "unit": kpi.unit,
-                "direction": kpi.direction,
-                "method": kpi.method,
-                "calendar": kpi.calendar,
-                **form,
-            }
             try:
-                report = load_sheets(session, {"KPIs": [(2, row)]})
+                changed = change_kpi(
+                    session,
+                    kpi,
+                    form,
+                    actor=current_user.email,
+                    issued_months=issued_months,
+                )
             except Refused as refusal:
                 session.rollback()
                 errors = [
@@ -114,20 +103,10 @@ def kpi_change(code: str) -> ResponseReturnValue:
                     for p in refusal.problems
                 ]
             else:
-                after = _values(kpi)
-                changed = [f for f in EDITABLE if before[f] != after[f]]
-                if report.sheets["KPIs"]["updated"]:
-                    record(
-                        session,
-                        current_user.email,
-                        "kpi change",
-                        kpi.code,
-                        before={f: before[f] for f in changed},
-                        after={f: after[f] for f in changed},
-                    )
-                    flash(f"{kpi.code} changed: {', '.join(changed)}", "success")
-                else:
+                if changed is None:
                     flash(f"Nothing changed in {kpi.code}", "success")
+                else:
+                    flash(f"{kpi.code} changed: {', '.join(changed)}", "success")
                 return redirect(url_for("kpis.kpi_list"))
         page = render_template(
             "dashboard/kpi_change.html",

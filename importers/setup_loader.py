@@ -1,0 +1,353 @@
+"""Writing checked setup rows: each upserted by its natural key, after the checks that
+cells alone cannot make.
+
+`load_sheets` takes rows as a workbook's sheets give them (raw cells by header), parses
+each (importers.setup_sheets), refuses a row repeating another's key, and hands it to the
+loader's method for its sheet, which checks it against the rows already loaded (from
+this workbook or earlier ones: unknown codes, overlapping subscriptions, a tariff's
+parts, thresholds, frozen tariffs) and creates or updates it. Any problem anywhere
+refuses the whole load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import chain
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.rules import format_bands, parse_bands
+from importers.setup_sheets import SETTINGS, SHEETS, Row, natural_key, parse_row
+from opsplatform.db import Base
+from opsplatform.errors import TARIFF_FROZEN, Problem, Problems, Refused
+from opsplatform.models import (
+    CalendarOverride,
+    Client,
+    Driver,
+    Estimate,
+    Kpi,
+    KpiBaseline,
+    Service,
+    Setting,
+    Sla,
+    Subscription,
+    Tariff,
+)
+
+PROGRESS_ROWS = 100  # rows loaded between reports of progress
+
+# What the tariff check asks billing, which importers may not import (docs/ARCHITECTURE.md):
+# the months of a financial year with issued statements.
+IssuedMonths = Callable[[Session, str], list[str]]
+
+_Model = TypeVar("_Model", bound=Base)
+_Coded = TypeVar("_Coded", Client, Service, Kpi)  # what a row names by its code
+
+
+@dataclass
+class LoadReport:
+    """What a load did (or, dry, would do): rows created, updated and unchanged per sheet."""
+
+    dry_run: bool
+    sheets: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, sheet: str, outcome: str) -> None:
+        counts = self.sheets.setdefault(sheet, {"created": 0, "updated": 0, "unchanged": 0})
+        counts[outcome] += 1
+
+    def as_dict(self) -> dict[str, object]:
+        return {"dry_run": self.dry_run, "sheets": self.sheets}
+
+
+class _Loader:
+    """Checks and upserts one row at a time, counting into `report` and gathering
+    `problems`; one method per sheet, named after it."""
+
+    def __init__(
+        self, session: Session, report: LoadReport, rerate: bool, issued_months: IssuedMonths
+    ) -> None:
+        self.session = session
+        self.report = report
+        self.rerate = rerate
+        self.issued_months = issued_months
+        self.problems = Problems()
+        self.absent: set[str] = set()
+        self.before = 0  # problems found before the row being loaded
+
+    def problem(self, message: str, sheet: str, row: int, column: str | None = None) -> None:
+        self.problems.append(Problem(message, sheet, row, column))
+
+    def find(self, model: type[_Model], **key: object) -> _Model | None:
+        return self.session.scalars(select(model).filter_by(**key)).one_or_none()
+
+    def kept(self, values: Row) -> Row:
+        """The values a sheet really gives: a column left out of it changes nothing."""
+        return {k: v for k, v in values.items() if k not in self.absent}
+
+    def upsert(self, sheet: str, model: type[_Model], key: dict[str, Any], values: Row) -> None:
+        """Create or update the row with natural `key`; count what happened."""
+        row = self.find(model, **key)
+        if row is None:
+            row = model(**key, **values)
+            self.session.add(row)
+            self.report.count(sheet, "created")
+            self.session.flush()
+            return
+        values = self.kept(values)
+        if any(getattr(row, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(row, k, v)
+            self.report.count(sheet, "updated")
+        else:
+            self.report.count(sheet, "unchanged")
+        self.session.flush()
+
+    def ref(
+        self, model: type[_Coded], code: str, sheet: str, row: int, column: str
+    ) -> _Coded | None:
+        found = self.find(model, code=code)
+        if found is None:
+            kind = {Client: "client", Service: "service", Kpi: "KPI"}[model]
+            self.problem(f"unknown {kind} '{code}'", sheet, row, column)
+        return found
+
+    # One method per sheet: check what cells alone cannot, then upsert.
+
+    def settings(self, n: int, r: Row) -> None:
+        parse, _ = SETTINGS[r["key"]]
+        try:
+            value = parse(r["value"])
+        except ValueError as error:
+            self.problem(str(error), "Settings", n, "value")
+            return
+        self.upsert("Settings", Setting, {"key": r["key"]}, {"value": str(value)})
+
+    def clients(self, n: int, r: Row) -> None:
+        self.upsert("Clients", Client, {"code": r["code"]}, _without(r, "code"))
+
+    def services(self, n: int, r: Row) -> None:
+        self.upsert("Services", Service, {"code": r["code"]}, _without(r, "code"))
+
+    def subscriptions(self, n: int, r: Row) -> None:
+        client = self.ref(Client, r["client"], "Subscriptions", n, "client")
+        service = self.ref(Service, r["service"], "Subscriptions", n, "service")
+        if r["end"] is not None and r["end"] < r["start"]:
+            self.problem("end is before start", "Subscriptions", n, "end")
+        if client is None or service is None or self.troubled():
+            return
+        key = {"client_id": client.id, "service_id": service.id, "start": r["start"]}
+        others = self.session.scalars(
+            select(Subscription).filter_by(client_id=client.id, service_id=service.id)
+        )
+        for other in others:
+            if other.start != r["start"] and other.overlaps(r["start"], r["end"] or r["start"].max):
+                self.problem(
+                    f"overlaps the subscription of {client.code} to {service.code} from {other.start}",
+                    "Subscriptions",
+                    n,
+                    "start",
+                )
+                return
+        self.upsert("Subscriptions", Subscription, key, _without(r, "client", "service", "start"))
+
+    def drivers(self, n: int, r: Row) -> None:
+        client = self.ref(Client, r["client"], "Drivers", n, "client")
+        if r["driver"] in ("equal", "usage"):
+            self.problem(f"'{r['driver']}' is built in and needs no values", "Drivers", n, "driver")
+        if client is None or self.troubled():
+            return
+        key = {"client_id": client.id, "financial_year": r["financial_year"], "driver": r["driver"]}
+        self.upsert("Drivers", Driver, key, {"value": r["value"]})
+
+    def tariffs(self, n: int, r: Row) -> None:
+        sheet = "Tariffs"
+        service = self.ref(Service, r["service"], sheet, n, "service")
+        client = self.ref(Client, r["client"], sheet, n, "client") if r["client"] else None
+        rule = r["rule"]
+        if r["client"] and r["tier"]:
+            self.problem("name a client or a tier, not both", sheet, n, "tier")
+        needs = {
+            "unit_rate": "rate",
+            "graduated": "bands",
+            "banded": "bands",
+            "fixed_fee": "annual_amount",
+            "apportion": "annual_amount",
+        }[rule]
+        if r[needs] is None:
+            self.problem(f"a {rule} tariff needs {needs}", sheet, n, needs)
+        for other in ("rate", "bands", "annual_amount"):
+            if other != needs and r[other] is not None:
+                self.problem(f"a {rule} tariff takes no {other}", sheet, n, other)
+        if rule in ("graduated", "banded") and r["bands"] is not None:
+            try:
+                r["bands"] = format_bands(parse_bands(r["bands"], rule), rule)
+            except ValueError as error:
+                self.problem(str(error), sheet, n, "bands")
+        if rule == "apportion" and r["driver"] is None:
+            self.problem(
+                "an apportion tariff needs a driver: equal, usage or a Drivers name",
+                sheet,
+                n,
+                "driver",
+            )
+        if rule != "apportion" and r["driver"] is not None:
+            self.problem(f"a {rule} tariff takes no driver", sheet, n, "driver")
+        if rule == "apportion" and (r["client"] or r["tier"]):
+            self.problem(
+                "an apportion tariff pools the whole service: no client or tier", sheet, n, "client"
+            )
+        if r["billing"] == "estimate" and rule != "unit_rate":
+            self.problem("estimate billing is for unit_rate tariffs only", sheet, n, "billing")
+        if service is None or self.troubled() or (r["client"] and client is None):
+            return
+        scope = f"client:{client.code}" if client else f"tier:{r['tier']}" if r["tier"] else "all"
+        key = {"service_id": service.id, "financial_year": r["financial_year"], "scope": scope}
+        values = _without(r, "service", "financial_year", "client")
+        values["client_id"] = client.id if client else None
+        existing = self.find(Tariff, **key)
+        changed = existing is None or any(
+            getattr(existing, k) != v for k, v in self.kept(values).items()
+        )
+        if changed and not self.rerate:
+            months = self.issued_months(self.session, r["financial_year"])
+            if months:
+                self.problems.append(
+                    Problem(
+                        f"the tariffs of {r['financial_year']} are frozen: statements for "
+                        f"{', '.join(months)} are issued",
+                        sheet,
+                        n,
+                        "rule",
+                        TARIFF_FROZEN,
+                    )
+                )
+                return
+        if existing is not None and changed:
+            values["version"] = existing.version + 1
+        self.upsert(sheet, Tariff, key, values)
+
+    def estimates(self, n: int, r: Row) -> None:
+        client = self.ref(Client, r["client"], "Estimates", n, "client")
+        service = self.ref(Service, r["service"], "Estimates", n, "service")
+        if client is None or service is None:
+            return
+        key = {
+            "client_id": client.id,
+            "service_id": service.id,
+            "financial_year": r["financial_year"],
+        }
+        self.upsert("Estimates", Estimate, key, {"quantity": r["quantity"]})
+
+    def kpis(self, n: int, r: Row) -> None:
+        service = self.ref(Service, r["service"], "KPIs", n, "service") if r["service"] else None
+        if r["method"] == "within" and r["limit"] is None:
+            self.problem("a within KPI needs a limit", "KPIs", n, "limit")
+        if r["method"] in ("within", "average_elapsed") and service is None and not r["service"]:
+            self.problem(
+                f"a {r['method']} KPI is measured on a service's usage: name it",
+                "KPIs",
+                n,
+                "service",
+            )
+        _check_thresholds(self, "KPIs", n, r["direction"], r["target"], r["amber"])
+        if self.troubled() or (r["service"] and service is None):
+            return
+        values = _without(r, "code", "service")
+        values["service_id"] = service.id if service else None
+        self.upsert("KPIs", Kpi, {"code": r["code"]}, values)
+
+    def slas(self, n: int, r: Row) -> None:
+        client = self.ref(Client, r["client"], "SLAs", n, "client")
+        kpi = self.ref(Kpi, r["kpi"], "SLAs", n, "kpi")
+        if client is None or kpi is None:
+            return
+        target = r["target"] if r["target"] is not None else kpi.target
+        amber = r["amber"] if r["amber"] is not None else kpi.amber
+        _check_thresholds(self, "SLAs", n, kpi.direction, target, amber)
+        if self.troubled():
+            return
+        key = {"client_id": client.id, "kpi_id": kpi.id}
+        self.upsert("SLAs", Sla, key, _without(r, "client", "kpi"))
+
+    def holidays(self, n: int, r: Row) -> None:
+        key = {"nation": r["nation"], "day": r["date"]}
+        self.upsert("Holidays", CalendarOverride, key, {"action": r["action"], "name": r["name"]})
+
+    def baselines(self, n: int, r: Row) -> None:
+        kpi = self.ref(Kpi, r["kpi"], "Baselines", n, "kpi")
+        client = self.ref(Client, r["client"], "Baselines", n, "client") if r["client"] else None
+        if kpi is None or (r["client"] and client is None):
+            return
+        key = {"kpi_id": kpi.id, "scope": client.code if client else "centre"}
+        self.upsert("Baselines", KpiBaseline, key, {"value": r["value"], "period": r["period"]})
+
+    def troubled(self) -> bool:
+        """Whether the row being loaded has a problem."""
+        return self.problems.total > self.before
+
+
+def _check_thresholds(
+    loader: _Loader, sheet: str, n: int, direction: str, target: Decimal, amber: Decimal
+) -> None:
+    if direction == "higher" and amber > target:
+        loader.problem("amber must not be above target when higher is better", sheet, n, "amber")
+    if direction == "lower" and amber < target:
+        loader.problem("amber must not be below target when lower is better", sheet, n, "amber")
+
+
+def _without(row: Row, *keys: str) -> Row:
+    return {k: v for k, v in row.items() if k not in keys}
+
+
+def load_sheets(
+    session: Session,
+    sheets: Mapping[str, Iterable[tuple[int, dict[str, object]]]],
+    *,
+    issued_months: IssuedMonths,
+    problems: Problems | list[Problem] | None = None,
+    dry_run: bool = False,
+    rerate: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> LoadReport:
+    """Load rows given as a workbook's sheets would give them (raw cells by header),
+    checked exactly as the workbook's; raise Refused with `problems` and any found.
+
+    `issued_months(session, year)` names the months of a financial year with issued
+    statements: a tariff of such a year may change only with `rerate`. This writes no
+    audit entry: the business actions that load rows (importers.setup) record their own.
+    `progress`, if given, is told the number of rows loaded every PROGRESS_ROWS rows.
+    """
+    report = LoadReport(dry_run=dry_run)
+    loader = _Loader(session, report, rerate, issued_months)
+    if isinstance(problems, Problems):
+        loader.problems = problems
+    else:
+        loader.problems += problems or []
+    done = 0
+    for sheet in SHEETS:
+        handle: Callable[[int, Row], None] = getattr(loader, sheet.name.lower())
+        keys_seen: dict[tuple[object, ...], int] = {}
+        rows = iter(sheets.get(sheet.name, ()))
+        first = next(rows, None)
+        loader.absent = sheet.column_names() - set(first[1]) if first else set()
+        for number, raw in chain([first], rows) if first else ():
+            done += 1
+            if progress is not None and done % PROGRESS_ROWS == 0:
+                progress(done)
+            loader.before = loader.problems.total
+            row = parse_row(sheet, number, raw, loader.problems)
+            if row is None:
+                continue
+            key = natural_key(sheet.name, row)
+            if key in keys_seen:
+                loader.problem(f"repeats row {keys_seen[key]}", sheet.name, number)
+                continue
+            keys_seen[key] = number
+            handle(number, row)
+    if loader.problems:
+        raise Refused(loader.problems)
+    return report

@@ -1,0 +1,362 @@
+"""The setup workbook's sheets: their columns, how each cell is parsed, and each row's key.
+
+A sheet is a list of columns, each with the parser that turns what people type into a
+value (or a ValueError saying why it cannot), whether it is required, and its default.
+`parse_row` parses a row cell by cell; `natural_key` names the row a sheet's row is
+(created or updated by importers.setup_loader). Nothing here reads the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from billing.rules import RULES
+from importers import tables as cell
+from importers.tables import blank
+from opsplatform.calendars import NATIONS
+from opsplatform.db import Base
+from opsplatform.errors import Problem, Problems
+from opsplatform.models import (
+    CalendarOverride,
+    Client,
+    Driver,
+    Estimate,
+    Kpi,
+    KpiBaseline,
+    Service,
+    Setting,
+    Sla,
+    Subscription,
+    Tariff,
+)
+from opsplatform.periods import FinancialYear
+
+# A parsed row: each column's value as its column's parser gives it (see SHEETS), or
+# its default. The values differ in type by column, so the row's are Any.
+Row = dict[str, Any]
+
+
+def _one_of(*choices: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        result = cell.text(value).lower()
+        if result not in choices:
+            raise ValueError(f"'{cell.text(value)}' is not one of {', '.join(choices)}")
+        return result
+
+    return parse
+
+
+def _financial_year(value: object) -> str:
+    return str(FinancialYear.parse(cell.text(value)))
+
+
+def _percent(value: object) -> Decimal:
+    result = cell.decimal(value)
+    if not 0 <= result <= 100:
+        raise ValueError(f"'{cell.text(value)}' is not a percentage from 0 to 100")
+    return result
+
+
+def _not_negative(parse: Callable[[object], Decimal]) -> Callable[[object], Decimal]:
+    def checked(value: object) -> Decimal:
+        result = parse(value)
+        if result < 0:
+            raise ValueError(f"'{cell.text(value)}' must not be negative")
+        return result
+
+    return checked
+
+
+def _name(value: object) -> str:
+    result = cell.text(value).lower()
+    if not result.replace("_", "").isalnum():
+        raise ValueError(f"'{cell.text(value)}' is not a name: use letters, digits and _")
+    return result
+
+
+def _email(value: object) -> str:
+    result = cell.text(value)
+    if "@" not in result.strip("@") or " " in result:
+        raise ValueError(f"'{result}' is not an e-mail address")
+    return result
+
+
+def _kpi_code(value: object) -> str:
+    result = cell.text(value).upper()
+    if not result or len(result) > 20 or not result.replace("-", "").isalnum():
+        raise ValueError(f"'{cell.text(value)}' is not a KPI code: up to 20 of A-Z, 0-9 and -")
+    return result
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a sheet: how its cells are parsed, whether one must be given, the
+    value of a blank one, and a note for the template."""
+
+    name: str
+    parse: Callable[[object], object]
+    required: bool = True
+    default: object = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A sheet of the setup workbook: its columns, a note and an example row for the
+    template."""
+
+    name: str
+    columns: list[Column]
+    note: str
+    example: list[object] = field(default_factory=list)
+
+    def column_names(self) -> set[str]:
+        return {c.name for c in self.columns}
+
+
+# each setting's parser and what it is
+SETTINGS: dict[str, tuple[Callable[[object], object], str]] = {
+    "centre_name": (cell.text, "Name of the shared-service centre, shown on statements"),
+    "statement_prefix": (cell.code, "Prefix of statement numbers (default SSC)"),
+    "de_minimis": (_not_negative(cell.money), "Smallest amount billed for a service (GBP)"),
+    "service_credit_cap_percent": (_percent, "Cap on a quarter's service credits (default 100)"),
+    "payment_terms_days": (cell.whole, "Days from issue to payment due (default 30)"),
+    "close_working_day": (cell.whole, "Working day of the month for the close (default 3)"),
+}
+
+SHEETS = [
+    Sheet(
+        "Settings",
+        [Column("key", _one_of(*SETTINGS)), Column("value", cell.text)],
+        "Centre-wide settings, one key a row: " + ", ".join(SETTINGS),
+        ["centre_name", "Fylde Coast Shared Services"],
+    ),
+    Sheet(
+        "Clients",
+        [
+            Column("code", cell.code, note="2-12 of A-Z 0-9 -"),
+            Column("name", cell.text),
+            Column("nation", _one_of(*NATIONS), False, "england", "bank holidays to use"),
+            Column("email", _email, False),
+        ],
+        "Client councils, keyed by code",
+        ["WYR", "Wyre Council", "england", "finance@wyre.example"],
+    ),
+    Sheet(
+        "Services",
+        [
+            Column("code", cell.code),
+            Column("name", cell.text),
+            Column("unit", cell.text, note="what one unit of usage is: payslip, claim, call"),
+            Column("vat_rate", _percent, False, 0, "percent"),
+            Column("cost_centre", cell.text, False),
+        ],
+        "Services on the menu, keyed by code",
+        ["PAY", "Payroll", "payslip", 0, "CC100"],
+    ),
+    Sheet(
+        "Subscriptions",
+        [
+            Column("client", cell.code),
+            Column("service", cell.code),
+            Column("start", cell.day),
+            Column("end", cell.day, False, note="inclusive; blank = open"),
+            Column("tier", _name, False, "standard"),
+            Column("po_number", cell.text, False),
+        ],
+        "Which client uses which service, from start to end; keyed by client, service, start",
+        ["WYR", "PAY", "2026-04-01", None, "standard", "PO-1234"],
+    ),
+    Sheet(
+        "Drivers",
+        [
+            Column("client", cell.code),
+            Column("financial_year", _financial_year),
+            Column("driver", _name, note="population, headcount, share..."),
+            Column("value", _not_negative(cell.decimal)),
+        ],
+        "Apportionment drivers per client and year",
+        ["WYR", "2026-27", "population", 112000],
+    ),
+    Sheet(
+        "Tariffs",
+        [
+            Column("service", cell.code),
+            Column("financial_year", _financial_year),
+            Column("rule", _one_of(*RULES)),
+            Column("client", cell.code, False, note="for one client only"),
+            Column("tier", _name, False, note="for one tier only"),
+            Column("rate", _not_negative(lambda v: cell.decimal(v, 4)), False, note="unit_rate"),
+            Column(
+                "bands",
+                cell.text,
+                False,
+                note="graduated 1000@3.00; *@2.00 / banded 5000=4000; *=9000",
+            ),
+            Column("annual_amount", _not_negative(cell.money), False, note="fixed_fee, apportion"),
+            Column("driver", _name, False, note="apportion: equal, usage or a Drivers name"),
+            Column("minimum", _not_negative(cell.money), False, note="monthly floor"),
+            Column("annual_cap", _not_negative(cell.money), False, note="yearly ceiling"),
+            Column("billing", _one_of("actual", "estimate"), False, "actual"),
+            Column("true_up_tolerance", _percent, False, 0, "percent"),
+        ],
+        "How each service is charged per financial year; client rows beat tier rows beat general",
+        ["PAY", "2026-27", "unit_rate", None, None, 4.75],
+    ),
+    Sheet(
+        "Estimates",
+        [
+            Column("client", cell.code),
+            Column("service", cell.code),
+            Column("financial_year", _financial_year),
+            Column("quantity", _not_negative(cell.decimal), note="annual"),
+        ],
+        "Estimated annual quantities for estimate billing",
+        ["WYR", "PAY", "2026-27", 24000],
+    ),
+    Sheet(
+        "KPIs",
+        [
+            Column("code", _kpi_code),
+            Column("name", cell.text),
+            Column("service", cell.code, False),
+            Column("unit", _one_of("percent", "days", "seconds", "count")),
+            Column("direction", _one_of("higher", "lower")),
+            Column("target", cell.decimal),
+            Column("amber", cell.decimal),
+            Column("method", _one_of("within", "average_elapsed", "submitted")),
+            Column("limit", _not_negative(cell.decimal), False),
+            Column(
+                "calendar",
+                _one_of("working_days", "calendar_days", "seconds"),
+                False,
+                "working_days",
+            ),
+        ],
+        "Key performance indicators",
+        [
+            "PAY-5D",
+            "Payroll queries closed in 5 working days",
+            "PAY",
+            "percent",
+            "higher",
+            95,
+            90,
+            "within",
+            5,
+        ],
+    ),
+    Sheet(
+        "SLAs",
+        [
+            Column("client", cell.code),
+            Column("kpi", _kpi_code),
+            Column("target", cell.decimal, False),
+            Column("amber", cell.decimal, False),
+            Column("service_credit_percent", _percent),
+        ],
+        "A client's own targets and the service credit it earns when a KPI ends red",
+        ["WYR", "PAY-5D", 97, 92, 2],
+    ),
+    Sheet(
+        "Holidays",
+        [
+            Column("nation", _one_of(*NATIONS)),
+            Column("date", cell.day),
+            Column("action", _one_of("add", "remove"), False, "add", "add a holiday or remove one"),
+            Column("name", cell.text, False),
+        ],
+        "Local changes to a nation's bank holidays, used in working-day KPIs",
+        ["england", "2027-05-10", "add", "Extra bank holiday"],
+    ),
+    Sheet(
+        "Baselines",
+        [
+            Column("kpi", _kpi_code),
+            Column("client", cell.code, False, note="blank = the whole centre"),
+            Column("value", cell.decimal),
+            Column("period", cell.text, False, note="when it was measured, e.g. 2023-24"),
+        ],
+        "KPI values before sharing, to show the change since",
+        ["PAY-5D", None, 81.5, "2023-24"],
+    ),
+]
+SHEETS_BY_NAME = {s.name.lower(): s for s in SHEETS}
+
+
+# Each sheet's natural key: the columns naming the row it creates or updates.
+_KEYS = {
+    "Settings": ("key",),
+    "Clients": ("code",),
+    "Services": ("code",),
+    "Subscriptions": ("client", "service", "start"),
+    "Drivers": ("client", "financial_year", "driver"),
+    "Tariffs": ("service", "financial_year", "client", "tier"),
+    "Estimates": ("client", "service", "financial_year"),
+    "KPIs": ("code",),
+    "SLAs": ("client", "kpi"),
+    "Holidays": ("nation", "date"),
+    "Baselines": ("kpi", "client"),
+}
+
+
+_MODELS: dict[str, type[Base]] = {
+    "Settings": Setting,
+    "Clients": Client,
+    "Services": Service,
+    "Subscriptions": Subscription,
+    "Drivers": Driver,
+    "Tariffs": Tariff,
+    "Estimates": Estimate,
+    "KPIs": Kpi,
+    "SLAs": Sla,
+    "Holidays": CalendarOverride,
+    "Baselines": KpiBaseline,
+}
+# each sheet's text columns stored in a column of limited length, by name
+_LONGEST: dict[str, dict[str, int]] = {
+    sheet: {
+        c.name: length for c in model.__table__.columns if (length := getattr(c.type, "length", 0))
+    }
+    for sheet, model in _MODELS.items()
+}
+
+
+def parse_row(sheet: Sheet, number: int, raw: dict[str, object], problems: Problems) -> Row | None:
+    """Row `number` of `sheet` parsed cell by cell, or None (its problems added to
+    `problems`) if any cell cannot be parsed or stored."""
+    parsed: Row = {}
+    ok = True
+    for column in sheet.columns:
+        value = raw.get(column.name)
+        if blank(value):
+            if column.required:
+                # a column missing from the header is reported once, for the header
+                if column.name in raw:
+                    problems.append(
+                        Problem(f"{column.name} is required", sheet.name, number, column.name)
+                    )
+                ok = False
+            parsed[column.name] = column.default
+            continue
+        try:
+            parsed[column.name] = value = column.parse(value)
+        except ValueError as error:
+            problems.append(Problem(str(error), sheet.name, number, column.name))
+            ok = False
+            continue
+        unstorable = value.__class__ is str and cell.unstorable(
+            column.name, value, _LONGEST[sheet.name].get(column.name)
+        )
+        if unstorable:
+            problems.append(Problem(unstorable, sheet.name, number, column.name))
+            ok = False
+    return parsed if ok else None
+
+
+def natural_key(sheet: str, row: Row) -> tuple[object, ...]:
+    """The values of a parsed row's natural key: no two rows of a workbook share one."""
+    return tuple(row[k] for k in _KEYS[sheet])
