@@ -14,7 +14,7 @@ The scheduler delivers the outbox on every tick over SMTP, configured by environ
 | OPSPLATFORM_MAIL_FROM | the sender address | `opsplatform@localhost` |
 | OPSPLATFORM_BASE_URL | the web app's address, for links in messages | links are paths |
 
-The messages are written where what they tell of is done: `billing.service` (statements
+The messages are written where what they tell of is done: `billing.issue` (statements
 issued), `billing.disputes` (queries waiting too long), `sla.publication` (a publication
 ready to review); this module only queues them and delivers the outbox.
 

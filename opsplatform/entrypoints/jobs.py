@@ -19,8 +19,8 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from billing.close import close_month
 from billing.disputes import query_reminder
-from billing.service import close_month
 from opsplatform.calendars import load_calendars
 from opsplatform.db import Database, utcnow
 from opsplatform.models import JobRun, Subscription
@@ -39,10 +39,11 @@ from sla.service import assess_quarter
 
 log = logging.getLogger("opsplatform.entrypoints.jobs")
 STALE_AFTER = timedelta(hours=1)
+SCHEDULER = "scheduler"  # who the audit log names for a scheduled run
 
 
 def _close(session: Session, period: str, instance: Path) -> str:
-    statements = close_month(session, Month.parse(period))
+    statements = close_month(session, Month.parse(period), SCHEDULER)
     return f"{len(statements)} draft statement(s) for {period}"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from billing.service import issued_months
+from billing.issue import issued_months
 from importers.setup import load_setup
 from importers.templates import write_setup_template
 from opsplatform.audit import record
