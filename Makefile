@@ -7,7 +7,7 @@ PORT ?= 5000
 
 CSS := opsplatform/static/govuk.css
 
-.PHONY: install run test unit lint format bench
+.PHONY: install run test unit service lint format bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ lint: install
 # The pure logic alone (periods, money, rules, engine, measures, layers): seconds.
 unit: install
 	$(BIN)/pytest tests/unit -q
+
+# The business actions (close, issue, adjust, queries, assessment) called on a seeded database.
+service: install
+	$(BIN)/pytest tests/service -q
 
 # The whole suite twice: on SQLite, then on a throwaway PostgreSQL server.
 test: lint

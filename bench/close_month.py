@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from bench.common import insert_events, loaded_database, timed
-from billing.service import close_month
+from billing.close import close_month
 from opsplatform.periods import Month
 
 CLIENTS, SERVICES = 50, 30
@@ -33,7 +33,7 @@ def main(events: int) -> None:
             ).fetchall()
         raw.close()
         with timed("close 2026-05", results), database.transaction() as session:
-            statements = close_month(session, Month.parse("2026-05"))
+            statements = close_month(session, Month.parse("2026-05"), "bench")
     print(
         f"events: {events:,}; clients x services: {CLIENTS} x {SERVICES}; statements: {len(statements)}"
     )

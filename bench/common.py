@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from sqlalchemy import create_engine, text
 
 import migrations
-from billing.service import issued_months
+from billing.issue import issued_months
 from importers.setup import load_setup
 from importers.usage import LEDGER_COLUMNS
 from opsplatform.db import Database

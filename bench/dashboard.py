@@ -35,7 +35,8 @@ from bench.common import (
     profiled,
     timed,
 )
-from billing.service import close_month, issue_month
+from billing.close import close_month
+from billing.issue import issue_month
 from opsplatform.accounts import create_user
 from opsplatform.entrypoints.app import create_app
 from opsplatform.periods import Month, iter_months
@@ -66,9 +67,9 @@ def build(folder: Path, events: int, server: str | None) -> str:
     insert_events(database, events, CLIENTS, SERVICES, **spread)
     with database.transaction() as session:
         for month in iter_months(Month.of(START), DRAFT):
-            close_month(session, month)
+            close_month(session, month, "bench")
             if month <= ISSUED:
-                issue_month(session, month)
+                issue_month(session, month, "bench")
     database.engine.dispose()
     return database.url
 

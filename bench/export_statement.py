@@ -22,8 +22,10 @@ from openpyxl import Workbook
 from python_calamine import CalamineWorkbook
 
 from bench.common import command_line, loaded_database, profiled, timed, write_usage_csv
+from billing.close import close_month
 from billing.export import write_statement_workbook
-from billing.service import close_month, get_statement, issue_month
+from billing.issue import issue_month
+from billing.statements import get_statement
 from importers.usage import import_file
 from opsplatform.periods import Month
 
@@ -66,8 +68,8 @@ def main(events: int, profile: bool = False) -> None:
         with database.transaction() as session:
             import_file(session, csv_path)
         with database.transaction() as session:
-            close_month(session, month)
-            (statement,) = issue_month(session, month)
+            close_month(session, month, "bench")
+            (statement,) = issue_month(session, month, "bench")
             number = statement.number
         product_path = folder / "statement.xlsx"
         seconds: dict[str, float] = {}

@@ -24,7 +24,7 @@ from sqlalchemy import text
 
 from bench.common import loaded_database, postgres_server, timed, write_usage_csv
 from bench.dashboard import CLIENTS, DAYS, SERVICES, START, TIMED, manager_cookie
-from billing.service import close_month
+from billing.close import close_month
 from importers.usage import import_file
 from opsplatform.entrypoints.app import create_app
 from opsplatform.periods import Month
@@ -74,7 +74,7 @@ def main(events: int) -> None:
                 )
             ).one()
         with timed("close", seconds), database.transaction() as session:
-            statements = close_month(session, CLOSED)
+            statements = close_month(session, CLOSED, "bench")
         close, raw = seconds["close"], seconds["raw"]
         print(
             f"close of {CLOSED}: {close:.2f} s for {len(statements)} statements; raw GROUP BY of "

@@ -18,8 +18,8 @@ from openpyxl.styles import Font
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing.charges import year_inputs
 from billing.engine import rate_year
-from billing.service import year_inputs
 from opsplatform.errors import Refused
 from opsplatform.models import Client, Driver, Service, Tariff
 from opsplatform.money import ZERO, round_money

@@ -14,8 +14,10 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from billing.adjustments import pending_adjustment
 from billing.models import Statement, StatementQuery
-from billing.service import adjust, get_statement
+from billing.statements import get_statement
+from opsplatform.audit import record
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
@@ -72,7 +74,8 @@ def query_reminder(session: Session, today: date, calendars: dict[str, WorkingCa
 def raise_query(
     session: Session, number: str, line: int | None, reason: str, raised_by: str
 ) -> StatementQuery:
-    """Open a query on statement `number` (and its line `line`, counting from 1)."""
+    """Open a query on statement `number` (and its line `line`, counting from 1), as
+    `raised_by` (who the audit log names)."""
     statement = get_statement(session, number)
     if not reason.strip():
         raise Refused("say what the query is about")
@@ -91,6 +94,16 @@ def raise_query(
     )
     session.add(query)
     session.flush()
+    on_line = {} if line is None else {"line": line}
+    record(
+        session,
+        raised_by,
+        "query raise",
+        statement.number,
+        query=query.id,
+        **on_line,
+        reason=query.reason,
+    )
     return query
 
 
@@ -102,7 +115,8 @@ def answer_query(
     answered_by: str,
     amount: Decimal | None = None,
 ) -> StatementQuery:
-    """Accept (with an adjustment of `amount`, if any) or reject an open query, explaining why."""
+    """Accept (with an adjustment of `amount`, if any) or reject an open query, explaining why,
+    as `answered_by` (who the audit log names)."""
     query = session.get(StatementQuery, query_id)
     if query is None:
         raise Refused(f"there is no query {query_id}")
@@ -118,15 +132,15 @@ def answer_query(
         line = query.statement.lines[query.line_position - 1] if query.line_position else None
         if line is None or line.service is None:
             raise Refused("an adjustment needs a query on a service's line")
-        pending = adjust(
+        pending = pending_adjustment(
             session,
             query.statement.client.code,
             line.service.code,
             amount,
             f"query {query.id}: {answer.strip()}",
-            query.statement.number,
             answered_by,
-            query.line_position,
+            statement=query.statement.number,
+            line=query.line_position,
         )
     # Only the answer that finds the query still open takes effect, even when two people
     # answer at once: the status is claimed in one conditional UPDATE.
@@ -147,6 +161,15 @@ def answer_query(
     if claimed.rowcount != 1:
         raise Refused(f"query {query_id} has just been answered by someone else")
     session.refresh(query)
+    record(
+        session,
+        answered_by,
+        "query answer",
+        f"query {query_id}",
+        status=query.status,
+        answer=query.answer,
+        amount=amount,
+    )
     return query
 
 

@@ -1,17 +1,12 @@
-"""Configuration from `OPSPLATFORM_*` environment variables, with safe embedded defaults.
+"""Configuration: every `OPSPLATFORM_*` environment variable the product reads is read here,
+with safe embedded defaults. docs/DEPLOYMENT.md has the one table of them all.
 
-| variable | meaning | default |
-| --- | --- | --- |
-| OPSPLATFORM_DATABASE_URL | SQLAlchemy URL of the database | SQLite file `opsplatform.sqlite3` in the instance folder |
-| OPSPLATFORM_INSTANCE_PATH | folder for the embedded database and the generated secret key | Flask's instance folder |
-| OPSPLATFORM_SECRET_KEY | key that signs sessions and keys the throttle's counts | generated once, kept in the instance folder |
-| OPSPLATFORM_HTTPS | `1` behind HTTPS: Secure cookies and HSTS | off |
-| OPSPLATFORM_TRUSTED_PROXIES | how many proxies in front of the app to trust for the client's address (`X-Forwarded-For`) and scheme (`X-Forwarded-Proto`) | 0: trust no such header |
-| OPSPLATFORM_SESSION_IDLE_MINUTES | a session unused this long ends | 30 |
-| OPSPLATFORM_SESSION_HOURS | a session ends this long after sign-in, however active | 12 |
-
-gunicorn's own settings (`OPSPLATFORM_BIND`, `OPSPLATFORM_WORKERS`, `OPSPLATFORM_TIMEOUT`)
-are read by gunicorn.conf.py; see docs/DEPLOYMENT.md.
+`load_config` reads the web app's settings once, when the app is made (`create_app` also
+takes a `Config` handed in). `load_mail` reads how e-mail goes out where a message is
+written or the outbox delivered (a command, a scheduler tick), so that the scheduler and
+the commands need no app to send mail. gunicorn's own settings (`OPSPLATFORM_BIND`,
+`OPSPLATFORM_WORKERS`, `OPSPLATFORM_TIMEOUT`, `OPSPLATFORM_FORWARDED_ALLOW_IPS`) are read
+by gunicorn.conf.py, which gunicorn loads before the app.
 """
 
 from __future__ import annotations
@@ -25,6 +20,8 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Config:
+    """The web app's settings."""
+
     instance_path: Path
     database_url: str
     secret_key: str
@@ -46,11 +43,57 @@ def load_config(default_instance_path: str | os.PathLike[str]) -> Config:
         instance_path=instance,
         database_url=url,
         secret_key=secret,
-        https=os.environ.get("OPSPLATFORM_HTTPS", "").lower() in ("1", "true", "yes"),
+        https=_switch("OPSPLATFORM_HTTPS"),
         trusted_proxies=_whole_number("OPSPLATFORM_TRUSTED_PROXIES", 0, least=0),
         session_idle=timedelta(minutes=_whole_number("OPSPLATFORM_SESSION_IDLE_MINUTES", 30)),
         session_lifetime=timedelta(hours=_whole_number("OPSPLATFORM_SESSION_HOURS", 12)),
     )
+
+
+@dataclass(frozen=True)
+class Smtp:
+    """The mail server the outbox is delivered to."""
+
+    host: str
+    port: int
+    starttls: bool
+    username: str | None
+    password: str | None
+
+
+@dataclass(frozen=True)
+class Mail:
+    """How e-mail goes out: the server (None: nothing is sent, messages wait in the outbox),
+    the sender's address, and the web app's address that links in messages start with."""
+
+    smtp: Smtp | None
+    sender: str
+    base_url: str
+
+
+def load_mail() -> Mail:
+    """Read the mail settings from the environment."""
+    host = os.environ.get("OPSPLATFORM_SMTP_HOST")
+    smtp = None
+    if host:
+        starttls = _switch("OPSPLATFORM_SMTP_STARTTLS")
+        smtp = Smtp(
+            host=host,
+            port=int(os.environ.get("OPSPLATFORM_SMTP_PORT") or (587 if starttls else 25)),
+            starttls=starttls,
+            username=os.environ.get("OPSPLATFORM_SMTP_USERNAME") or None,
+            password=os.environ.get("OPSPLATFORM_SMTP_PASSWORD") or None,
+        )
+    return Mail(
+        smtp=smtp,
+        sender=os.environ.get("OPSPLATFORM_MAIL_FROM") or "opsplatform@localhost",
+        base_url=os.environ.get("OPSPLATFORM_BASE_URL", "").rstrip("/"),
+    )
+
+
+def _switch(name: str) -> bool:
+    """An environment variable that is on when it says `1`, `true` or `yes`."""
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
 
 
 def _whole_number(name: str, default: int, least: int = 1) -> int:

@@ -3,18 +3,11 @@
 A notification is a row written in the same transaction as what it announces (a month's
 statements issued, a quarter's publication drafted, queries waiting too long), so
 nothing is announced that did not happen and nothing that happened goes unannounced.
-The scheduler delivers the outbox on every tick over SMTP, configured by environment:
+The scheduler delivers the outbox on every tick over SMTP, as opsplatform.config's
+`load_mail` says (OPSPLATFORM_SMTP_*, OPSPLATFORM_MAIL_FROM, and OPSPLATFORM_BASE_URL for
+the links in messages; docs/DEPLOYMENT.md); with no mail server set, messages wait.
 
-| variable | meaning | default |
-| --- | --- | --- |
-| OPSPLATFORM_SMTP_HOST | the mail server; unset, nothing is sent (messages wait) | unset |
-| OPSPLATFORM_SMTP_PORT | its port | 25 (587 with STARTTLS) |
-| OPSPLATFORM_SMTP_STARTTLS | `1` to upgrade the connection with STARTTLS | off |
-| OPSPLATFORM_SMTP_USERNAME, OPSPLATFORM_SMTP_PASSWORD | credentials, if it wants them | none |
-| OPSPLATFORM_MAIL_FROM | the sender address | `opsplatform@localhost` |
-| OPSPLATFORM_BASE_URL | the web app's address, for links in messages | links are paths |
-
-The messages are written where what they tell of is done: `billing.service` (statements
+The messages are written where what they tell of is done: `billing.issue` (statements
 issued), `billing.disputes` (queries waiting too long), `sla.publication` (a publication
 ready to review); this module only queues them and delivers the outbox.
 
@@ -25,15 +18,15 @@ a message that fails is tried again on later ticks, up to MAX_ATTEMPTS times.
 from __future__ import annotations
 
 import logging
-import os
 import smtplib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
+from opsplatform.config import Mail, Smtp, load_mail
 from opsplatform.db import Database, utcnow
 from opsplatform.models import Notification, User
 
@@ -43,44 +36,9 @@ BATCH = 200  # messages sent per delivery
 SIGN_OFF = "\n\nThis message was sent by opsplatform. Please do not reply to it."
 
 
-@dataclass(frozen=True)
-class Mailer:
-    """Where and how to send: read from the environment."""
-
-    host: str
-    port: int
-    starttls: bool
-    username: str | None
-    password: str | None
-    sender: str
-
-    @classmethod
-    def from_environment(cls) -> Mailer | None:
-        host = os.environ.get("OPSPLATFORM_SMTP_HOST")
-        if not host:
-            return None
-        starttls = os.environ.get("OPSPLATFORM_SMTP_STARTTLS", "").lower() in ("1", "true", "yes")
-        return cls(
-            host=host,
-            port=int(os.environ.get("OPSPLATFORM_SMTP_PORT") or (587 if starttls else 25)),
-            starttls=starttls,
-            username=os.environ.get("OPSPLATFORM_SMTP_USERNAME") or None,
-            password=os.environ.get("OPSPLATFORM_SMTP_PASSWORD") or None,
-            sender=os.environ.get("OPSPLATFORM_MAIL_FROM") or "opsplatform@localhost",
-        )
-
-    def connect(self) -> smtplib.SMTP:
-        smtp = smtplib.SMTP(self.host, self.port, timeout=30)
-        if self.starttls:
-            smtp.starttls()
-        if self.username:
-            smtp.login(self.username, self.password or "")
-        return smtp
-
-
 def link(path: str) -> str:
-    base = os.environ.get("OPSPLATFORM_BASE_URL", "").rstrip("/")
-    return f"{base}{path}"
+    """The web app's address of `path`, for a message (a path alone without a base URL)."""
+    return f"{load_mail().base_url}{path}"
 
 
 def queue(session: Session, kind: str, recipients: Iterable[str], subject: str, body: str) -> int:
@@ -105,6 +63,7 @@ def client_users(session: Session) -> dict[int, list[str]]:
         User.active.is_(True), User.client_id.is_not(None)
     )
     for client_id, email in session.execute(query):
+        assert client_id is not None  # the query's condition
         found.setdefault(client_id, []).append(email)
     return found
 
@@ -112,9 +71,10 @@ def client_users(session: Session) -> dict[int, list[str]]:
 # -- delivery ----------------------------------------------------------------------------------
 
 
-def deliver(database: Database, mailer: Mailer | None) -> int:
+def deliver(database: Database, mail: Mail) -> int:
     """Send what waits in the outbox; return how many were sent."""
-    if mailer is None:
+    server = mail.smtp
+    if server is None:
         return 0
     with database.transaction() as session:
         waiting = session.execute(
@@ -127,9 +87,9 @@ def deliver(database: Database, mailer: Mailer | None) -> int:
         return 0
     sent = 0
     try:
-        smtp = mailer.connect()
+        smtp = _connect(server)
     except (OSError, smtplib.SMTPException) as error:
-        log.warning("cannot reach the mail server %s:%s: %s", mailer.host, mailer.port, error)
+        log.warning("cannot reach the mail server %s:%s: %s", server.host, server.port, error)
         return 0
     with smtp:
         for notification_id, attempts in waiting:
@@ -137,7 +97,7 @@ def deliver(database: Database, mailer: Mailer | None) -> int:
             if message is None:
                 continue  # another scheduler took it
             try:
-                smtp.send_message(_email(mailer, message))
+                smtp.send_message(_email(mail.sender, message))
             except (OSError, smtplib.SMTPException) as error:
                 _settle(database, notification_id, error=f"{type(error).__name__}: {error}")
                 log.warning(
@@ -149,18 +109,30 @@ def deliver(database: Database, mailer: Mailer | None) -> int:
     return sent
 
 
+def _connect(server: Smtp) -> smtplib.SMTP:
+    smtp = smtplib.SMTP(server.host, server.port, timeout=30)
+    if server.starttls:
+        smtp.starttls()
+    if server.username:
+        smtp.login(server.username, server.password or "")
+    return smtp
+
+
 def _claim(database: Database, notification_id: int, attempts: int) -> Notification | None:
     with database.transaction() as session:
-        claimed = session.execute(
-            update(Notification)
-            .where(
-                Notification.id == notification_id,
-                Notification.attempts == attempts,
-                Notification.sent_at.is_(None),
-            )
-            .values(attempts=attempts + 1)
-        ).rowcount
-        if claimed != 1:
+        claimed = cast(
+            CursorResult[Any],  # what an UPDATE gives, though Session.execute says any Result
+            session.execute(
+                update(Notification)
+                .where(
+                    Notification.id == notification_id,
+                    Notification.attempts == attempts,
+                    Notification.sent_at.is_(None),
+                )
+                .values(attempts=attempts + 1)
+            ),
+        )
+        if claimed.rowcount != 1:
             return None
         message = session.get(Notification, notification_id)
         session.expunge(message)
@@ -175,9 +147,9 @@ def _settle(database: Database, notification_id: int, error: str | None = None) 
         )
 
 
-def _email(mailer: Mailer, notification: Notification) -> EmailMessage:
+def _email(sender: str, notification: Notification) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = mailer.sender
+    message["From"] = sender
     message["To"] = notification.recipient
     message["Subject"] = notification.subject
     message.set_content(notification.body)

@@ -15,7 +15,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.service import charges_by_client_service, raise_service_credit, rated_charges
+from billing.adjustments import raise_service_credit
+from billing.charges import charges_by_client_service, rated_charges
+from opsplatform.audit import record
 from opsplatform.calendars import load_calendars
 from opsplatform.errors import Refused
 from opsplatform.models import (
@@ -81,25 +83,28 @@ def _number(value: Decimal | None, places: int = 6) -> int | float | None:
     return int(rounded) if rounded == rounded.to_integral_value() else float(rounded)
 
 
-def assess_quarter(session: Session, quarter: Quarter, final: bool = False) -> list[Result]:
-    """Results for every KPI, each with its previous quarter's and last year's value.
-
-    A finalised quarter returns its frozen results unchanged; `final` freezes the
-    quarter and raises its service credits.
-    """
-    results = _frozen(session, quarter)
-    if not results:
-        results = _measure_all(session, quarter)
-        if final:
-            _freeze(session, results)
-            _raise_credits(session, quarter, results)
-            results = _frozen(session, quarter)
+def assess_quarter(session: Session, quarter: Quarter) -> list[Result]:
+    """Results for every KPI, each with its previous quarter's and last year's value: a
+    finalised quarter's frozen results, any other's as measured now."""
+    results = _frozen(session, quarter) or _measure_all(session, quarter)
     previous = quarter_values(session, quarter.previous())
     last_year = quarter_values(session, Quarter(quarter.year.previous(), quarter.number))
     return [
         replace(r, previous=previous.get(_key(r)), last_year=last_year.get(_key(r)))
         for r in results
     ]
+
+
+def finalise_quarter(session: Session, quarter: Quarter, actor: str) -> list[Result]:
+    """Freeze the quarter's results and raise its service credits, once (a quarter already
+    final stays as it is), as `actor` (who the audit log names); its results."""
+    if not quarter_is_final(session, quarter):
+        measured = _measure_all(session, quarter)
+        _freeze(session, measured)
+        _raise_credits(session, quarter, measured)
+    results = assess_quarter(session, quarter)
+    record(session, actor, "sla final", str(quarter), results=len(results))
+    return results
 
 
 def visible_results(session: Session, quarter: Quarter, audience: Audience) -> list[Result]:
@@ -377,7 +382,8 @@ def commentary(session: Session, quarter: Quarter) -> dict[str, str]:
 
 
 def set_commentary(session: Session, quarter: Quarter, kpi: str, text: str, author: str) -> None:
-    """Record (or replace) the commentary on a KPI for a quarter."""
+    """Record (or replace) the commentary on a KPI for a quarter, as `author` (who the audit
+    log names)."""
     found = session.scalars(select(Kpi).where(Kpi.code == kpi.upper())).one_or_none()
     if found is None:
         raise Refused(f"unknown KPI '{kpi}'")
@@ -393,6 +399,7 @@ def set_commentary(session: Session, quarter: Quarter, kpi: str, text: str, auth
     else:
         existing.text, existing.author = text.strip(), author
     session.flush()
+    record(session, author, "sla comment", f"{found.code} {quarter}", text=text.strip())
 
 
 def baselines(session: Session) -> dict[tuple[str, str | None], tuple[Decimal, str | None]]:

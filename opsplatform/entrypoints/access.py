@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from billing.export import write_statement_workbook
 from billing.models import Statement
-from billing.service import get_statement, list_statements
+from billing.statements import get_statement, list_statements
 from opsplatform.db import storable
 from opsplatform.errors import Refused
 from opsplatform.models import User

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from billing.service import close_month, issue_month, issued_months
+from billing.close import close_month
+from billing.issue import issue_month, issued_months
 from importers.setup import load_setup
 from importers.setup_sheets import SHEETS_BY_NAME
 from importers.usage import COLUMNS, import_file
@@ -30,12 +31,13 @@ from opsplatform.db import Database
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, FinancialYear, Month, iter_months
 from opsplatform.workbooks import write_sheets
-from sla.service import assess_quarter
+from sla.service import finalise_quarter
 
 SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
 CENTRE = "Northmoor Shared Services"
 ACTOR = "demo"  # who the audit log says loaded the demo's setup workbook
 BASE_YEAR = FinancialYear(2025)  # the year whose prices and volumes the tables below give
+DEMO = "demo"  # who the audit log names for the demo's closes, issues and final assessments
 
 
 class DemoNotEmpty(Exception):
@@ -514,10 +516,10 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
         for month in iter_months(centre.first, centre.last):
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path).inserted
-            close_month(session, month)
-            statements += len(issue_month(session, month))
+            close_month(session, month, DEMO)
+            statements += len(issue_month(session, month, DEMO))
             if month.month in (3, 6, 9, 12):  # a quarter is billed: freeze it, raise its credits
-                assess_quarter(session, month.quarter, final=True)
+                finalise_quarter(session, month.quarter, DEMO)
     months = centre.last - centre.first + 1
     return (
         f"demo loaded: {CENTRE}, {len(CLIENTS)} clients, {len(SERVICES)} services, "

@@ -19,12 +19,13 @@ from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from billing.close import close_month
 from billing.disputes import query_reminder
-from billing.service import close_month
 from opsplatform.calendars import load_calendars
+from opsplatform.config import load_mail
 from opsplatform.db import Database, utcnow
 from opsplatform.models import JobRun, Subscription
-from opsplatform.notify import Mailer, deliver
+from opsplatform.notify import deliver
 from opsplatform.periods import Month, Quarter
 from opsplatform.schedule import (
     MONTHLY_CLOSE,
@@ -39,10 +40,11 @@ from sla.service import assess_quarter
 
 log = logging.getLogger("opsplatform.entrypoints.jobs")
 STALE_AFTER = timedelta(hours=1)
+SCHEDULER = "scheduler"  # who the audit log names for a scheduled run
 
 
 def _close(session: Session, period: str, instance: Path) -> str:
-    statements = close_month(session, Month.parse(period))
+    statements = close_month(session, Month.parse(period), SCHEDULER)
     return f"{len(statements)} draft statement(s) for {period}"
 
 
@@ -139,7 +141,7 @@ def tick(database: Database, instance: Path, today: date | None = None) -> list[
         log.info("%s %s %s: %s", job, period, status, outcome)
         with database.transaction() as session:
             made.append(session.scalars(select(JobRun).filter_by(job=job, period=period)).one())
-    sent = deliver(database, Mailer.from_environment())
+    sent = deliver(database, load_mail())
     if sent:
         log.info("%s notification(s) sent", sent)
     return made

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from html import unescape
 from html.parser import HTMLParser
@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 
 from billing.disputes import answer_query, raise_query
 from billing.models import Statement, StatementLine, StatementQuery
+from opsplatform.entrypoints import jobs
 from opsplatform.entrypoints.app import create_app
 from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp
@@ -451,6 +452,14 @@ def test_the_audit_log_is_newest_first_in_london_time_with_readable_detail(app, 
     assert actions[-1] == "setup load"  # the first thing recorded is last
     assert "billing issue" in actions and "user create" in actions
     assert no_inline_code(page.html)
+
+
+def test_the_audit_log_names_the_scheduler_for_a_scheduled_close(app, signed_in, instance):
+    jobs.tick(app.extensions["opsplatform.db"], instance, date(2026, 6, 3))  # closes May again
+    page = Page(signed_in("auditor").get("/audit").text)
+    newest = page.tables["audit"][1]
+    assert newest[1:4] == ["scheduler", "billing close", "2026-05"]
+    assert newest[4] == "Statements: TSS-202605-LAN; TSS-202605-PRS; TSS-202605-WYR"
 
 
 def test_the_audit_log_has_fifty_entries_a_page(app, signed_in):

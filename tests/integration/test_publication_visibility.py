@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from opsplatform.periods import Quarter
-from sla.service import assess_quarter
+from sla.service import finalise_quarter
 from sla.visibility import STAFF, council
 from tests.integration.test_portal_pages import result_rows, sign_in
 from tests.pages import Page
@@ -43,7 +43,7 @@ def sheet_rows(response, name: str) -> list[tuple]:
 
 def finalise(app, quarter: str = QUARTER) -> None:
     with app.extensions["opsplatform.db"].transaction() as session:
-        assess_quarter(session, Quarter.parse(quarter), final=True)
+        finalise_quarter(session, Quarter.parse(quarter), "manager@centre.gov.uk")
 
 
 def bearer(people, who: str) -> dict:

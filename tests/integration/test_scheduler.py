@@ -121,6 +121,29 @@ def test_missed_runs_are_caught_up(centre, cli, instance):
     assert len(statements(cli)) == 6 * 3
 
 
+def test_a_scheduled_close_is_audited_as_the_scheduler(centre, cli, instance):
+    jobs.tick(centre, instance, date(2026, 5, 6))
+    (entry,) = [e for e in cli.json("audit", "list") if e["action"] == "billing close"]
+    assert (entry["actor"], entry["subject"]) == ("scheduler", "2026-04")
+    assert sorted(entry["detail"]["statements"]) == [
+        "TSS-202604-LAN",
+        "TSS-202604-PRS",
+        "TSS-202604-WYR",
+    ]
+
+
+def test_a_failed_scheduled_close_leaves_no_audit_entry(centre, cli, instance, monkeypatch):
+    real = jobs.JOBS[MONTHLY_CLOSE]
+
+    def half_done(session, period, folder):
+        real(session, period, folder)
+        raise RuntimeError("crashed after closing")
+
+    monkeypatch.setitem(jobs.JOBS, MONTHLY_CLOSE, half_done)
+    jobs.tick(centre, instance, date(2026, 5, 6))
+    assert [e["action"] for e in cli.json("audit", "list")] == ["setup load"]
+
+
 def test_issued_statements_are_not_touched_by_the_close(centre, cli, instance):
     cli("billing", "close", "2026-04")
     issued = {s["number"]: s for s in cli.json("billing", "issue", "2026-04")}

@@ -20,7 +20,7 @@ from opsplatform.audit import record
 from opsplatform.models import Client, Kpi, KpiFigure, Service, UsageEvent
 from opsplatform.periods import Quarter
 from sla.reports import KpiCell, data_version, kpi_matrix, latest_kpi_quarter
-from sla.service import assess_quarter
+from sla.service import finalise_quarter
 
 Q1 = Quarter.parse("2026-27-Q1")
 
@@ -58,7 +58,9 @@ def test_the_latest_quarter_is_the_latest_with_events_figures_or_results(db):
         )
     with db() as session:
         assert latest_kpi_quarter(session) == Quarter.parse("2026-27-Q3")
-        assess_quarter(session, Quarter.parse("2026-27-Q4"), final=True)  # frozen, if empty
+        finalise_quarter(
+            session, Quarter.parse("2026-27-Q4"), "manager@centre.gov.uk"
+        )  # frozen, if empty
     with db() as session:
         assert latest_kpi_quarter(session) == Quarter.parse("2026-27-Q4")
 
@@ -91,7 +93,7 @@ def test_a_late_event_turns_its_client_and_the_centre_red_and_only_clients_are_c
 
 def test_a_finalised_quarter_is_shown_as_final(db):
     with db() as session:
-        assess_quarter(session, Q1, final=True)
+        finalise_quarter(session, Q1, "manager@centre.gov.uk")
     with db() as session:
         matrix = kpi_matrix(session)
     assert matrix is not None and matrix.final

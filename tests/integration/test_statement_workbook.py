@@ -125,7 +125,7 @@ def test_lines_and_totals_are_the_statements_in_money_format(billed_may, tmp_pat
     ]
     assert ws.cell(lines[-1] + 1, 1).value is None  # no more lines
     kinds = {ws.cell(r, columns["Kind"]).value for r in lines}
-    assert kinds == {"Charge", "Adjustment"}
+    assert kinds == {"Charge for the month", "Manual adjustment"}  # as the statement page says
 
     totals = row_where(ws, columns["Basis"], "Statement totals")
     for column, key in (("Net", "net"), ("VAT", "vat"), ("Total", "total")):

@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from billing.service import issued_among, issued_months
+from billing.issue import issued_among, issued_months
 from importers.uploads import QUEUE_SECONDS, STALE_SECONDS, STALL_SECONDS, Uploads, safe_name
 from opsplatform.models import AuditEvent, ImportBatch, UsageEvent
 from tests.support import FY, small_centre, write_book, write_csv

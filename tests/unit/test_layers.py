@@ -52,9 +52,9 @@ def test_the_packages_keep_every_contract():
         ),
         pytest.param(
             "billing/models.py",
-            "import billing.service",
+            "import billing.close",
             "No import cycles",
-            ".service -> .models",
+            ".models -> .close",
             id="cycle",
         ),
     ],

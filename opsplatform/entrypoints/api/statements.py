@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import Response, g, request
 from flask.views import MethodView
 
-from billing.service import statement_document, statement_summary
+from billing.statements import (
+    StatementDocument,
+    StatementSummary,
+    statement_document,
+    statement_summary,
+)
 from opsplatform.entrypoints.access import statement_for, statement_workbook, visible_statements
 from opsplatform.entrypoints.api.blueprint import ApiBlueprint, Refusal, errors
 from opsplatform.entrypoints.api.schemas import (
@@ -33,7 +36,7 @@ class StatementCollection(MethodView):
     )
     @statements.refuses({400: "the month is not a month `YYYY-MM` from 2000-01 to 2099-12"})
     @statements.token_required()
-    def get(self) -> list[dict[str, Any]] | Refusal:
+    def get(self) -> list[StatementSummary] | Refusal:
         """Statements the token's user may see; `?month=YYYY-MM` filters."""
         with database().transaction() as session:
             try:
@@ -66,7 +69,7 @@ class StatementItem(MethodView):
     )
     @statements.refuses({404: "no such statement, or not one the token's user may see"})
     @statements.token_required()
-    def get(self, number: str) -> dict[str, Any] | Response | Refusal:
+    def get(self, number: str) -> StatementDocument | Response | Refusal:
         """One statement with its lines, or its workbook for `NUMBER.xlsx` (404 if it is not
         the user's to see)."""
         if number.lower().endswith(".xlsx"):

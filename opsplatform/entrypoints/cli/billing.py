@@ -8,19 +8,18 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from billing.adjustments import adjust
 from billing.budget import project_year, write_budget_workbook
+from billing.close import close_month
 from billing.export import write_statement_workbook
-from billing.service import (
-    adjust,
-    close_month,
+from billing.issue import issue_month
+from billing.statements import (
     get_statement,
-    issue_month,
     list_statements,
     statement_document,
     statement_summary,
 )
 from importers.tables import money
-from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import MONTH, YEAR, emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
@@ -39,15 +38,7 @@ def billing() -> None:
 def billing_close(month: Month, as_json: bool) -> None:
     """(Re)build the draft statements for MONTH; issued ones are never touched."""
     with database().transaction() as session:
-        statements = close_month(session, month)
-        record(
-            session,
-            raised_by(),
-            "billing close",
-            str(month),
-            statements=[s.number for s in statements],
-        )
-        summaries = [statement_summary(s) for s in statements]
+        summaries = [statement_summary(s) for s in close_month(session, month, raised_by())]
     if as_json:
         emit(summaries)
         return
@@ -63,14 +54,7 @@ def billing_close(month: Month, as_json: bool) -> None:
 def billing_issue(month: Month, as_json: bool) -> None:
     """Issue the drafts of MONTH: numbered and immutable from now on."""
     with database().transaction() as session:
-        summaries = [statement_summary(s) for s in issue_month(session, month)]
-        record(
-            session,
-            raised_by(),
-            "billing issue",
-            str(month),
-            statements={s["number"]: s["total"] for s in summaries},
-        )
+        summaries = [statement_summary(s) for s in issue_month(session, month, raised_by())]
     if as_json:
         emit(summaries)
         return
@@ -155,16 +139,15 @@ def billing_adjust(
         raise Refused(f"AMOUNT: {error}") from None
     with database().transaction() as session:
         pending = adjust(
-            session, client, service, value, reason, statement, raised_by(), line, approved_by
-        )
-        record(
             session,
+            client,
+            service,
+            value,
+            reason,
             raised_by(),
-            "billing adjust",
-            f"{client.upper()} {service.upper()}",
-            amount=value,
-            reason=reason,
-            corrects=pending.corrects,
+            statement=statement,
+            line=line,
+            approved_by=approved_by,
         )
         document = {
             "id": pending.id,

@@ -7,7 +7,6 @@ from flask.cli import AppGroup
 
 from billing.disputes import answer_query, list_queries, query_document, raise_query
 from importers.tables import money
-from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
@@ -28,7 +27,6 @@ def queries_raise(number: str, line: int | None, reason: str, as_json: bool) -> 
     """Raise a query on statement NUMBER."""
     with database().transaction() as session:
         document = query_document(raise_query(session, number, line, reason, raised_by()))
-        record(session, raised_by(), "query raise", number, query=document["id"], reason=reason)
     if as_json:
         emit(document)
         return
@@ -54,15 +52,6 @@ def queries_answer(
             raise Refused(f"--amount: {error}") from None
     with database().transaction() as session:
         query = answer_query(session, query_id, accept, explanation, raised_by(), value)
-        record(
-            session,
-            raised_by(),
-            "query answer",
-            f"query {query_id}",
-            status=query.status,
-            answer=explanation,
-            amount=value,
-        )
         document = query_document(query)
     if as_json:
         emit(document)

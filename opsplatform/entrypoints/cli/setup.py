@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from billing.service import issued_months
+from billing.issue import issued_months
 from importers.setup import check_setup, load_setup
 from importers.templates import write_setup_template
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals

@@ -7,12 +7,11 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import QUARTER, emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
 from opsplatform.periods import Quarter
 from sla.publication import write_publication
-from sla.service import assess_quarter, set_commentary, unit_costs
+from sla.service import assess_quarter, finalise_quarter, set_commentary, unit_costs
 
 
 @click.group(cls=AppGroup)
@@ -28,9 +27,12 @@ def sla() -> None:
 def sla_assess(quarter: Quarter, final: bool, as_json: bool) -> None:
     """Compute KPI results for QUARTER, for the whole centre and each client."""
     with database().transaction() as session:
-        results = [r.as_dict() for r in assess_quarter(session, quarter, final)]
-        if final:
-            record(session, raised_by(), "sla final", str(quarter), results=len(results))
+        found = (
+            finalise_quarter(session, quarter, raised_by())
+            if final
+            else assess_quarter(session, quarter)
+        )
+        results = [r.as_dict() for r in found]
     if as_json:
         emit(results)
         return
@@ -63,7 +65,6 @@ def sla_comment(quarter: Quarter, kpi_code: str, text: str) -> None:
     """Record the commentary on a KPI for QUARTER, printed in the publication."""
     with database().transaction() as session:
         set_commentary(session, quarter, kpi_code, text, raised_by())
-        record(session, raised_by(), "sla comment", f"{kpi_code.upper()} {quarter}", text=text)
     click.echo(f"commentary saved for {kpi_code.upper()} in {quarter}")
 
 

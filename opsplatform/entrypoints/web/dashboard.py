@@ -46,7 +46,7 @@ from billing.reports import (
     open_queries,
     paperwork_measures,
 )
-from opsplatform.audit import recent, record
+from opsplatform.audit import recent
 from opsplatform.entrypoints.access import AUDIT_READERS, COMMENTATORS, STAFF, signed_in
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import (
@@ -417,13 +417,6 @@ def commentary(quarter: str) -> ResponseReturnValue:
                     for k in changed:
                         text = posted[k.code].strip()
                         set_commentary(session, parsed, k.code, text, current_user.email)
-                        record(
-                            session,
-                            current_user.email,
-                            "sla comment",
-                            f"{k.code} {parsed}",
-                            text=text,
-                        )
                 except Refused as refusal:
                     session.rollback()
                     errors += [(p.message, "#commentary") for p in refusal.problems]

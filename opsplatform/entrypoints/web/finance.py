@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from billing.service import issued_among, issued_months
+from billing.issue import issued_among, issued_months
 from importers.templates import write_setup_template, write_usage_template
 from importers.uploads import Upload, Uploads, usage_months
 from importers.usage import revert_batch

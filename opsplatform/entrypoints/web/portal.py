@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from billing.disputes import answer_query, list_queries, raise_query, working_days_open
 from billing.models import PendingLine, Statement, StatementLine, StatementQuery
 from importers.tables import money
-from opsplatform.audit import record
 from opsplatform.calendars import WorkingCalendar, load_calendars
 from opsplatform.entrypoints.access import (
     RAISERS,
@@ -237,15 +236,6 @@ def raise_line_query(number: str, position: int) -> ResponseReturnValue:
                 except Refused as refusal:
                     errors += [(p.message, "#reason") for p in refusal.problems]
                 else:
-                    record(
-                        session,
-                        current_user.email,
-                        "query raise",
-                        statement.number,
-                        query=query.id,
-                        line=position,
-                        reason=query.reason,
-                    )
                     flash(
                         f"Query {query.id} about line {position} of {statement.number} was sent. "
                         "The centre's finance team will answer it here.",
@@ -391,15 +381,6 @@ def answer(query_id: int) -> ResponseReturnValue:
             found = _query_for(session, query_id)
             problems = [(p.message, "#decision") for p in refusal.problems]
             return _query_page(session, found, form, problems, 400)
-        record(
-            session,
-            current_user.email,
-            "query answer",
-            f"query {found.id}",
-            status=answered.status,
-            answer=answered.answer,
-            amount=amount,
-        )
         message = f"Query {found.id} was {answered.status}"
         if amount is not None:
             what = "credit" if amount < 0 else "charge"
