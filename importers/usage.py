@@ -139,7 +139,7 @@ def _import_rows(
     with LedgerWriter(session, batch.id, report.errors, filename) as writer:
         for number, raw in rows:
             report.rows += 1
-            if isinstance(raw, Spilled):
+            if type(raw) is Spilled:
                 report.errors.append(raw.problem(filename, number))
             values = validator.validate(number, raw, report.errors)
             if values is not None:

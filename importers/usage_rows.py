@@ -41,9 +41,8 @@ Row = dict[str, object]  # a row's cells by column name, as read from a file or 
 
 # What a column's parser makes of a good cell:
 Coded = tuple[str, int]  # a client's or service's code, and its id
-When = tuple[
-    datetime, date, str, str
-]  # a usage date: UTC instant, London date and month, timestamp
+# a usage date: its UTC instant, London date and month, and the instant's timestamp
+When = tuple[datetime, date, str, str]
 Counted = tuple[Decimal, str]  # a quantity, and its text as the fingerprint writes it
 Moment = tuple[datetime | None, str]  # a start or completion, and its timestamp ("" if none)
 
@@ -233,6 +232,7 @@ class UsageValidator:
         self.subscribed: Memo[tuple[int, int, date], bool] = Memo(lambda key: refs.subscribed(*key))
 
     def validate(self, number: int, raw: Row, problems: Problems) -> Event | None:
+        """Row `number`'s event; or None, its problems added to `problems`."""
         found: list[tuple[str, str]] = []
         if not raw.keys() <= KNOWN:
             for column in sorted(raw.keys() - KNOWN):
@@ -241,8 +241,6 @@ class UsageValidator:
                         (column, f"unknown field '{column}'; expected {', '.join(COLUMNS)}")
                     )
         get = raw.get
-        clients, services, dates = self.clients, self.services, self.dates
-        quantities, moments = self.quantities, self.moments
         event_id = _free_text(get("event_id"), "event_id", 100, found)
         if event_id is None and self.require_event_id:
             found.append(("event_id", "event_id is required"))
@@ -250,32 +248,34 @@ class UsageValidator:
         # answered afresh, as it equals 0 or 1 (written out six times: a call a column
         # would cost a tenth of the validation).
         value = get("client")
-        client = clients.answer(value) if value.__class__ is bool else clients[value]
-        if isinstance(client, str):
+        client = self.clients.answer(value) if value.__class__ is bool else self.clients[value]
+        if type(client) is str:
             found.append(("client", client))
         value = get("service")
-        service = services.answer(value) if value.__class__ is bool else services[value]
-        if isinstance(service, str):
+        service = self.services.answer(value) if value.__class__ is bool else self.services[value]
+        if type(service) is str:
             found.append(("service", service))
         value = get("date")
-        when = dates.answer(value) if value.__class__ is bool else dates[value]
-        if isinstance(when, str):
+        when = self.dates.answer(value) if value.__class__ is bool else self.dates[value]
+        if type(when) is str:
             found.append(("date", when))
         value = get("quantity")
-        quantity = quantities.answer(value) if value.__class__ is bool else quantities[value]
-        if isinstance(quantity, str):
+        quantity = (
+            self.quantities.answer(value) if value.__class__ is bool else self.quantities[value]
+        )
+        if type(quantity) is str:
             found.append(("quantity", quantity))
         value = get("started_at")
-        started = moments.answer(value) if value.__class__ is bool else moments[value]
-        if isinstance(started, str):
+        started = self.moments.answer(value) if value.__class__ is bool else self.moments[value]
+        if type(started) is str:
             found.append(("started_at", started))
         value = get("completed_at")
-        completed = moments.answer(value) if value.__class__ is bool else moments[value]
-        if isinstance(completed, str):
+        completed = self.moments.answer(value) if value.__class__ is bool else self.moments[value]
+        if type(completed) is str:
             found.append(("completed_at", completed))
         if (
-            not isinstance(started, str)
-            and not isinstance(completed, str)
+            type(started) is tuple
+            and type(completed) is tuple
             and started[0]
             and completed[0]
             and completed[0] < started[0]
@@ -283,9 +283,9 @@ class UsageValidator:
             found.append(("completed_at", "completed_at is before started_at"))
         reference = _free_text(get("reference"), "reference", 200, found)
         if (
-            not isinstance(client, str)
-            and not isinstance(service, str)
-            and not isinstance(when, str)
+            type(client) is tuple
+            and type(service) is tuple
+            and type(when) is tuple
             and not self.subscribed[client[1], service[1], when[1]]
         ):
             message = f"{client[0]} is not subscribed to {service[0]} on {when[1].isoformat()}"
