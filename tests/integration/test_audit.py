@@ -48,24 +48,27 @@ def test_the_usage_actions_record_their_own_entries_when_they_write(cli, databas
         import_file(session, path, "checker@centre.gov.uk", dry_run=True)
         assert session.scalars(select(AuditEvent.action)).all() == ["setup load"]
     with database.transaction() as session:
-        import_file(session, path, "finance@centre.gov.uk")
+        batch = import_file(session, path, "finance@centre.gov.uk").batch
     posted = [(1, {**row, "event_id": "p1"})]
+    batches = []
     for digest in ("first", "replay"):
         with database.transaction() as session:
-            post_usage(session, posted, "feed@centre.gov.uk", "API (feed)", digest, dry_run=False)
+            report = post_usage(session, posted, "feed@centre.gov.uk", "API (feed)", digest, False)
+            batches.append(report.batch)
+    assert batches[1] is None  # the replay stored nothing
     with database.transaction() as session:
-        revert_batch(session, 1, "manager@centre.gov.uk")
+        revert_batch(session, batch, "manager@centre.gov.uk")
 
     entries = [e for e in reversed(cli.json("audit", "list")) if e["action"].startswith("usage")]
     assert [(e["actor"], e["action"], e["subject"]) for e in entries] == [
         ("finance@centre.gov.uk", "usage import", "may.csv"),
         ("feed@centre.gov.uk", "usage post", "API (feed)"),
-        ("manager@centre.gov.uk", "usage revert", "batch 1"),
+        ("manager@centre.gov.uk", "usage revert", f"batch {batch}"),
     ]
-    assert entries[0]["detail"] == {"batch": 1, "rows": 1, "inserted": 1, "skipped": 0}
-    assert entries[1]["detail"] == {"batch": 2, "rows": 1, "inserted": 1, "skipped": 0}
+    assert entries[0]["detail"] == {"batch": batch, "rows": 1, "inserted": 1, "skipped": 0}
+    assert entries[1]["detail"] == {"batch": batches[0], "rows": 1, "inserted": 1, "skipped": 0}
     assert entries[2]["detail"] == {
-        "batch": 1,
+        "batch": batch,
         "filename": "may.csv",
         "removed": 1,
         "months": {"2026-05": 1},
