@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench.common import (
+    BENCH,
     command_line,
     loaded_database,
     profiled,
@@ -51,7 +52,7 @@ def file_import(folder: Path, count: int) -> float:
     csv_path = write_usage_csv(folder / "usage.csv", count, CLIENTS, SERVICES)
     started = time.perf_counter()
     with database.transaction() as session:
-        report = import_file(session, csv_path)
+        report = import_file(session, csv_path, BENCH)
     seconds = time.perf_counter() - started
     database.engine.dispose()
     assert report.inserted == count

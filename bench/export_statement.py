@@ -21,7 +21,7 @@ from pathlib import Path
 from openpyxl import Workbook
 from python_calamine import CalamineWorkbook
 
-from bench.common import command_line, loaded_database, profiled, timed, write_usage_csv
+from bench.common import BENCH, command_line, loaded_database, profiled, timed, write_usage_csv
 from billing.close import close_month
 from billing.export import write_statement_workbook
 from billing.issue import issue_month
@@ -66,7 +66,7 @@ def main(events: int, profile: bool = False) -> None:
         )
         month = Month.parse(MONTH)
         with database.transaction() as session:
-            import_file(session, csv_path)
+            import_file(session, csv_path, BENCH)
         with database.transaction() as session:
             close_month(session, month, "bench")
             (statement,) = issue_month(session, month, "bench")

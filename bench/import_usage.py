@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from bench.common import (
+    BENCH,
     loaded_database,
     new_postgres_database,
     peak_rss_mb,
@@ -88,7 +89,7 @@ def measure(folder: Path, csv_path: Path, server: str | None) -> tuple[float, fl
             raw_baseline(csv_path, folder / "raw.sqlite3")
     database = loaded_database(folder, CLIENTS, SERVICES, server)
     with timed("product", seconds), database.transaction() as session:
-        report = import_file(session, csv_path)
+        report = import_file(session, csv_path, BENCH)
     database.engine.dispose()
     assert report.inserted == report.rows
     return seconds["raw"], seconds["product"]

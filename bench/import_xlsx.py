@@ -26,6 +26,7 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook
 
 from bench.common import (
+    BENCH,
     command_line,
     loaded_database,
     peak_rss_mb,
@@ -77,7 +78,7 @@ def main(count: int, profile: bool = False) -> None:
             read_and_insert(xlsx, folder / "raw.sqlite3")
         database = loaded_database(folder / "db", CLIENTS, SERVICES)
         with timed("product", seconds), profiled(profile), database.transaction() as session:
-            report = import_file(session, xlsx)
+            report = import_file(session, xlsx, BENCH)
         database.engine.dispose()
         assert report.inserted == report.rows == count
     raw, stored, product = seconds["raw"], seconds["stored"], seconds["product"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bench.common import loaded_database, postgres_server, timed, write_usage_csv
+from bench.common import BENCH, loaded_database, postgres_server, timed, write_usage_csv
 from bench.dashboard import CLIENTS, DAYS, SERVICES, START, TIMED, manager_cookie
 from billing.close import close_month
 from importers.usage import import_file
@@ -50,7 +50,7 @@ def main(events: int) -> None:
                 folder / "usage.csv", rows, CLIENTS, SERVICES, first=first, **spread
             )
             with timed("import", seconds), database.transaction() as session:
-                report = import_file(session, path)
+                report = import_file(session, path, BENCH)
             assert report.inserted == rows
             print(
                 f"  import of events {first + 1:,}-{first + rows:,}: {seconds['import']:6.1f} s "

@@ -9,7 +9,7 @@ from openpyxl.styles import Font
 
 from importers.kpi import COLUMNS as KPI_COLUMNS
 from importers.setup_sheets import SETTINGS, SHEETS
-from importers.usage import COLUMNS, REQUIRED
+from importers.usage_rows import COLUMNS, REQUIRED
 from opsplatform.errors import Refused
 from opsplatform.workbooks import append_table, write_cell, write_table
 

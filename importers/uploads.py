@@ -40,8 +40,7 @@ from importers.setup import check_setup, load_setup
 from importers.setup_loader import IssuedMonths
 from importers.tables import estimate_rows
 from importers.templates import write_error_report
-from importers.usage import UsageRefused, import_file
-from opsplatform.audit import record
+from importers.usage import UsageRefused, check_file, import_file
 from opsplatform.db import Database
 from opsplatform.errors import TARIFF_FROZEN, Problem, Refused
 from opsplatform.periods import Month
@@ -316,7 +315,7 @@ class Uploads:
     def _check_usage(self, upload: Upload) -> None:
         try:
             with self.db.transaction(dry_run=True) as session:
-                report = import_file(session, upload.path, dry_run=True, progress=upload.progressed)
+                report = check_file(session, upload.path, progress=upload.progressed)
                 months = usage_months(session, report.months, self.issued_among)
         except Refused as refused:
             upload.refused(refused, _rows(refused))
@@ -335,8 +334,7 @@ class Uploads:
         filename = upload.meta["filename"]
         try:
             with self.db.transaction() as session:
-                report = import_file(session, upload.path, progress=upload.progressed)
-                record(session, email, "usage import", filename, **report.counts())
+                report = import_file(session, upload.path, email, progress=upload.progressed)
         except Refused as refused:
             upload.refused(refused, _rows(refused))
             upload.release()

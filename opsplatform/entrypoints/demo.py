@@ -25,7 +25,8 @@ from billing.close import close_month
 from billing.issue import issue_month, issued_months
 from importers.setup import load_setup
 from importers.setup_sheets import SHEETS_BY_NAME
-from importers.usage import COLUMNS, import_file
+from importers.usage import import_file
+from importers.usage_rows import COLUMNS
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import Database
 from opsplatform.models import Client, UsageEvent
@@ -515,7 +516,7 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
         load_setup(session, book, actor=ACTOR, issued_months=issued_months)
         for month in iter_months(centre.first, centre.last):
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
-            events += import_file(session, path).inserted
+            events += import_file(session, path, DEMO).inserted
             close_month(session, month, DEMO)
             statements += len(issue_month(session, month, DEMO))
             if month.month in (3, 6, 9, 12):  # a quarter is billed: freeze it, raise its credits

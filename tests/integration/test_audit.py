@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from importers.usage import import_file, post_usage, revert_batch
+from opsplatform.models import AuditEvent
 from tests.support import small_centre, write_book, write_csv
 
 
@@ -79,3 +83,41 @@ def test_a_kpi_import_is_audited_with_its_counts_and_its_dry_run_is_not(cli, tmp
     assert entries[1]["subject"] == "figures.csv"
     assert entries[1]["detail"] == {"created": 1, "replaced": 0}
     assert entries[0]["detail"] == {"created": 0, "replaced": 1}
+
+
+def test_the_usage_actions_record_their_own_entries_when_they_write(cli, database, tmp_path):
+    """Importing a file, posting events and reverting a batch each record their entry in
+    their own transaction, whoever calls them; a dry run and a replay that stores nothing
+    record none."""
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    row = {"event_id": "e1", "client": "WYR", "service": "PAY", "date": "2026-05-04"}
+    path = write_csv(tmp_path / "may.csv", [row])
+    with database.transaction(dry_run=True) as session:
+        import_file(session, path, "checker@centre.gov.uk", dry_run=True)
+        assert session.scalars(select(AuditEvent.action)).all() == ["setup load"]
+    with database.transaction() as session:
+        batch = import_file(session, path, "finance@centre.gov.uk").batch
+    posted = [(1, {**row, "event_id": "p1"})]
+    batches = []
+    for digest in ("first", "replay"):
+        with database.transaction() as session:
+            report = post_usage(session, posted, "feed@centre.gov.uk", "API (feed)", digest, False)
+            batches.append(report.batch)
+    assert batches[1] is None  # the replay stored nothing
+    with database.transaction() as session:
+        revert_batch(session, batch, "manager@centre.gov.uk")
+
+    entries = [e for e in reversed(cli.json("audit", "list")) if e["action"].startswith("usage")]
+    assert [(e["actor"], e["action"], e["subject"]) for e in entries] == [
+        ("finance@centre.gov.uk", "usage import", "may.csv"),
+        ("feed@centre.gov.uk", "usage post", "API (feed)"),
+        ("manager@centre.gov.uk", "usage revert", f"batch {batch}"),
+    ]
+    assert entries[0]["detail"] == {"batch": batch, "rows": 1, "inserted": 1, "skipped": 0}
+    assert entries[1]["detail"] == {"batch": batches[0], "rows": 1, "inserted": 1, "skipped": 0}
+    assert entries[2]["detail"] == {
+        "batch": batch,
+        "filename": "may.csv",
+        "removed": 1,
+        "months": {"2026-05": 1},
+    }

@@ -353,7 +353,7 @@ def test_recent_imports_show_their_outcome(app, signed_in):
     from importers.usage import revert_batch
 
     with db(app) as session:
-        revert_batch(session, 1)
+        revert_batch(session, 1, "finance@centre.gov.uk")
     page = Page(signed_in("manager").get("/dashboard").text)
     batch = page.table("recent-imports")["1"]
     assert batch[0] == "usage.csv"

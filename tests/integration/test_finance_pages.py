@@ -18,6 +18,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 import importers.uploads
+import importers.usage
 from opsplatform.models import AuditEvent, Client, ImportBatch, Service, Tariff, UsageEvent
 from tests import crafted
 from tests.pages import Page
@@ -427,15 +428,15 @@ def test_an_import_already_under_way_is_not_started_twice(app, finance):
 def held(app, monkeypatch):
     """Usage checks and imports that report 2 rows done, then wait until released."""
     release, reported = threading.Event(), threading.Event()
-    real = importers.uploads.import_file
+    real = importers.usage._read_and_import  # a check's, and an import's before its audit entry
 
-    def slow(session, path, dry_run=False, progress=None):
+    def slow(session, path, dry_run, progress):
         progress(2)
         reported.set()
         assert release.wait(30)
         return real(session, path, dry_run, progress)
 
-    monkeypatch.setattr(importers.uploads, "import_file", slow)
+    monkeypatch.setattr(importers.usage, "_read_and_import", slow)
     app.config["IMPORT_WAIT_SECONDS"] = 0
     yield release, reported
     release.set()

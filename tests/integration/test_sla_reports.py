@@ -116,7 +116,7 @@ def test_the_data_version_changes_with_whatever_the_figures_come_from(db):
         answer_query(session, query_id, False, "As billed", "finance@centre.gov.uk")
     with db() as session:
         versions.append(data_version(session))
-        revert_batch(session, 1)
+        revert_batch(session, 1, "finance@centre.gov.uk")
     with db() as session:
         versions.append(data_version(session))
         record(session, "admin@centre.gov.uk", "setup load", "setup.xlsx")

@@ -440,7 +440,7 @@ def test_repeats_and_clashes_are_found_across_the_writers_chunks(
     next chunk is validated): a repeat in a later chunk, the very next one (remembered
     while it is written) or one further on (looked up), must still be seen, and never
     stored twice."""
-    monkeypatch.setattr("importers.usage.CHUNK", chunk)
+    monkeypatch.setattr("importers.ledger.CHUNK", chunk)
     rows = [
         {"event_id": f"C{i}", "client": "WYR", "service": "PAY", "date": "2026-05-01"}
         for i in range(5)

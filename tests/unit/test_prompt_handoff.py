@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from importers.usage import HANDOFF_SECONDS, prompt_handoff
+from importers.ledger import HANDOFF_SECONDS, prompt_handoff
 
 
 def test_the_interval_is_lowered_while_any_writer_copies_and_put_back_after_the_last():

@@ -10,8 +10,7 @@ from flask import g, request
 from flask.views import MethodView
 from marshmallow import ValidationError
 
-from importers.usage import import_rows
-from opsplatform.audit import record
+from importers.usage import post_usage
 from opsplatform.entrypoints.access import WRITERS
 from opsplatform.entrypoints.api.blueprint import ApiBlueprint, Refusal, errors
 from opsplatform.entrypoints.api.schemas import UsageEventSchema, UsageReportSchema
@@ -87,17 +86,9 @@ class UsageCollection(MethodView):
         try:
             with database().transaction(dry_run=bool(problems)) as session:
                 if rows:
-                    report = import_rows(
-                        session,
-                        rows,
-                        source,
-                        digest,
-                        dry_run=bool(problems),
-                        unique_content=False,
-                        require_event_id=True,
+                    report = post_usage(
+                        session, rows, g.api_user.email, source, digest, dry_run=bool(problems)
                     )
-                if not problems and report.inserted:  # a replay changes nothing to audit
-                    record(session, g.api_user.email, "usage post", source, **report.counts())
         except Refused as refused:
             refusal, unlisted = refused.problems, refused.unlisted()
         if problems or refusal:

@@ -10,7 +10,6 @@ from flask.cli import AppGroup
 
 from importers.templates import write_error_report, write_usage_template
 from importers.usage import UsageRefused, import_file, revert_batch
-from opsplatform.audit import record
 from opsplatform.entrypoints.cli.common import (
     emit,
     json_option,
@@ -50,14 +49,7 @@ def usage_import(file: Path, dry_run: bool, errors_out: Path | None, as_json: bo
     """Import usage from a CSV or XLSX file, all or nothing."""
     try:
         with database().transaction(dry_run=dry_run) as session:
-            report = import_file(session, file, dry_run=dry_run)
-            record(
-                session,
-                raised_by(),
-                "usage import",
-                file.name,
-                **report.counts(),
-            )
+            report = import_file(session, file, raised_by(), dry_run=dry_run)
     except Refused as refused:
         if errors_out:
             _write_errors(errors_out, refused)
@@ -98,8 +90,7 @@ def _write_errors(path: Path, refused: Refused | None) -> None:
 def usage_revert(batch: int, as_json: bool) -> None:
     """Reverse an import batch: its usage leaves the ledger (issued months are re-rated at the next close)."""
     with database().transaction() as session:
-        result = revert_batch(session, batch)
-        record(session, raised_by(), "usage revert", f"batch {batch}", **result)
+        result = revert_batch(session, batch, raised_by())
     if as_json:
         emit(result)
         return

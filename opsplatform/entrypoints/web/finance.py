@@ -38,7 +38,6 @@ from billing.issue import issued_among, issued_months
 from importers.templates import write_setup_template, write_usage_template
 from importers.uploads import Upload, Uploads, usage_months
 from importers.usage import revert_batch
-from opsplatform.audit import record
 from opsplatform.entrypoints.access import STAFF, WRITERS, signed_in
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import XLSX, london_text, requested_page, workbook_download
@@ -401,8 +400,7 @@ def revert(batch_id: int) -> ResponseReturnValue:
         with database().transaction() as session:
             if session.get(ImportBatch, batch_id) is None:
                 abort(404)
-            result = revert_batch(session, batch_id)
-            record(session, current_user.email, "usage revert", f"batch {batch_id}", **result)
+            result = revert_batch(session, batch_id, current_user.email)
     except Refused:
         with database().transaction() as session:
             summary = _batch_summary(session, batch_id)
