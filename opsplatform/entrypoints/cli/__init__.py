@@ -12,15 +12,20 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from opsplatform.entrypoints.app import create_app
-from opsplatform.entrypoints.cli.audit import audit
-from opsplatform.entrypoints.cli.billing import billing
-from opsplatform.entrypoints.cli.kpi import kpi
-from opsplatform.entrypoints.cli.queries import queries
-from opsplatform.entrypoints.cli.setup import setup
-from opsplatform.entrypoints.cli.sla import sla
-from opsplatform.entrypoints.cli.system import db, demo, scheduler, serve
-from opsplatform.entrypoints.cli.usage import usage
-from opsplatform.entrypoints.cli.users import tokens, users
+from opsplatform.entrypoints.cli.audit import audit_commands
+from opsplatform.entrypoints.cli.billing import billing_commands
+from opsplatform.entrypoints.cli.kpi import kpi_commands
+from opsplatform.entrypoints.cli.queries import queries_commands
+from opsplatform.entrypoints.cli.setup import setup_commands
+from opsplatform.entrypoints.cli.sla import sla_commands
+from opsplatform.entrypoints.cli.system import (
+    db_commands,
+    demo_command,
+    scheduler_command,
+    serve_command,
+)
+from opsplatform.entrypoints.cli.usage import usage_commands
+from opsplatform.entrypoints.cli.users import tokens_commands, users_commands
 
 
 def _app_for_command() -> Flask:
@@ -45,18 +50,18 @@ main = FlaskGroup(
 main.params = [p for p in main.params if p.name not in ("app", "env_file", "debug")]
 
 for group in (
-    db,
-    demo,
-    serve,
-    setup,
-    usage,
-    billing,
-    kpi,
-    sla,
-    queries,
-    users,
-    tokens,
-    scheduler,
-    audit,
+    db_commands,
+    demo_command,
+    serve_command,
+    setup_commands,
+    usage_commands,
+    billing_commands,
+    kpi_commands,
+    sla_commands,
+    queries_commands,
+    users_commands,
+    tokens_commands,
+    scheduler_command,
+    audit_commands,
 ):
     main.add_command(group)

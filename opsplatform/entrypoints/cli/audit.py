@@ -10,12 +10,12 @@ from opsplatform.entrypoints.cli.common import emit, json_option, refusals
 from opsplatform.entrypoints.extensions import database
 
 
-@click.group(cls=AppGroup)
-def audit() -> None:
+@click.group("audit", cls=AppGroup)
+def audit_commands() -> None:
     """The audit log: who changed what, and when."""
 
 
-@audit.command("list")
+@audit_commands.command("list")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @json_option
 @refusals

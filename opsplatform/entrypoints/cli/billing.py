@@ -26,12 +26,12 @@ from opsplatform.errors import Refused
 from opsplatform.periods import FinancialYear, Month
 
 
-@click.group(cls=AppGroup)
-def billing() -> None:
+@click.group("billing", cls=AppGroup)
+def billing_commands() -> None:
     """Month close, statements and their workbooks."""
 
 
-@billing.command("close")
+@billing_commands.command("close")
 @click.argument("month", type=MONTH)
 @json_option
 @refusals
@@ -47,7 +47,7 @@ def billing_close(month: Month, as_json: bool) -> None:
     click.echo(f"{len(summaries)} draft statement(s) for {month}")
 
 
-@billing.command("issue")
+@billing_commands.command("issue")
 @click.argument("month", type=MONTH)
 @json_option
 @refusals
@@ -63,7 +63,7 @@ def billing_issue(month: Month, as_json: bool) -> None:
     click.echo(f"{len(summaries)} statement(s) issued for {month}")
 
 
-@billing.command("show")
+@billing_commands.command("show")
 @click.argument("number")
 @json_option
 @refusals
@@ -84,7 +84,7 @@ def billing_show(number: str, as_json: bool) -> None:
     click.echo(f"  net {document['net']}  VAT {document['vat']}  total {document['total']}")
 
 
-@billing.command("list")
+@billing_commands.command("list")
 @click.option("--month", type=MONTH)
 @click.option("--client")
 @json_option
@@ -101,7 +101,7 @@ def billing_list(month: Month | None, client: str | None, as_json: bool) -> None
     click.echo(f"{len(summaries)} statement(s)")
 
 
-@billing.command("export")
+@billing_commands.command("export")
 @click.argument("number")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @refusals
@@ -112,7 +112,7 @@ def billing_export(number: str, out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
-@billing.command("adjust", context_settings={"ignore_unknown_options": True})
+@billing_commands.command("adjust", context_settings={"ignore_unknown_options": True})
 @click.argument("client")
 @click.argument("service")
 @click.argument("amount")
@@ -167,7 +167,7 @@ def billing_adjust(
     )
 
 
-@billing.command("estimate")
+@billing_commands.command("estimate")
 @click.argument("year", type=YEAR)
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(

@@ -14,12 +14,12 @@ from opsplatform.entrypoints.extensions import database
 from sla.service import month_is_final
 
 
-@click.group(cls=AppGroup)
-def kpi() -> None:
+@click.group("kpi", cls=AppGroup)
+def kpi_commands() -> None:
     """Submitted KPI figures."""
 
 
-@kpi.command("template")
+@kpi_commands.command("template")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def kpi_template(out: Path) -> None:
     """Write the blank workbook for submitted KPI figures."""
@@ -27,7 +27,7 @@ def kpi_template(out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
-@kpi.command("import")
+@kpi_commands.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
 @json_option

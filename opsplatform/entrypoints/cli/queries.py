@@ -12,12 +12,12 @@ from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
 
 
-@click.group(cls=AppGroup)
-def queries() -> None:
+@click.group("queries", cls=AppGroup)
+def queries_commands() -> None:
     """Statement queries raised by client councils, and finance's answers."""
 
 
-@queries.command("raise")
+@queries_commands.command("raise")
 @click.argument("number")
 @click.option("--line", type=int, help="The line queried (counting from 1).")
 @click.option("--reason", required=True)
@@ -33,7 +33,7 @@ def queries_raise(number: str, line: int | None, reason: str, as_json: bool) -> 
     click.echo(f"query {document['id']} raised on {document['statement']}")
 
 
-@queries.command("answer")
+@queries_commands.command("answer")
 @click.argument("query_id", type=int)
 @click.option("--accept/--reject", required=True, help="Accept or reject the query.")
 @click.option("--explanation", required=True, help="What the client is told.")
@@ -59,7 +59,7 @@ def queries_answer(
     click.echo(f"query {query_id} {document['status']}")
 
 
-@queries.command("list")
+@queries_commands.command("list")
 @click.option("--status", type=click.Choice(["open", "accepted", "rejected"]))
 @click.option("--client")
 @json_option

@@ -14,12 +14,12 @@ from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, ref
 from opsplatform.entrypoints.extensions import database
 
 
-@click.group(cls=AppGroup)
-def setup() -> None:
+@click.group("setup", cls=AppGroup)
+def setup_commands() -> None:
     """Reference data: clients, services, subscriptions, tariffs, KPIs."""
 
 
-@setup.command("template")
+@setup_commands.command("template")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def setup_template(out: Path) -> None:
     """Write the blank setup workbook, with headers and notes."""
@@ -27,7 +27,7 @@ def setup_template(out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
-@setup.command("load")
+@setup_commands.command("load")
 @click.argument("book", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
 @click.option(

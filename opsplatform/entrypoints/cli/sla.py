@@ -14,12 +14,12 @@ from sla.publication import write_publication
 from sla.service import assess_quarter, finalise_quarter, set_commentary, unit_costs
 
 
-@click.group(cls=AppGroup)
-def sla() -> None:
+@click.group("sla", cls=AppGroup)
+def sla_commands() -> None:
     """Quarterly KPI results, service credits and the performance publication."""
 
 
-@sla.command("assess")
+@sla_commands.command("assess")
 @click.argument("quarter", type=QUARTER)
 @click.option("--final", is_flag=True, help="Freeze the results and raise service credits (once).")
 @json_option
@@ -45,7 +45,7 @@ def sla_assess(quarter: Quarter, final: bool, as_json: bool) -> None:
     click.echo(f"{len(results)} result(s) for {quarter}" + (" (final)" if final else ""))
 
 
-@sla.command("publish")
+@sla_commands.command("publish")
 @click.argument("quarter", type=QUARTER)
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @refusals
@@ -56,7 +56,7 @@ def sla_publish(quarter: Quarter, out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
-@sla.command("comment")
+@sla_commands.command("comment")
 @click.argument("quarter", type=QUARTER)
 @click.argument("kpi_code")
 @click.argument("text")
@@ -68,7 +68,7 @@ def sla_comment(quarter: Quarter, kpi_code: str, text: str) -> None:
     click.echo(f"commentary saved for {kpi_code.upper()} in {quarter}")
 
 
-@sla.command("costs")
+@sla_commands.command("costs")
 @click.argument("quarter", type=QUARTER)
 @json_option
 @refusals

@@ -18,12 +18,12 @@ from opsplatform.entrypoints.jobs import run_forever, tick
 from opsplatform.errors import Refused
 
 
-@click.group(cls=AppGroup)
-def db() -> None:
+@click.group("db", cls=AppGroup)
+def db_commands() -> None:
     """Database schema."""
 
 
-@db.command("upgrade")
+@db_commands.command("upgrade")
 @refusals
 def db_upgrade() -> None:
     """Migrate the database to the newest schema."""
@@ -34,13 +34,13 @@ def db_upgrade() -> None:
     click.echo("database is at the newest schema")
 
 
-@click.command()
+@click.command("demo")
 @click.option(
     "--if-empty", is_flag=True, help="Do nothing (and succeed) if the database holds data."
 )
 @with_appcontext
 @refusals
-def demo(if_empty: bool) -> None:
+def demo_command(if_empty: bool) -> None:
     """Load a realistic demo centre into an empty database."""
     try:
         summary = load_demo(database())
@@ -52,17 +52,17 @@ def demo(if_empty: bool) -> None:
     click.echo(summary)
 
 
-@click.command()
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @with_appcontext
 @pass_script_info
-def serve(info: ScriptInfo, host: str, port: int) -> None:
+def serve_command(info: ScriptInfo, host: str, port: int) -> None:
     """Run the web app and API (for production use `gunicorn wsgi:app`)."""
     run_simple(host, port, info.load_app(), threaded=True)
 
 
-@click.command()
+@click.command("scheduler")
 @click.option(
     "--once", is_flag=True, help="Run whatever is due now, then exit (for cron or tests)."
 )
@@ -76,7 +76,7 @@ def serve(info: ScriptInfo, host: str, port: int) -> None:
 @json_option
 @with_appcontext
 @refusals
-def scheduler(once: bool, every: int, as_json: bool) -> None:
+def scheduler_command(once: bool, every: int, as_json: bool) -> None:
     """Run the scheduled jobs (monthly close, quarterly assessment) in the foreground."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     instance = Path(current_app.instance_path)

@@ -21,12 +21,12 @@ from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
 
 
-@click.group(cls=AppGroup)
-def usage() -> None:
+@click.group("usage", cls=AppGroup)
+def usage_commands() -> None:
     """The usage ledger: imports and reverts."""
 
 
-@usage.command("template")
+@usage_commands.command("template")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def usage_template(out: Path) -> None:
     """Write the blank usage workbook."""
@@ -34,7 +34,7 @@ def usage_template(out: Path) -> None:
     click.echo(f"wrote {out}")
 
 
-@usage.command("import")
+@usage_commands.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check and report, write nothing.")
 @click.option(
@@ -83,7 +83,7 @@ def _write_errors(path: Path, refused: Refused | None) -> None:
         sys.exit(1)
 
 
-@usage.command("revert")
+@usage_commands.command("revert")
 @click.argument("batch", type=int)
 @json_option
 @refusals

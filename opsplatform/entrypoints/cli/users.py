@@ -21,12 +21,12 @@ from opsplatform.throttle import ACCOUNT
 from opsplatform.vocabulary import Role
 
 
-@click.group(cls=AppGroup)
-def users() -> None:
+@click.group("users", cls=AppGroup)
+def users_commands() -> None:
     """People who sign in to the web app."""
 
 
-@users.command("create")
+@users_commands.command("create")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--client", help="The client council a client user belongs to.")
@@ -43,7 +43,7 @@ def users_create(email: str, role: str, client: str | None, as_json: bool) -> No
     click.echo(f"user {email} ({role}) created; one-time password: {password}")
 
 
-@users.command("list")
+@users_commands.command("list")
 @json_option
 @refusals
 def users_list(as_json: bool) -> None:
@@ -59,7 +59,7 @@ def users_list(as_json: bool) -> None:
     click.echo(f"{len(found)} user(s)")
 
 
-@users.command("reset")
+@users_commands.command("reset")
 @click.argument("email")
 @json_option
 @refusals
@@ -76,7 +76,7 @@ def users_reset(email: str, as_json: bool) -> None:
     click.echo(f"user {email}: signed out everywhere; new one-time password: {password}")
 
 
-@users.command("role")
+@users_commands.command("role")
 @click.argument("email")
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--client", help="The client council a client user belongs to.")
@@ -89,7 +89,7 @@ def users_role(email: str, role: str, client: str | None) -> None:
     click.echo(f"user {email} is now {role}; signed out everywhere")
 
 
-@users.command("disable")
+@users_commands.command("disable")
 @click.argument("email")
 @refusals
 def users_disable(email: str) -> None:
@@ -97,7 +97,7 @@ def users_disable(email: str) -> None:
     _set_active(email, False)
 
 
-@users.command("enable")
+@users_commands.command("enable")
 @click.argument("email")
 @refusals
 def users_enable(email: str) -> None:
@@ -113,12 +113,12 @@ def _set_active(email: str, active: bool) -> None:
     click.echo(f"user {email} {action}d; signed out everywhere")
 
 
-@click.group(cls=AppGroup)
-def tokens() -> None:
+@click.group("tokens", cls=AppGroup)
+def tokens_commands() -> None:
     """API tokens (bearer tokens for programs)."""
 
 
-@tokens.command("create")
+@tokens_commands.command("create")
 @click.argument("email")
 @json_option
 @refusals
@@ -132,7 +132,7 @@ def tokens_create(email: str, as_json: bool) -> None:
     click.echo(f"token {token_id} for {email} (shown once, keep it safe): {token}")
 
 
-@tokens.command("revoke")
+@tokens_commands.command("revoke")
 @click.argument("token_id", type=int)
 @refusals
 def tokens_revoke(token_id: int) -> None:
