@@ -24,7 +24,8 @@ from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import KpiStatus
 from opsplatform.workbooks import write_cell, write_table
-from sla.service import Result, baselines, commentary, quarter_values, unit_costs, visible_results
+from sla.commentary import commentary
+from sla.service import Result, baselines, quarter_values, unit_costs, visible_results
 from sla.visibility import STAFF, Audience
 
 # each status's tag colour (opsplatform.vocabulary) as a light cell fill that black text reads on

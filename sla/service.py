@@ -34,7 +34,7 @@ from opsplatform.money import ZERO, format_gbp, round_money
 from opsplatform.periods import Month, Quarter, london_midnight_utc
 from opsplatform.settings import centre_settings
 from sla import measures
-from sla.models import KpiCommentary, KpiResult
+from sla.models import KpiResult
 from sla.visibility import STAFF, Audience
 
 CENTRE = "centre"
@@ -369,37 +369,6 @@ def unit_costs(
                 }
             )
     return rows
-
-
-def commentary(session: Session, quarter: Quarter) -> dict[str, str]:
-    """Managers' commentary for a quarter, by KPI code."""
-    rows = session.execute(
-        select(Kpi.code, KpiCommentary.text)
-        .join(Kpi, KpiCommentary.kpi_id == Kpi.id)
-        .where(KpiCommentary.quarter == str(quarter))
-    )
-    return dict(rows.all())
-
-
-def set_commentary(session: Session, quarter: Quarter, kpi: str, text: str, author: str) -> None:
-    """Record (or replace) the commentary on a KPI for a quarter, as `author` (who the audit
-    log names)."""
-    found = session.scalars(select(Kpi).where(Kpi.code == kpi.upper())).one_or_none()
-    if found is None:
-        raise Refused(f"unknown KPI '{kpi}'")
-    if not text.strip():
-        raise Refused("the commentary is empty")
-    existing = session.scalars(
-        select(KpiCommentary).filter_by(quarter=str(quarter), kpi_id=found.id)
-    ).one_or_none()
-    if existing is None:
-        session.add(
-            KpiCommentary(quarter=str(quarter), kpi_id=found.id, text=text.strip(), author=author)
-        )
-    else:
-        existing.text, existing.author = text.strip(), author
-    session.flush()
-    record(session, author, "sla comment", f"{found.code} {quarter}", text=text.strip())
 
 
 def baselines(session: Session) -> dict[tuple[str, str | None], tuple[Decimal, str | None]]:

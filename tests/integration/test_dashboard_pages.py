@@ -26,7 +26,8 @@ from opsplatform.entrypoints.app import create_app
 from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month, Quarter, iter_months
-from sla.service import assess_quarter, commentary
+from sla.commentary import commentary
+from sla.service import assess_quarter
 from tests.support import write_csv
 
 QUARTER = "2026-27-Q1"

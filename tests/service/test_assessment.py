@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from billing.models import PendingLine
 from opsplatform.errors import Refused
 from opsplatform.periods import Quarter
+from sla.commentary import COMMENTARY_LIMIT, commentary, save_commentary, set_commentary
 from sla.models import KpiCommentary, KpiResult
-from sla.service import assess_quarter, commentary, finalise_quarter, set_commentary
+from sla.service import assess_quarter, finalise_quarter
 from tests.service.conftest import audit_trail
 
 Q1 = Quarter.parse("2026-27-Q1")
@@ -99,3 +100,27 @@ def test_refused_commentary_records_nothing(centre):
             set_commentary(session, Q1, "PAY-5D", "   ", MANAGER)
         assert commentary(session, Q1) == {}
         assert audit_trail(session) == []
+
+
+def test_a_quarters_commentary_is_saved_all_or_nothing_and_never_removed(centre):
+    with centre.transaction() as session:
+        set_commentary(session, Q1, "PAY-5D", "On target.", MANAGER)
+        too_long = "x" * (COMMENTARY_LIMIT + 1)
+        with pytest.raises(Refused) as refused:
+            save_commentary(session, Q1, {"PAY-5D": "", "PAY-AVG": too_long}, MANAGER)
+        assert [(p.column, p.message) for p in refused.value.problems] == [
+            (
+                "PAY-5D",
+                "Enter the commentary on PAY-5D: saved commentary can be changed but not removed",
+            ),
+            ("PAY-AVG", "The commentary on PAY-AVG must be 5,000 characters or fewer"),
+        ]
+        with pytest.raises(Refused, match="5,000 characters or fewer"):
+            set_commentary(session, Q1, "PAY-AVG", too_long, MANAGER)
+        assert commentary(session, Q1) == {"PAY-5D": "On target."}
+
+        changed = save_commentary(
+            session, Q1, {"PAY-5D": " On target. ", "PAY-AVG": "Two errors."}, MANAGER
+        )
+        assert changed == ["PAY-AVG"]  # the same text, spaced differently, is no change
+        assert commentary(session, Q1) == {"PAY-5D": "On target.", "PAY-AVG": "Two errors."}

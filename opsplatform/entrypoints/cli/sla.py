@@ -10,8 +10,9 @@ from flask.cli import AppGroup
 from opsplatform.entrypoints.cli.common import QUARTER, emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
 from opsplatform.periods import Quarter
+from sla.commentary import set_commentary
 from sla.publication import write_publication
-from sla.service import assess_quarter, finalise_quarter, set_commentary, unit_costs
+from sla.service import assess_quarter, finalise_quarter, unit_costs
 
 
 @click.group("sla", cls=AppGroup)

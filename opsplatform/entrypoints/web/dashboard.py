@@ -69,16 +69,15 @@ from opsplatform.periods import Month, PeriodError, Quarter
 from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, QUERY_REMINDER
 from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import KpiStatus, RunStatus
-from sla.models import KpiCommentary
+from sla.commentary import COMMENTARY_LIMIT, commentary_authors, save_commentary
+from sla.commentary import commentary as saved_commentary
 from sla.reports import KpiMatrix, data_version, kpi_matrix, latest_kpi_quarter
-from sla.service import assess_quarter, set_commentary
-from sla.service import commentary as saved_commentary
+from sla.service import assess_quarter
 
 dashboard = Blueprint("dashboard", __name__)
 
 AUDIT_PER_PAGE = 50
 RECENT_IMPORTS = 10
-COMMENTARY_LIMIT = 5000
 KEPT_FIGURES = "opsplatform.figures"
 SNAKE = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -381,88 +380,66 @@ def commentary(quarter: str) -> ResponseReturnValue:
         return page, 400
     with database().transaction() as session:
         kpis = list(session.scalars(select(Kpi).order_by(Kpi.code)))
-        saved = saved_commentary(session, parsed)
-        texts = dict(saved)
+        fields = {k.code: _field(index) for index, k in enumerate(kpis, 1)}
+        texts = saved_commentary(session, parsed)
         errors: list[tuple[str, str]] = []
         if request.method == "POST":
-            posted = {
+            texts = {
                 k.code: request.form.get(f"kpi-{k.code}", "").replace("\r\n", "\n") for k in kpis
             }
-            texts = posted
-            for index, k in enumerate(kpis, 1):
-                text = posted[k.code]
-                if len(text) > COMMENTARY_LIMIT:
-                    errors.append(
-                        (
-                            f"The commentary on {k.code} must be {COMMENTARY_LIMIT:,} characters "
-                            "or fewer",
-                            f"#{_field(index)}",
-                        )
-                    )
-                elif not text.strip() and saved.get(k.code):
-                    errors.append(
-                        (
-                            f"Enter the commentary on {k.code}: saved commentary can be changed "
-                            "but not removed",
-                            f"#{_field(index)}",
-                        )
-                    )
-            if not errors:
-                changed = [
-                    k
-                    for k in kpis
-                    if posted[k.code].strip() and posted[k.code].strip() != saved.get(k.code)
+            try:
+                changed = save_commentary(session, parsed, texts, current_user.email)
+            except Refused as refusal:
+                session.rollback()
+                errors = [
+                    (p.message, f"#{fields.get(p.column or '', 'commentary')}")
+                    for p in refusal.problems
                 ]
-                try:
-                    for k in changed:
-                        text = posted[k.code].strip()
-                        set_commentary(session, parsed, k.code, text, current_user.email)
-                except Refused as refusal:
-                    session.rollback()
-                    errors += [(p.message, "#commentary") for p in refusal.problems]
-                else:
-                    if changed:
-                        flash(
-                            f"Commentary for {parsed} saved: " + ", ".join(k.code for k in changed),
-                            "success",
-                        )
-                    else:
-                        flash(f"Nothing changed in the commentary for {parsed}", "success")
-                    return redirect(url_for("dashboard.commentary", quarter=str(parsed)))
-        authors = {
-            code: (author, at)
-            for code, author, at in session.execute(
-                select(Kpi.code, KpiCommentary.author, KpiCommentary.updated_at)
-                .join(Kpi, KpiCommentary.kpi_id == Kpi.id)
-                .where(KpiCommentary.quarter == str(parsed))
-            )
-        }
-        field_errors = {href: text for text, href in reversed(errors)}
-        centre = {r.kpi.code: r for r in assess_quarter(session, parsed) if r.client is None}
-        fields = [
+            else:
+                done = ", ".join(changed) if changed else None
+                flash(
+                    f"Commentary for {parsed} saved: {done}"
+                    if done
+                    else f"Nothing changed in the commentary for {parsed}",
+                    "success",
+                )
+                return redirect(url_for("dashboard.commentary", quarter=str(parsed)))
+        page = _commentary_page(session, parsed, kpis, fields, texts, errors)
+    return page, 400 if errors else 200
+
+
+def _commentary_page(
+    session: Session,
+    quarter: Quarter,
+    kpis: list[Kpi],
+    fields: dict[str, str],
+    texts: dict[str, str],
+    errors: list[tuple[str, str]],
+) -> str:
+    """The commentary form: each KPI's whole-centre result beside its text and who saved it."""
+    authors = commentary_authors(session, quarter)
+    field_errors = {href: text for text, href in reversed(errors)}
+    centre = {r.kpi.code: r for r in assess_quarter(session, quarter) if r.client is None}
+    return render_template(
+        "dashboard/commentary.html",
+        quarter=quarter,
+        text=str(quarter),
+        months=months_text(quarter.months()[0], quarter.months()[-1]),
+        fields=[
             {
                 "kpi": k,
-                "id": _field(index),
+                "id": fields[k.code],
                 "name": f"kpi-{k.code}",
                 "text": texts.get(k.code, ""),
-                "error": field_errors.get(f"#{_field(index)}"),
+                "error": field_errors.get(f"#{fields[k.code]}"),
                 "saved_by": authors.get(k.code),
                 "result": centre.get(k.code),
                 "value": measure_text(
                     centre[k.code].measure.value if k.code in centre else None, k.unit
                 ),
             }
-            for index, k in enumerate(kpis, 1)
-        ]
-        page = render_template(
-            "dashboard/commentary.html",
-            quarter=parsed,
-            text=str(parsed),
-            months=months_text(parsed.months()[0], parsed.months()[-1]),
-            fields=fields,
-            errors=errors,
-            limit=COMMENTARY_LIMIT,
-        )
-        if errors:
-            session.rollback()
-    return page, 400 if errors else 200
+            for k in kpis
+        ],
+        errors=errors,
+        limit=COMMENTARY_LIMIT,
+    )
