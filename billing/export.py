@@ -151,9 +151,8 @@ def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: 
     for line in statement.lines:
         ws.append(_line_row(ws, line))
     last_line_row = header_row + len(statement.lines)
-    setup_of(
-        ws
-    ).auto_filter.ref = f"A{header_row}:{get_column_letter(len(LINE_HEADERS))}{last_line_row}"
+    last_column = get_column_letter(len(LINE_HEADERS))
+    setup_of(ws).auto_filter.ref = f"A{header_row}:{last_column}{last_line_row}"
     ws.append([])
     ws.append(_totals_row(ws, statement))
     ws.append([])
