@@ -25,7 +25,7 @@ from opsplatform.models import Client, Driver, Service, Tariff
 from opsplatform.money import ZERO, round_money
 from opsplatform.periods import FinancialYear
 from opsplatform.settings import centre_settings
-from opsplatform.workbooks import write_cell, write_table
+from opsplatform.workbooks import CellValue, active_sheet, write_cell, write_table
 
 
 @dataclass
@@ -103,7 +103,7 @@ def write_budget_workbook(session: Session, projection: Projection, path: Path) 
     settings = centre_settings(session)
     names = dict(session.execute(select(Client.code, Client.name)).all())
     book = Workbook()
-    summary = book.active
+    summary = active_sheet(book)
     summary.title = "Summary"
     title = write_cell(
         summary, 1, 1, f"{settings.centre_name}: projected charges for {projection.year}"
@@ -116,7 +116,7 @@ def write_budget_workbook(session: Session, projection: Projection, path: Path) 
         f"Based on {projection.basis} volumes, month for month, at {projection.year} tariffs "
         "and subscriptions. Estimates, not bills.",
     )
-    rows = [
+    rows: list[list[CellValue]] = [
         [
             code,
             names[code],
@@ -151,7 +151,7 @@ def write_budget_workbook(session: Session, projection: Projection, path: Path) 
             "total",
             *months,
         ]
-        body = [
+        body: list[list[CellValue]] = [
             [p.service, p.name, p.unit, p.quantity, p.net, p.vat, p.net + p.vat, *p.monthly]
             for p in services
         ]

@@ -37,6 +37,8 @@ from opsplatform.workbooks import (
     HEADER_FONT,
     MONEY_FORMAT,
     QUANTITY_FORMAT,
+    CellValue,
+    setup_of,
 )
 
 LINE_HEADERS = [
@@ -149,7 +151,8 @@ def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: 
     for line in statement.lines:
         ws.append(_line_row(ws, line))
     last_line_row = header_row + len(statement.lines)
-    ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(LINE_HEADERS))}{last_line_row}"
+    last_column = get_column_letter(len(LINE_HEADERS))
+    setup_of(ws).auto_filter.ref = f"A{header_row}:{last_column}{last_line_row}"
     ws.append([])
     ws.append(_totals_row(ws, statement))
     ws.append([])
@@ -169,7 +172,7 @@ def _cover_rows(
     )
     issue_date = london_date(statement.issued_at) if statement.issued_at else "not yet issued"
     due_date = statement.due_date or "not yet issued"
-    details = [
+    details: list[tuple[str, Cell | CellValue]] = [
         ("Client", statement.client.name),
         ("Client code", statement.client.code),
         ("Statement number", statement.number),
@@ -286,7 +289,7 @@ def _write_usage_detail(
             tie.in_detail += event.quantity
             tie.events += 1
         rows += tie.events
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(DETAIL_HEADERS))}{rows}"
+    setup_of(ws).auto_filter.ref = f"A1:{get_column_letter(len(DETAIL_HEADERS))}{rows}"
 
 
 def _events(
@@ -326,8 +329,8 @@ class _RowCells:
     def __init__(self, ws: WriteOnlyWorksheet, formats: list[str | None]) -> None:
         self.cells = [_cell(ws, None, number_format=f) if f else None for f in formats]
 
-    def fill(self, *values: object) -> list[object]:
-        row = []
+    def fill(self, *values: CellValue) -> list[Cell | CellValue]:
+        row: list[Cell | CellValue] = []
         for cell, value in zip(self.cells, values, strict=True):
             if cell is None or value is None:
                 row.append(value)
@@ -353,7 +356,7 @@ def _write_tie_outs(ws: WriteOnlyWorksheet, tie_outs: list[_TieOut], status: str
                 _cell(ws, _tie_note(status)) if tie.difference else None,
             ]
         )
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(TIE_HEADERS))}{len(tie_outs) + 1}"
+    setup_of(ws).auto_filter.ref = f"A1:{get_column_letter(len(TIE_HEADERS))}{len(tie_outs) + 1}"
     ws.append([])
     ws.append(
         [
@@ -377,15 +380,18 @@ def _tie_note(status: str) -> str:
 
 def _lay_out(ws: WriteOnlyWorksheet, widths: list[int], header_row: int) -> None:
     """Widths, frozen header, print titles and a landscape fit-to-width page: before any row."""
+    setup = setup_of(ws)
     for column, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(column)].width = width
+        setup.column_dimensions[get_column_letter(column)].width = width
     ws.freeze_panes = f"A{header_row + 1}"
     ws.print_title_rows = f"{header_row}:{header_row}"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    setup.page_setup.orientation = "landscape"
+    setup.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    setup.page_setup.fitToWidth = 1
+    setup.page_setup.fitToHeight = 0
+    fit = setup.sheet_properties.pageSetUpPr
+    assert fit is not None  # openpyxl gives every new sheet's properties their page setup
+    fit.fitToPage = True
 
 
 def _header(ws: WriteOnlyWorksheet, names: list[str]) -> list[Cell]:
@@ -394,7 +400,7 @@ def _header(ws: WriteOnlyWorksheet, names: list[str]) -> list[Cell]:
 
 def _cell(
     ws: WriteOnlyWorksheet,
-    value: object,
+    value: CellValue,
     number_format: str | None = None,
     font: Font | None = None,
     fill: PatternFill | None = None,
@@ -418,7 +424,7 @@ def _cell(
     return cell
 
 
-def _put(cell: Cell, value: object) -> None:
+def _put(cell: Cell, value: CellValue) -> None:
     """Set a cell's value; a string stays text (`=...` is no formula, `#N/A` no error)."""
     if isinstance(value, str):
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)  # XML cannot hold control characters
@@ -427,7 +433,7 @@ def _put(cell: Cell, value: object) -> None:
         cell.value = value
 
 
-def _default_format(value: object) -> str | None:
+def _default_format(value: CellValue) -> str | None:
     if isinstance(value, datetime):
         return DATETIME_FORMAT
     if isinstance(value, date):

@@ -11,7 +11,7 @@ from importers.kpi import COLUMNS as KPI_COLUMNS
 from importers.setup_sheets import SETTINGS, SHEETS
 from importers.usage_rows import COLUMNS, REQUIRED
 from opsplatform.errors import Refused
-from opsplatform.workbooks import append_table, write_cell, write_table
+from opsplatform.workbooks import active_sheet, append_table, write_cell, write_table
 
 USAGE_NOTES = {
     "event_id": "optional; a unique key from the source system, so a repeat is skipped",
@@ -28,7 +28,7 @@ USAGE_NOTES = {
 def write_setup_template(path: Path) -> None:
     """Every setup sheet with its header row, and a Notes sheet describing each column."""
     book = Workbook()
-    notes = book.active
+    notes = active_sheet(book)
     notes.title = "Notes"
     rows = []
     for sheet in SHEETS:
@@ -61,7 +61,7 @@ def write_setup_template(path: Path) -> None:
 def write_usage_template(path: Path) -> None:
     """The usage columns, with a second sheet explaining each."""
     book = Workbook()
-    ws = book.active
+    ws = active_sheet(book)
     ws.title = "Usage"
     write_table(ws, COLUMNS, [], widths=[18, 10, 10, 20, 10, 20, 20, 20])
     notes = book.create_sheet("Notes")
@@ -77,7 +77,7 @@ def write_usage_template(path: Path) -> None:
 def write_kpi_template(path: Path) -> None:
     """The columns of a submitted-figures file, with a worked example row."""
     book = Workbook()
-    ws = book.active
+    ws = active_sheet(book)
     ws.title = "Figures"
     write_table(ws, KPI_COLUMNS, [], widths=[14, 10, 10, 14, 14])
     notes = book.create_sheet("Notes")

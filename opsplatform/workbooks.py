@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Protocol, TypeAlias, cast
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
@@ -17,6 +18,10 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.worksheet.dimensions import ColumnDimension, DimensionHolder
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.page import PrintPageSetup
+from openpyxl.worksheet.properties import WorksheetProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 MONEY_FORMAT = '"£"#,##0.00;[Red]-"£"#,##0.00'
@@ -26,13 +31,43 @@ DATE_FORMAT = "dd/mm/yyyy"
 HEADER_FILL = PatternFill("solid", fgColor="1D3557")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 
+# What a cell of the centre's workbooks holds: text, a number, a date (or a date and time), or
+# nothing; to the type checker an int is a float and a datetime a date.
+CellValue: TypeAlias = str | float | Decimal | date | None
 
-def write_cell(ws: Worksheet, row: int, column: int, value: object, money: bool = False) -> Cell:
+
+class SheetSetup(Protocol):
+    """A sheet's column widths, filter, page setup and properties: openpyxl gives a write-only
+    sheet these as it gives every worksheet (both are set up by `Worksheet._setup`)."""
+
+    column_dimensions: DimensionHolder[str, ColumnDimension]
+    auto_filter: AutoFilter
+    page_setup: PrintPageSetup
+    sheet_properties: WorksheetProperties
+
+
+def setup_of(ws: WriteOnlyWorksheet) -> SheetSetup:
+    """The column widths, filter, page setup and properties of a sheet of a write-only book."""
+    # types-openpyxl declares these four on Worksheet only, though openpyxl sets them on a
+    # WriteOnlyWorksheet too (with Worksheet._setup)
+    return cast(SheetSetup, ws)
+
+
+def active_sheet(book: Workbook) -> Worksheet:
+    """A new workbook's one sheet (types-openpyxl types `active` as any kind of sheet, or None)."""
+    sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook's active sheet is its one worksheet
+    return sheet
+
+
+def write_cell(ws: Worksheet, row: int, column: int, value: CellValue, money: bool = False) -> Cell:
     """Write one value with the right type and format; strings stay strings."""
-    return _put(ws.cell(row=row, column=column), value, money)
+    target = ws.cell(row=row, column=column)
+    assert isinstance(target, Cell)  # not a MergedCell: the centre's workbooks merge no cells
+    return _put(target, value, money)
 
 
-def _put(target: Cell, value: object, money: bool = False) -> Cell:
+def _put(target: Cell, value: CellValue, money: bool = False) -> Cell:
     """Give a cell (of any worksheet, write-only too) its value, type and format."""
     if isinstance(value, datetime) and value.tzinfo is not None:
         value = value.replace(tzinfo=None)
@@ -54,7 +89,7 @@ def _put(target: Cell, value: object, money: bool = False) -> Cell:
 def write_table(
     ws: Worksheet,
     headers: Sequence[str],
-    rows: Iterable[Sequence[object]],
+    rows: Iterable[Sequence[CellValue]],
     money_columns: Iterable[int] = (),
     start_row: int = 1,
     widths: Sequence[int] | None = None,
@@ -67,7 +102,7 @@ def write_table(
     for last, values in enumerate(rows, start=start_row + 1):
         for column, value in enumerate(values, start=1):
             write_cell(ws, last, column, value, money=(column - 1) in money_set)
-    ws.freeze_panes = ws.cell(row=start_row + 1, column=1)
+    ws.freeze_panes = ws.cell(row=start_row + 1, column=1).coordinate
     ws.auto_filter.ref = f"A{start_row}:{get_column_letter(len(headers))}{max(last, start_row)}"
     ws.print_title_rows = f"{start_row}:{start_row}"
     for column, name in enumerate(headers, start=1):
@@ -86,13 +121,14 @@ def _header(target: Cell) -> Cell:
 def append_table(
     ws: WriteOnlyWorksheet,
     headers: Sequence[str],
-    rows: Iterable[Sequence[object]],
+    rows: Iterable[Sequence[CellValue]],
     widths: Sequence[int],
 ) -> None:
     """`write_table` for a sheet of a write-only workbook, whose rows are written as they
     come and never held: the same header, widths, frozen header, filter and print titles."""
+    setup = setup_of(ws)
     for column, width in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(column)].width = width
+        setup.column_dimensions[get_column_letter(column)].width = width
     ws.freeze_panes = "A2"
     ws.print_title_rows = "1:1"
     ws.append([_header(_put(WriteOnlyCell(ws), name)) for name in headers])
@@ -100,13 +136,13 @@ def append_table(
     for values in rows:
         ws.append([_put(WriteOnlyCell(ws), value) for value in values])
         last += 1
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
+    setup.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{last}"
 
 
 def write_sheets(path: Path, sheets: Mapping[str, Iterable[Sequence[object]]]) -> Path:
     """A plain workbook: one sheet per key, its rows as given (the first is the header)."""
     book = Workbook()
-    book.remove(book.active)
+    book.remove(active_sheet(book))
     for title, rows in sheets.items():
         ws = book.create_sheet(title)
         for row in rows:

@@ -23,7 +23,7 @@ from opsplatform.notify import link, queue, staff
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import KpiStatus
-from opsplatform.workbooks import write_cell, write_table
+from opsplatform.workbooks import CellValue, active_sheet, write_cell, write_table
 from sla.commentary import commentary
 from sla.service import Result, baselines, quarter_values, unit_costs, visible_results
 from sla.visibility import STAFF, Audience
@@ -100,12 +100,14 @@ def _summary_sheet(
     final = any(r.final for r in centre)
     state = "final results" if final else "provisional results"
     period = f"{quarter}: {months[0].label} to {months[-1].label}, {state}"
-    summary = book.active
+    summary = active_sheet(book)
     summary.title = "Summary"
     _title(summary, f"{centre_settings(session).centre_name}: performance report", period)
     if not final and not audience.staff:
         write_cell(summary, 3, 1, "Other councils' figures are shown once the quarter is final.")
-    counts = [[s.label, sum(1 for r in centre if r.status == s)] for s in KpiStatus]
+    counts: list[list[CellValue]] = [
+        [s.label, sum(1 for r in centre if r.status == s)] for s in KpiStatus
+    ]
     write_table(summary, ["status", "KPIs"], counts, start_row=4, widths=[30, 10, 90])
     for row, status in enumerate(KpiStatus, start=5):
         _paint(summary, row, 1, status)
@@ -195,7 +197,7 @@ def _by_client_sheet(
     matrix = book.create_sheet("By client")
     body = []
     for client in clients:
-        line: list[object] = [client]
+        line: list[CellValue] = [client]
         for code in codes:
             found = by_client.get((code, client))
             line += [
@@ -289,7 +291,7 @@ def _charts(
 
 
 def _series(
-    ws: Worksheet, row: int, title: str, headers: list[str], rows: Sequence[Sequence[object]]
+    ws: Worksheet, row: int, title: str, headers: list[str], rows: Sequence[Sequence[CellValue]]
 ) -> int:
     """A titled block of chart data; returns its last row."""
     write_cell(ws, row, 1, title).font = Font(bold=True)

@@ -91,7 +91,9 @@ def login() -> ResponseReturnValue:
     if not form.validate_on_submit():
         error = "Enter your email address and password" if request.method == "POST" else None
         return render_template("login.html", form=form, error=error), 401 if error else 200
-    email = normalised_email(form.email.data)
+    given, password = form.email.data, form.password.data
+    assert given is not None and password is not None  # both DataRequired, and the form is valid
+    email = normalised_email(given)
     address = request.remote_addr or ""
     with database().transaction() as db:
         wait = throttle().locked(db, ADDRESS, address) or throttle().attempt(db, ACCOUNT, email)
@@ -102,7 +104,7 @@ def login() -> ResponseReturnValue:
         page = render_template("login.html", form=form, error=error)
         return page, 429, {"Retry-After": str(wait)}
     with database().transaction() as db:
-        user = authenticate(db, email, form.password.data)
+        user = authenticate(db, email, password)
         if user is None:
             throttle().failed(db, ADDRESS, address)
         else:
