@@ -52,12 +52,15 @@ def server(cli, instance, tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 60  # a loaded shared machine can take a while
+    while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             break
         except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"opsplatform serve did not start on port {port}")
             time.sleep(0.2)
     yield f"http://127.0.0.1:{port}", people
     process.terminate()
