@@ -45,14 +45,6 @@ class LineKind(Term):
     CARRIED_FORWARD = "carried_forward", "Carried forward (de minimis)"
 
 
-RATED_KINDS = (
-    LineKind.CHARGE,
-    LineKind.PRIOR_PERIOD,
-    LineKind.TRUE_UP,
-    LineKind.CARRIED_FORWARD,
-)  # the kinds worked out by the charging rules (the others are entered or earned)
-
-
 class StatementStatus(Term):
     DRAFT = "draft", "Draft", "yellow"
     ISSUED = "issued", "Issued", "green"
