@@ -125,7 +125,12 @@ SETTINGS: dict[str, tuple[Callable[[object], object], str]] = {
     "service_credit_cap_percent": (_percent, "Cap on a quarter's service credits (default 100)"),
     "payment_terms_days": (cell.whole, "Days from issue to payment due (default 30)"),
     "close_working_day": (cell.whole, "Working day of the month for the close (default 3)"),
+    "centre_address": (cell.text, "The centre's postal address, for VAT invoices"),
+    "vat_number": (cell.text, "The centre's VAT registration number, for VAT invoices"),
+    "vat_control_code": (cell.text, "Ledger code of the centre's VAT output account"),
+    "debtors_code": (cell.text, "Ledger code of the centre's receivables (debtors) account"),
 }
+VAT_TREATMENTS = ("service", "outside_scope", "exempt", "zero")
 
 SHEETS = [
     Sheet(
@@ -141,6 +146,8 @@ SHEETS = [
             Column("name", cell.text),
             Column("nation", _one_of(*NATIONS), False, "england", "bank holidays to use"),
             Column("email", _email, False),
+            Column("address", cell.text, False, note="for VAT invoices"),
+            Column("vat_number", cell.text, False, note="if the client is VAT-registered"),
         ],
         "Client councils, keyed by code",
         ["WYR", "Wyre Council", "england", "finance@wyre.example"],
@@ -153,6 +160,7 @@ SHEETS = [
             Column("unit", cell.text, note="what one unit of usage is: payslip, claim, call"),
             Column("vat_rate", _percent, False, 0, "percent"),
             Column("cost_centre", cell.text, False),
+            Column("subjective", cell.text, False, note="the centre's income code"),
         ],
         "Services on the menu, keyed by code",
         ["PAY", "Payroll", "payslip", 0, "CC100"],
@@ -166,6 +174,18 @@ SHEETS = [
             Column("end", cell.day, False, note="inclusive; blank = open"),
             Column("tier", _name, False, "standard"),
             Column("po_number", cell.text, False),
+            Column(
+                "vat",
+                _one_of(*VAT_TREATMENTS),
+                False,
+                "service",
+                "service: the service's vat_rate; or outside_scope, exempt, zero (no VAT)",
+            ),
+            Column("client_cost_centre", cell.text, False, note="the client's own code"),
+            Column("client_subjective", cell.text, False, note="the client's own code"),
+            Column("basis", _name, False, note="s101, s113, goods_and_services_act, contract"),
+            Column("notice_months", cell.whole, False, note="months' notice to leave"),
+            Column("review_date", cell.day, False),
         ],
         "Which client uses which service, from start to end; keyed by client, service, start",
         ["WYR", "PAY", "2026-04-01", None, "standard", "PO-1234"],

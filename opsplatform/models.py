@@ -38,6 +38,8 @@ class Client(Base):
     name: Mapped[str] = mapped_column(String(200))
     nation: Mapped[str] = mapped_column(String(20), default="england")
     email: Mapped[str | None] = mapped_column(String(254))
+    address: Mapped[str | None] = mapped_column(Text)  # for VAT invoices
+    vat_number: Mapped[str | None] = mapped_column(String(20))
 
 
 class Service(Base):
@@ -50,6 +52,7 @@ class Service(Base):
     unit: Mapped[str] = mapped_column(String(40))
     vat_rate: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     cost_centre: Mapped[str | None] = mapped_column(String(40))
+    subjective: Mapped[str | None] = mapped_column(String(40))  # the centre's income code
 
 
 class Subscription(Base):
@@ -64,6 +67,16 @@ class Subscription(Base):
     end: Mapped[date | None] = mapped_column(Date)
     tier: Mapped[str] = mapped_column(String(40), default="standard")
     po_number: Mapped[str | None] = mapped_column(String(60))
+    # the VAT treatment of this supply: the service's rate, or outside the scope, exempt
+    # or zero-rated (HMRC VAT Government and Public Bodies manual: statutory services
+    # between public bodies are not business supplies)
+    vat: Mapped[str] = mapped_column(String(16), default="service", server_default="service")
+    client_cost_centre: Mapped[str | None] = mapped_column(String(40))
+    client_subjective: Mapped[str | None] = mapped_column(String(40))
+    # the agreement behind it: legal basis, notice period and review date
+    basis: Mapped[str | None] = mapped_column(String(40))
+    notice_months: Mapped[int | None] = mapped_column(Integer)
+    review_date: Mapped[date | None] = mapped_column(Date)
     client: Mapped[Client] = relationship()
     service: Mapped[Service] = relationship()
 

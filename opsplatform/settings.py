@@ -17,6 +17,10 @@ DEFAULTS = {
     "service_credit_cap_percent": "100",
     "payment_terms_days": "30",
     "close_working_day": "3",
+    "centre_address": "",
+    "vat_number": "",
+    "vat_control_code": "",
+    "debtors_code": "",
 }
 
 
@@ -28,6 +32,10 @@ class CentreSettings:
     service_credit_cap_percent: Decimal
     payment_terms_days: int
     close_working_day: int
+    centre_address: str  # these four: "" until set (CONTRACT section 9)
+    vat_number: str
+    vat_control_code: str
+    debtors_code: str
 
 
 def centre_settings(session: Session) -> CentreSettings:
@@ -40,4 +48,8 @@ def centre_settings(session: Session) -> CentreSettings:
         service_credit_cap_percent=Decimal(values["service_credit_cap_percent"]),
         payment_terms_days=int(values["payment_terms_days"]),
         close_working_day=int(values["close_working_day"]),
+        centre_address=values["centre_address"],
+        vat_number=values["vat_number"],
+        vat_control_code=values["vat_control_code"],
+        debtors_code=values["debtors_code"],
     )

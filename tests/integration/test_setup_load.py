@@ -12,15 +12,29 @@ from sqlalchemy import func, select
 
 from billing.models import Statement
 from opsplatform.models import Client, Service, Setting, Subscription, Tariff
+from opsplatform.settings import centre_settings
 from tests import crafted
 from tests.support import FY, small_centre, write_book, write_csv
 
 # The columns of CONTRACT.md section 3, sheet by sheet.
 CONTRACT_SHEETS = {
     "Settings": ["key", "value"],
-    "Clients": ["code", "name", "nation", "email"],
-    "Services": ["code", "name", "unit", "vat_rate", "cost_centre"],
-    "Subscriptions": ["client", "service", "start", "end", "tier", "po_number"],
+    "Clients": ["code", "name", "nation", "email", "address", "vat_number"],
+    "Services": ["code", "name", "unit", "vat_rate", "cost_centre", "subjective"],
+    "Subscriptions": [
+        "client",
+        "service",
+        "start",
+        "end",
+        "tier",
+        "po_number",
+        "vat",
+        "client_cost_centre",
+        "client_subjective",
+        "basis",
+        "notice_months",
+        "review_date",
+    ],
     "Drivers": ["client", "financial_year", "driver", "value"],
     "Tariffs": [
         "service",
@@ -488,3 +502,75 @@ def test_a_column_left_out_of_a_sheet_keeps_the_stored_values(cli, database, tmp
             "wales",
             "a@b.cymru",
         )
+
+
+def test_agreements_vat_and_ledger_codes_load_and_are_optional(cli, database, tmp_path):
+    sheets = small_centre()
+    sheets["Settings"] += [
+        ["centre_address", "Civic Centre, Poulton-le-Fylde, FY6 7PU"],
+        ["vat_number", "GB 123 4567 89"],
+        ["vat_control_code", "S0001"],
+        ["debtors_code", "B4100"],
+    ]
+    sheets["Clients"] = [
+        ["code", "name", "address", "vat_number"],
+        ["WYR", "Wyre Council", "Civic Centre, FY6 7PU", None],
+        ["LAN", "Lancaster City Council", None, None],
+        ["PRS", "Preston City Council", None, None],
+    ]
+    sheets["Services"] = [
+        ["code", "name", "unit", "cost_centre", "subjective"],
+        ["PAY", "Payroll", "payslip", "C100", "I4000"],
+        ["HOST", "Systems hosting", "month", "C200", "I4100"],
+        ["ICT", "ICT service desk", "month", None, None],
+    ]
+    sheets["Subscriptions"][0] += [
+        "vat",
+        "client_cost_centre",
+        "client_subjective",
+        "basis",
+        "notice_months",
+        "review_date",
+    ]
+    sheets["Subscriptions"][1] += ["outside_scope", "W-HR1", "E1200", "S101", 12, date(2029, 3, 31)]
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", sheets))
+
+    with database.reading() as session:
+        first = session.scalars(select(Subscription).order_by(Subscription.id)).first()
+        assert (first.client.code, first.service.code) == ("WYR", "PAY")
+        assert (first.vat, first.client_cost_centre, first.client_subjective) == (
+            "outside_scope",
+            "W-HR1",
+            "E1200",
+        )
+        assert (first.basis, first.notice_months, first.review_date) == (
+            "s101",
+            12,
+            date(2029, 3, 31),
+        )
+        others = session.scalars(select(Subscription).where(Subscription.id != first.id)).all()
+        assert {s.vat for s in others} == {"service"}  # the default: the service's own rate
+        assert {s.basis for s in others} == {None}
+        wyre = session.scalars(select(Client).where(Client.code == "WYR")).one()
+        assert wyre.address == "Civic Centre, FY6 7PU" and wyre.vat_number is None
+        pay = session.scalars(select(Service).where(Service.code == "PAY")).one()
+        assert (pay.cost_centre, pay.subjective) == ("C100", "I4000")
+        settings = centre_settings(session)
+        assert (settings.vat_number, settings.vat_control_code, settings.debtors_code) == (
+            "GB 123 4567 89",
+            "S0001",
+            "B4100",
+        )
+
+
+def test_an_unknown_vat_treatment_is_refused_naming_its_cell(cli, database, tmp_path):
+    sheets = small_centre()
+    sheets["Subscriptions"][0] += ["vat"]
+    sheets["Subscriptions"][1] += ["reduced"]
+    result = cli("setup", "load", write_book(tmp_path / "setup.xlsx", sheets), expect=1)
+    assert (
+        "sheet Subscriptions, row 2, column vat: 'reduced' is not one of service, "
+        "outside_scope, exempt, zero"
+    ) in result.stderr
+    with database.reading() as session:
+        assert session.scalar(select(func.count(Client.id))) == 0
