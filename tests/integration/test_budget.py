@@ -43,19 +43,25 @@ def budget_centre(cli, tmp_path) -> None:
     )
 
 
+def net_by_client(entries: list[dict[str, str]]) -> dict[str, Decimal]:
+    """`billing estimate --json`'s entries summed by client."""
+    totals: dict[str, Decimal] = {}
+    for e in entries:
+        totals[e["client"]] = totals.get(e["client"], Decimal(0)) + Decimal(e["annual"])
+    return totals
+
+
 def test_estimate_prices_last_years_volumes_at_the_new_tariffs(cli, tmp_path):
     budget_centre(cli, tmp_path)
     out = tmp_path / "budget.xlsx"
-    document = cli.json("billing", "estimate", NEXT, "-o", out)
-    assert document["year"] == NEXT
-    assert document["basis"] == "2026-27"
+    document = net_by_client(cli.json("billing", "estimate", NEXT, "-o", out))
     # WYR: PAY month by month: May 500 x 4.50 + 200 x 3.50 = 2950.00, November
     # 100 x 4.50 = 450.00; HOST 38,000.00; ICT 126,000 / 2 clients = 63,000.00.
-    assert document["net"]["WYR"] == "104400.00"
+    assert document["WYR"] == Decimal("104400.00")
     # LAN: PAY 300 x 4.50 = 1350.00, plus the same HOST and ICT.
-    assert document["net"]["LAN"] == "102350.00"
+    assert document["LAN"] == Decimal("102350.00")
     # PRS opted out before 2027-28: no budget letter.
-    assert "PRS" not in document["net"]
+    assert "PRS" not in document
 
     book = load_workbook(out)
     assert book.sheetnames[0] == "Summary"
@@ -99,10 +105,22 @@ def test_estimate_without_tariffs_for_the_year_is_refused(cli, tmp_path):
     assert not out.exists()
 
 
-def test_estimate_needs_an_output_and_a_year(cli, tmp_path):
+def test_estimate_needs_a_year_and_writes_a_workbook_only_when_asked(cli, tmp_path):
     budget_centre(cli, tmp_path)
-    cli("billing", "estimate", NEXT, expect=2)
     cli("billing", "estimate", "2027", "-o", tmp_path / "x.xlsx", expect=2)
+    before = sorted(tmp_path.rglob("*"))
+    printed = cli("billing", "estimate", NEXT).stdout
+    assert "104400.00" in printed and "wrote" not in printed
+    assert sorted(tmp_path.rglob("*")) == before  # no -o: no workbook
+
+
+def test_estimate_json_is_one_entry_per_client_and_service(cli, tmp_path):
+    budget_centre(cli, tmp_path)
+    entries = cli.json("billing", "estimate", NEXT)
+    assert {(e["client"], e["service"]) for e in entries} >= {("WYR", "PAY"), ("LAN", "HOST")}
+    assert all(set(e) == {"client", "service", "annual"} for e in entries)
+    wyre = {e["service"]: e["annual"] for e in entries if e["client"] == "WYR"}
+    assert wyre == {"PAY": "3400.00", "HOST": "38000.00", "ICT": "63000.00"}
 
 
 def test_a_service_left_before_the_year_is_not_projected(cli, tmp_path):
@@ -120,7 +138,7 @@ def test_a_service_left_before_the_year_is_not_projected(cli, tmp_path):
             },
         ),
     )
-    document = cli.json("billing", "estimate", NEXT, "-o", tmp_path / "b.xlsx")
+    document = net_by_client(cli.json("billing", "estimate", NEXT, "-o", tmp_path / "b.xlsx"))
     # WYR keeps hosting and the ICT desk but takes no payroll in 2027-28.
-    assert document["net"]["WYR"] == "101000.00"
-    assert document["net"]["LAN"] == "102350.00"
+    assert document["WYR"] == Decimal("101000.00")
+    assert document["LAN"] == Decimal("102350.00")

@@ -169,26 +169,36 @@ def billing_adjust(
 
 @billing_commands.command("estimate")
 @click.argument("year", type=YEAR)
-@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the budget letters' workbook here.",
+)
 @click.option(
     "--from", "basis", type=YEAR, help="Year whose volumes to use (default: the one before)."
 )
 @json_option
 @refusals
 def billing_estimate(
-    year: FinancialYear, out: Path, basis: FinancialYear | None, as_json: bool
+    year: FinancialYear, out: Path | None, basis: FinancialYear | None, as_json: bool
 ) -> None:
-    """Each client's projected charges for a financial year (budget letters)."""
+    """Each client's projected charges for a financial year (budget letters): with --json,
+    one entry per client and service, `annual` its projected net charge."""
     with database().transaction() as session:
         projection = project_year(session, year, basis)
-        write_budget_workbook(session, projection, out)
-    totals = {
-        code: f"{sum((p.net for p in services), Decimal(0)):.2f}"
-        for code, services in projection.clients.items()
-    }
+        if out is not None:
+            write_budget_workbook(session, projection, out)
     if as_json:
-        emit({"year": str(year), "basis": str(projection.basis), "net": totals, "file": str(out)})
+        emit(
+            [
+                {"client": code, "service": p.service, "annual": f"{p.net:.2f}"}
+                for code, services in projection.clients.items()
+                for p in services
+            ]
+        )
         return
-    for code, net in totals.items():
-        click.echo(f"{code:<12} {net:>14}")
-    click.echo(f"wrote {out}")
+    for code, services in projection.clients.items():
+        click.echo(f"{code:<12} {sum((p.net for p in services), Decimal(0)):>14.2f}")
+    if out is not None:
+        click.echo(f"wrote {out}")
