@@ -32,7 +32,6 @@ TEMPLATE_GLOBALS = {
     "measure_text": formats.measure_text,
     "one_place_text": formats.one_place_text,
     "days_text": formats.days_text,
-    "count_text": formats.count_text,
     "london_text": formats.london_text,
     "months_text": formats.months_text,
     "tag": formats.tag,

@@ -55,11 +55,6 @@ def one_place_text(value: float | None, unit: str = "") -> str:
     return NO_DATA if value is None else f"{value:,.1f}{unit}"
 
 
-def count_text(count: int, word: str = "day") -> str:
-    """`1 day`, `1,234 working days`."""
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
-
-
 def days_text(days: float | None) -> str:
     """`1 day`, `4.5 days`; "no data" when there is no figure."""
     if days is None:

@@ -352,13 +352,7 @@ def commentary_start() -> ResponseReturnValue:
         try:
             quarter = Quarter.parse(text)
         except PeriodError as error:
-            page = render_template(
-                "dashboard/commentary.html",
-                quarter=None,
-                text=text,
-                errors=[(str(error), "#quarter")],
-            )
-            return page, 400
+            return _no_such_quarter(text, error)
     else:
         with database().reading() as session:
             quarter = latest_kpi_quarter(session) or Month.of(today()).quarter.previous()
@@ -371,19 +365,14 @@ def commentary(quarter: str) -> ResponseReturnValue:
     try:
         parsed = Quarter.parse(quarter)
     except PeriodError as error:
-        page = render_template(
-            "dashboard/commentary.html",
-            quarter=None,
-            text=quarter,
-            errors=[(str(error), "#quarter")],
-        )
-        return page, 400
+        return _no_such_quarter(quarter, error)
     with database().transaction() as session:
         kpis = list(session.scalars(select(Kpi).order_by(Kpi.code)))
         fields = {k.code: _field(index) for index, k in enumerate(kpis, 1)}
-        texts = saved_commentary(session, parsed)
         errors: list[tuple[str, str]] = []
-        if request.method == "POST":
+        if request.method != "POST":
+            texts = saved_commentary(session, parsed)
+        else:
             texts = {
                 k.code: request.form.get(f"kpi-{k.code}", "").replace("\r\n", "\n") for k in kpis
             }
@@ -396,16 +385,23 @@ def commentary(quarter: str) -> ResponseReturnValue:
                     for p in refusal.problems
                 ]
             else:
-                done = ", ".join(changed) if changed else None
                 flash(
-                    f"Commentary for {parsed} saved: {done}"
-                    if done
+                    f"Commentary for {parsed} saved: {', '.join(changed)}"
+                    if changed
                     else f"Nothing changed in the commentary for {parsed}",
                     "success",
                 )
                 return redirect(url_for("dashboard.commentary", quarter=str(parsed)))
         page = _commentary_page(session, parsed, kpis, fields, texts, errors)
     return page, 400 if errors else 200
+
+
+def _no_such_quarter(text: str, error: PeriodError) -> ResponseReturnValue:
+    """The commentary page refusing a quarter that is not one, naming what is wrong."""
+    page = render_template(
+        "dashboard/commentary.html", quarter=None, text=text, errors=[(str(error), "#quarter")]
+    )
+    return page, 400
 
 
 def _commentary_page(
