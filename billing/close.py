@@ -19,6 +19,7 @@ from sqlalchemy import Table, and_, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.charges import RATED_KINDS, year_inputs
+from billing.coding import Codings
 from billing.engine import Ideal, Terms, rate_year
 from billing.models import PendingLine, Statement, StatementLine
 from opsplatform.audit import record
@@ -57,6 +58,7 @@ def close_month(session: Session, month: Month, actor: str) -> list[Statement]:
     clients = {c.code: c for c in session.scalars(select(Client))}
     services = {s.code: s for s in session.scalars(select(Service))}
     codes = {c.id: code for code, c in clients.items()}
+    codings = Codings(session)
     issued = {
         (codes[s.client_id], Month.parse(s.month)): s
         for s in session.scalars(
@@ -126,11 +128,11 @@ def close_month(session: Session, month: Month, actor: str) -> list[Statement]:
             client_id=clients[code].id, month=str(month)
         )
         statement.number = f"{settings.statement_prefix}-{month.compact}-{code}"
-        _fill_statement(session, statement, drafts[code], services)
+        _fill_statement(session, statement, drafts[code], services, codings)
         built.append(statement)
     for stale in existing.values():  # the client no longer needs a statement this month
         if stale.queries:  # keep the queries' trail: the draft stays, with nothing on it
-            _fill_statement(session, stale, [], services)
+            _fill_statement(session, stale, [], services, codings)
         else:
             session.delete(stale)
     session.flush()
@@ -236,14 +238,18 @@ def _prior_period(
 
 
 def _fill_statement(
-    session: Session, statement: Statement, drafts: list[_Draft], services: dict[str, Service]
+    session: Session,
+    statement: Statement,
+    drafts: list[_Draft],
+    services: dict[str, Service],
+    codings: Codings,
 ) -> None:
     """Replace a draft's lines with `drafts` and total them."""
     statement.lines.clear()
     session.flush()
     for position, d in enumerate(drafts, start=1):
         service = services.get(d.service) if d.service else None
-        vat_rate = service.vat_rate if service else Decimal(0)
+        coding = codings.of(statement.client_id, service, d.period)
         statement.lines.append(
             StatementLine(
                 position=position,
@@ -255,8 +261,14 @@ def _fill_statement(
                 quantity=d.quantity,
                 rate=d.rate,
                 amount=d.amount,
-                vat_rate=vat_rate,
-                vat=round_money(d.amount * vat_rate / 100),
+                vat_rate=coding.vat_rate,
+                vat=round_money(d.amount * coding.vat_rate / 100),
+                vat_code=coding.vat_code,
+                cost_centre=coding.cost_centre,
+                subjective=coding.subjective,
+                client_cost_centre=coding.client_cost_centre,
+                client_subjective=coding.client_subjective,
+                po_number=coding.po_number,
                 tariff_id=d.tariff.id if d.tariff else None,
                 tariff_version=d.tariff.version if d.tariff else None,
                 corrects=d.corrects,

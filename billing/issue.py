@@ -16,7 +16,7 @@ from opsplatform.audit import record
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.notify import client_users, link, queue
-from opsplatform.periods import FinancialYear, Month
+from opsplatform.periods import FinancialYear, Month, london_date
 from opsplatform.settings import centre_settings
 
 
@@ -51,7 +51,7 @@ def issue_month(session: Session, month: Month, actor: str) -> list[Statement]:
     for statement in drafts:
         statement.status = "issued"
         statement.issued_at = now
-        statement.due_date = now.date() + timedelta(days=terms)
+        statement.due_date = london_date(now) + timedelta(days=terms)
     session.flush()
     statements_issued(session, drafts)
     totals = {s.number: money_text(s.total) for s in drafts}

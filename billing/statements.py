@@ -4,6 +4,9 @@ documents the command line prints with `--json` and the API answers (CONTRACT.md
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import TypedDict
 
@@ -13,7 +16,10 @@ from sqlalchemy.orm import Session, selectinload
 from billing.models import Statement, StatementLine
 from opsplatform.errors import Refused
 from opsplatform.models import Client
-from opsplatform.periods import Month
+from opsplatform.money import ZERO
+from opsplatform.periods import Month, london_date
+from opsplatform.settings import CentreSettings
+from opsplatform.vocabulary import VatCode
 
 
 def get_statement(session: Session, number: str, client_id: int | None = None) -> Statement:
@@ -72,6 +78,8 @@ class StatementSummary(TypedDict):
     total: str
     issued_at: str | None
     due_date: str | None
+    issued_on: str | None
+    due_on: str | None
 
 
 class LineDocument(TypedDict):
@@ -85,14 +93,81 @@ class LineDocument(TypedDict):
     quantity: str
     rate: str | None
     amount: str
+    vat_code: str
+    vat_rate: str
     vat: str
     corrects: str | None
+    cost_centre: str | None
+    subjective: str | None
+    client_cost_centre: str | None
+    client_subjective: str | None
+    po_number: str | None
+
+
+class VatBandDocument(TypedDict):
+    code: str
+    rate: str
+    net: str
+    vat: str
+
+
+class PartyDocument(TypedDict):
+    name: str
+    address: str | None
+    vat_number: str | None
+
+
+class VatInvoiceDocument(TypedDict):
+    """What a VAT invoice must show (HMRC VAT Notice 700/21 section 16.6)."""
+
+    supplier: PartyDocument
+    customer: PartyDocument
+    tax_point: str | None
 
 
 class StatementDocument(StatementSummary):
-    """A statement with its lines."""
+    """A statement with its lines, its VAT by code and rate and, where it charges VAT,
+    what makes it a VAT invoice."""
 
     lines: list[LineDocument]
+    vat_by_rate: list[VatBandDocument]
+    vat_invoice: VatInvoiceDocument | None
+
+
+@dataclass(frozen=True)
+class VatBand:
+    """The lines of one VAT code and rate: their net and their VAT."""
+
+    code: VatCode
+    rate: Decimal
+    net: Decimal
+    vat: Decimal
+
+
+def vat_by_rate(statement: Statement) -> list[VatBand]:
+    """The statement's net and VAT by VAT code and rate, standard rate first."""
+    totals: dict[tuple[VatCode, Decimal], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    for line in statement.lines:
+        band = totals[(VatCode(line.vat_code), line.vat_rate.normalize())]
+        band[0] += line.amount
+        band[1] += line.vat
+    order = list(VatCode)
+    return [
+        VatBand(code, rate, net, vat)
+        for (code, rate), (net, vat) in sorted(
+            totals.items(), key=lambda kv: (order.index(kv[0][0]), -kv[0][1])
+        )
+    ]
+
+
+def charges_vat(statement: Statement) -> bool:
+    """Whether any line is standard or reduced rated: the statement is then a VAT invoice."""
+    return any(line.vat_code == VatCode.STANDARD for line in statement.lines)
+
+
+def issued_on(statement: Statement) -> date | None:
+    """The issue date (the tax point of a VAT invoice), in UK time."""
+    return london_date(statement.issued_at) if statement.issued_at else None
 
 
 def statement_summary(statement: Statement) -> StatementSummary:
@@ -107,11 +182,18 @@ def statement_summary(statement: Statement) -> StatementSummary:
         "total": money_text(statement.total),
         "issued_at": statement.issued_at.isoformat() if statement.issued_at else None,
         "due_date": statement.due_date.isoformat() if statement.due_date else None,
+        "issued_on": _date_text(issued_on(statement)),
+        "due_on": _date_text(statement.due_date),
     }
 
 
-def statement_document(statement: Statement) -> StatementDocument:
-    """The statement as CONTRACT.md section 5 gives it (money as strings)."""
+def _date_text(day: date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def statement_document(statement: Statement, centre: CentreSettings) -> StatementDocument:
+    """The statement as CONTRACT.md sections 5 and 9 give it (money as strings)."""
+    client = statement.client
     return {
         **statement_summary(statement),
         "lines": [
@@ -124,9 +206,40 @@ def statement_document(statement: Statement) -> StatementDocument:
                 "quantity": f"{line.quantity.normalize():f}",
                 "rate": f"{line.rate.normalize():f}" if line.rate is not None else None,
                 "amount": money_text(line.amount),
+                "vat_code": line.vat_code,
+                "vat_rate": f"{line.vat_rate.normalize():f}",
                 "vat": money_text(line.vat),
                 "corrects": line.corrects,
+                "cost_centre": line.cost_centre,
+                "subjective": line.subjective,
+                "client_cost_centre": line.client_cost_centre,
+                "client_subjective": line.client_subjective,
+                "po_number": line.po_number,
             }
             for line in statement.lines
         ],
+        "vat_by_rate": [
+            {
+                "code": band.code,
+                "rate": f"{band.rate:f}",
+                "net": money_text(band.net),
+                "vat": money_text(band.vat),
+            }
+            for band in vat_by_rate(statement)
+        ],
+        "vat_invoice": {
+            "supplier": {
+                "name": centre.centre_name,
+                "address": centre.centre_address or None,
+                "vat_number": centre.vat_number or None,
+            },
+            "customer": {
+                "name": client.name,
+                "address": client.address,
+                "vat_number": client.vat_number,
+            },
+            "tax_point": _date_text(issued_on(statement)),
+        }
+        if charges_vat(statement)
+        else None,
     }

@@ -33,6 +33,7 @@ from opsplatform.models import (
     Tariff,
 )
 from opsplatform.periods import FinancialYear
+from opsplatform.vocabulary import VatTreatment
 
 # A parsed row: each column's value as its column's parser gives it (see SHEETS), or
 # its default. The values differ in type by column, so the row's are Any.
@@ -130,7 +131,6 @@ SETTINGS: dict[str, tuple[Callable[[object], object], str]] = {
     "vat_control_code": (cell.text, "Ledger code of the centre's VAT output account"),
     "debtors_code": (cell.text, "Ledger code of the centre's receivables (debtors) account"),
 }
-VAT_TREATMENTS = ("service", "outside_scope", "exempt", "zero")
 
 SHEETS = [
     Sheet(
@@ -176,7 +176,7 @@ SHEETS = [
             Column("po_number", cell.text, False),
             Column(
                 "vat",
-                _one_of(*VAT_TREATMENTS),
+                _one_of(*VatTreatment),
                 False,
                 "service",
                 "service: the service's vat_rate; or outside_scope, exempt, zero (no VAT)",

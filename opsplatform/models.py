@@ -29,6 +29,29 @@ class Setting(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class SettingStep(Base):
+    """A charging setting's value from month `applies_from` on (CONTRACT section 9).
+
+    A change loaded without `--rerate` applies from the first month not yet issued, so
+    issued months keep the value they were rated with; "" is every month before the
+    first step. No steps: the setting's one value applies to every month.
+    """
+
+    __tablename__ = "setting_steps"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    applies_from: Mapped[str] = mapped_column(String(7), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class YearLock(Base):
+    """A financial year closed for good (`billing lock-year`): nothing re-rates it."""
+
+    __tablename__ = "year_locks"
+    financial_year: Mapped[str] = mapped_column(String(7), primary_key=True)
+    locked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_by: Mapped[str] = mapped_column(String(254))
+
+
 class Client(Base):
     """A client council (or authority) that the centre serves and recharges."""
 

@@ -1,8 +1,8 @@
 """The product's vocabulary: every coded value it stores, with the words people read for it.
 
 One enum per list of codes (roles, statement line kinds, statement, query, import and
-scheduled-run statuses, charging rules, KPI statuses). Each member is its stored text
-(a `StrEnum`, so `LineKind.CHARGE == "charge"`), carries its `label` and, where it is
+scheduled-run statuses, charging rules, VAT treatments and codes, KPI statuses). Each
+member is its stored text (a `StrEnum`, so `LineKind.CHARGE == "charge"`), carries its `label` and, where it is
 shown as a tag, the one `colour` it has everywhere: pages, charts and workbooks map that
 colour name to their own palette, so amber is the same colour on every page.
 """
@@ -73,6 +73,25 @@ class Rule(Term):
     BANDED = "banded", "Banded price"
     FIXED_FEE = "fixed_fee", "Fixed fee"
     APPORTION = "apportion", "Apportioned cost pool"
+
+
+class VatTreatment(Term):
+    """How a subscription's supply is treated for VAT (HMRC VAT Government and Public
+    Bodies manual: statutory services between public bodies are not business supplies)."""
+
+    SERVICE = "service", "The service's VAT rate"
+    OUTSIDE_SCOPE = "outside_scope", "Outside the scope of VAT"
+    EXEMPT = "exempt", "Exempt from VAT"
+    ZERO = "zero", "Zero-rated"
+
+
+class VatCode(Term):
+    """The VAT code of a statement line, as ledgers and VAT returns know it."""
+
+    STANDARD = "S", "Standard or reduced rate"
+    OUTSIDE_SCOPE = "O", "Outside the scope of VAT"
+    EXEMPT = "E", "Exempt"
+    ZERO = "Z", "Zero-rated"
 
 
 class KpiStatus(Term):

@@ -16,7 +16,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from opsplatform.calendars import NATIONS
-from opsplatform.vocabulary import KpiStatus, LineKind
+from opsplatform.vocabulary import KpiStatus, LineKind, VatCode
 
 MONEY = r"^-?\d+\.\d{2}$"
 DECIMAL = r"^-?\d+(\.\d+)?$"
@@ -192,12 +192,22 @@ class LineSchema(Schema):
     quantity = decimal("the month's quantity of the service")
     rate = decimal("the unit rate charged, or null where no one rate applies", True)
     amount = money("the line's net amount")
+    vat_code = text(
+        "S standard or reduced rate charged, O outside the scope, E exempt, Z zero-rated",
+        enum=[c.value for c in VatCode],
+    )
+    vat_rate = decimal("the VAT rate charged, percent (0 unless the code is S)")
     vat = money("the line's VAT, rounded per line")
     corrects = text(
         "what the line corrects (a statement number; a KPI and quarter for a service "
         "credit), or null",
         True,
     )
+    cost_centre = text("the centre's cost centre for the income, or null", True)
+    subjective = text("the centre's income (subjective) code, or null", True)
+    client_cost_centre = text("the client's own cost centre for the charge, or null", True)
+    client_subjective = text("the client's own expense (subjective) code, or null", True)
+    po_number = text("the client's purchase order, or null", True)
 
 
 class StatementSummarySchema(Schema):
@@ -215,6 +225,29 @@ class StatementSummarySchema(Schema):
         "when it was issued, ISO 8601 in UTC; null for a draft", True, format="date-time"
     )
     due_date = text("payment due date, ISO 8601; null for a draft", True, format="date")
+    issued_on = text(
+        "the issue date (the tax point), UK time, ISO 8601; null for a draft", True, format="date"
+    )
+    due_on = text("payment due date, ISO 8601; null for a draft", True, format="date")
+
+
+class VatBandSchema(Schema):
+    code = text("the VAT code of the lines", enum=[c.value for c in VatCode])
+    rate = decimal("the VAT rate, percent")
+    net = money("the lines' net amounts")
+    vat = money("the lines' VAT")
+
+
+class PartySchema(Schema):
+    name = text("the party's name")
+    address = text("its postal address, or null where the setup gives none", True)
+    vat_number = text("its VAT registration number, or null", True)
+
+
+class VatInvoiceSchema(Schema):
+    supplier = fields.Nested(PartySchema, required=True, metadata={"description": "the centre"})
+    customer = fields.Nested(PartySchema, required=True, metadata={"description": "the client"})
+    tax_point = text("the date of supply: the issue date; null for a draft", True, format="date")
 
 
 class StatementSchema(StatementSummarySchema):
@@ -222,6 +255,19 @@ class StatementSchema(StatementSummarySchema):
         fields.Nested(LineSchema),
         required=True,
         metadata={"description": "the statement's lines, in the statement's order"},
+    )
+    vat_by_rate = fields.List(
+        fields.Nested(VatBandSchema),
+        required=True,
+        metadata={"description": "net and VAT by VAT code and rate"},
+    )
+    vat_invoice = fields.Nested(
+        VatInvoiceSchema,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "what a VAT invoice must show, where any line charges VAT; else null"
+        },
     )
 
 

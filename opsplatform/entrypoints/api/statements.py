@@ -22,6 +22,7 @@ from opsplatform.entrypoints.api.schemas import (
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import XLSX, workbook_download
 from opsplatform.periods import PeriodError
+from opsplatform.settings import centre_settings
 
 statements = ApiBlueprint(
     "statements", __name__, url_prefix="/api/v1/statements", description="Monthly statements"
@@ -78,7 +79,7 @@ class StatementItem(MethodView):
             found = statement_for(session, g.api_user, number)
             if found is None:
                 return errors(404, f"there is no statement {number}")
-            return statement_document(found)
+            return statement_document(found, centre_settings(session))
 
 
 def _workbook(number: str) -> Response | Refusal:

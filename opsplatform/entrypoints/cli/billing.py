@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from billing.budget import project_year, write_budget_workbook
 from billing.close import close_month
 from billing.export import write_statement_workbook
 from billing.issue import issue_month
+from billing.posting import FORMATS, write_posting_file
 from billing.statements import (
     get_statement,
     list_statements,
@@ -24,6 +26,7 @@ from opsplatform.entrypoints.cli.common import MONTH, YEAR, emit, json_option, r
 from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
 from opsplatform.periods import FinancialYear, Month
+from opsplatform.settings import centre_settings
 
 
 @click.group("billing", cls=AppGroup)
@@ -70,7 +73,7 @@ def billing_issue(month: Month, as_json: bool) -> None:
 def billing_show(number: str, as_json: bool) -> None:
     """One statement and its lines."""
     with database().transaction() as session:
-        document = statement_document(get_statement(session, number))
+        document = statement_document(get_statement(session, number), centre_settings(session))
     if as_json:
         emit(document)
         return
@@ -165,6 +168,46 @@ def billing_adjust(
         f"adjustment {document['id']}: {document['amount']} for {document['client']} "
         f"{document['service']} will appear on its next statement"
     )
+
+
+@billing_commands.command("post")
+@click.argument("month", type=MONTH)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Write the posting file (CSV) here.",
+)
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(sorted(FORMATS)),
+    default="journal",
+    show_default=True,
+    help="journal: the centre's balanced journal.",
+)
+@json_option
+@refusals
+def billing_post(month: Month, out: Path, form: str, as_json: bool) -> None:
+    """The month's issued statements as a posting file for a ledger."""
+    with database().transaction() as session:
+        report = write_posting_file(session, month, out, raised_by(), form)
+    if as_json:
+        emit(
+            {**asdict(report), "debits": f"{report.debits:.2f}", "credits": f"{report.credits:.2f}"}
+        )
+        return
+    click.echo(
+        f"{out}: {report.rows} rows from {report.statements} statement(s), "
+        f"debits {report.debits:,.2f} = credits {report.credits:,.2f}"
+    )
+    if report.uncoded:
+        click.echo(
+            f"warning: {report.uncoded} row(s) have no ledger code: set debtors_code and "
+            "vat_control_code in Settings and cost_centre and subjective on Services",
+            err=True,
+        )
 
 
 @billing_commands.command("estimate")
