@@ -18,7 +18,7 @@ from openpyxl import Workbook
 from sqlalchemy import create_engine, text
 
 import migrations
-from billing.issue import issued_months
+from billing.issue import ISSUED
 from importers.ledger import LEDGER_COLUMNS
 from importers.setup import load_setup
 from opsplatform.db import Database
@@ -208,7 +208,7 @@ def loaded_database(
     database = fresh_database(folder, server)
     with database.transaction() as session:
         book = setup_book(folder / "setup.xlsx", n_clients, n_services, **centre)
-        load_setup(session, book, actor="bench", issued_months=issued_months)
+        load_setup(session, book, actor="bench", issued=ISSUED)
     return database
 
 

@@ -20,7 +20,7 @@ from billing.rules import parse_bands
 from opsplatform.models import Client, Driver, Estimate, Service, Subscription, Tariff, UsageEvent
 from opsplatform.money import ZERO
 from opsplatform.periods import FinancialYear, Month
-from opsplatform.settings import centre_settings
+from opsplatform.settings import centre_settings, monthly_values
 
 # the kinds of statement line that price usage (not adjustments or credits)
 RATED_KINDS = ("charge", "prior_period", "true_up", "carried_forward")
@@ -41,15 +41,18 @@ def year_inputs(
     client_code = dict(session.execute(select(Client.id, Client.code)).all())
     service_code = dict(session.execute(select(Service.id, Service.code)).all())
     units = dict(session.execute(select(Service.code, Service.unit)).all())
-    subscriptions = [
-        Subscribed(client_code[s.client_id], service_code[s.service_id], s.start, s.end, s.tier)
-        for s in session.scalars(
-            select(Subscription).where(
-                Subscription.start <= year.last_day,
-                (Subscription.end.is_(None)) | (Subscription.end >= year.first_day),
+    pooled = set(
+        session.scalars(
+            select(Tariff.service_id).where(
+                Tariff.financial_year == str(year), Tariff.rule == "apportion"
             )
         )
+    )
+    subscriptions = [
+        _subscribed(s, client_code[s.client_id], service_code[s.service_id], s.service_id in pooled)
+        for s in session.scalars(select(Subscription).where(Subscription.start <= year.last_day))
     ]
+    subscriptions = [s for s in subscriptions if s.end is None or s.end >= year.first_day]
     tariffs = [
         Terms(
             id=t.id,
@@ -91,7 +94,26 @@ def year_inputs(
         (client_code[e.client_id], service_code[e.service_id]): e.quantity
         for e in session.scalars(select(Estimate).where(Estimate.financial_year == str(year)))
     }
-    return YearInputs(year, units, subscriptions, tariffs, usage, drivers, estimates, de_minimis)
+    return YearInputs(
+        year,
+        units,
+        subscriptions,
+        tariffs,
+        usage,
+        drivers,
+        estimates,
+        de_minimis,
+        monthly_values(session, "de_minimis", year.months()),
+    )
+
+
+def _subscribed(s: Subscription, client: str, service: str, pooled: bool) -> Subscribed:
+    """A subscription as the engine rates it: a leaver of a pooled service that gave
+    notice is in the pool until its notice ends (docs/CHARGING.md, exit terms)."""
+    notice_ends = s.notice_ends() if pooled else None
+    if s.end is not None and notice_ends is not None and notice_ends > s.end:
+        return Subscribed(client, service, s.start, notice_ends, s.tier, left=s.end)
+    return Subscribed(client, service, s.start, s.end, s.tier)
 
 
 def charges_by_client_service(

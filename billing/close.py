@@ -1,11 +1,12 @@
 """Month close: ideal lines from the engine, compared with what was issued.
 
 Closing a month rebuilds its draft statements from scratch. Each draft holds the
-month's own lines and, for every earlier month whose statement is issued, the
-difference between what that month should now cost and what has been billed for it
-on any other statement (a `prior_period` line naming what it corrects), and the
-pending lines (adjustments, service credits) due by the month. Issued statements are
-never touched.
+month's own lines; for every earlier month of the open years that the centre has
+issued statements for and the client has no draft for, the difference between what that month should now cost and what has been
+billed for it on any other statement (a `prior_period` line naming what it corrects,
+or the month caught up when nothing was billed for it: an agreement loaded after its
+start date); and the pending lines (adjustments, service credits) due by the month.
+Issued statements are never touched.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from billing.engine import Ideal, Terms, rate_year
 from billing.models import PendingLine, Statement, StatementLine
 from opsplatform.audit import record
 from opsplatform.db import take_turns
+from opsplatform.errors import Refused
 from opsplatform.models import Client, Service
 from opsplatform.money import ZERO, format_gbp, round_money
 from opsplatform.periods import Month
-from opsplatform.settings import centre_settings
+from opsplatform.settings import centre_settings, locked_years
 
 CLOSE_LOCK = 0x6F70_636C_6F73_65  # PostgreSQL advisory lock key of the month close ("opclose")
 
@@ -54,6 +56,12 @@ def close_month(session: Session, month: Month, actor: str) -> list[Statement]:
     # every month: a pending line may go to any month's drafts)
     table = cast(Table, Statement.__table__)  # a mapped class's own Table, typed as any FROM
     take_turns(session, CLOSE_LOCK, table, "another close is still writing")
+    locked = locked_years(session)
+    if str(month.financial_year) in locked:
+        raise Refused(
+            f"{month.financial_year} is locked (billing lock-year): its months can no longer "
+            "be closed; correct its statements with billing adjust"
+        )
     settings = centre_settings(session)
     clients = {c.code: c for c in session.scalars(select(Client))}
     services = {s.code: s for s in session.scalars(select(Service))}
@@ -65,9 +73,12 @@ def close_month(session: Session, month: Month, actor: str) -> list[Statement]:
             select(Statement).where(Statement.month <= str(month), Statement.status == "issued")
         )
     }
-    years = {month.financial_year}
+    years = {month.financial_year}  # and the year before, while it is open
     years |= {
-        m.financial_year for _, m in issued if m.financial_year == month.financial_year.previous()
+        m.financial_year
+        for _, m in issued
+        if m.financial_year == month.financial_year.previous()
+        and str(m.financial_year) not in locked
     }
     ideal: dict[tuple[str, str, Month], list[Ideal]] = {}
     for year in sorted(years):
@@ -82,22 +93,27 @@ def close_month(session: Session, month: Month, actor: str) -> list[Statement]:
     ideal_totals: dict[tuple[str, str, Month], tuple[Decimal, Decimal]] = {}
     for key, lines in ideal.items():
         ideal_totals[key] = (sum((line.amount for line in lines), ZERO), _charged_quantity(lines))
+    drafted = _drafted_before(session, month, codes)
+    billed_months = {m for _, m in issued}
     for client, service, period in sorted(
         set(ideal_totals) | set(billed), key=lambda k: (k[2], k[1])
     ):
-        if period >= month or (client, period) not in issued:
-            continue
+        if period >= month or period.financial_year not in years:
+            continue  # a locked or long-closed year is never re-rated
+        if period not in billed_months or (client, period) in drafted:
+            continue  # a month not yet issued is billed by its own drafts when it is
         should, quantity = ideal_totals.get((client, service, period), (ZERO, ZERO))
         was, was_quantity = billed.get((client, service, period), (ZERO, ZERO))
         if should != was:
+            statement = issued.get((client, period))
             drafts[client].append(
                 _prior_period(
                     services[service],
                     period,
                     should,
-                    was,
+                    was if (client, service, period) in billed else None,
                     quantity - was_quantity,
-                    issued[(client, period)].number,
+                    statement.number if statement else None,
                 )
             )
 
@@ -222,19 +238,46 @@ def _from_ideal(line: Ideal, service: Service) -> _Draft:
 
 
 def _prior_period(
-    service: Service, period: Month, should: Decimal, was: Decimal, quantity: Decimal, corrects: str
+    service: Service,
+    period: Month,
+    should: Decimal,
+    was: Decimal | None,
+    quantity: Decimal,
+    corrects: str | None,
 ) -> _Draft:
+    """The difference for an earlier month: a re-rating of what was billed for it, or
+    (`was` None) the catch-up of a month nothing was billed for, such as the months of
+    an agreement loaded after its start date."""
+    if was is None:
+        description = f"{service.name}, {period.label}: not billed before"
+        basis = f"{period.label} comes to {format_gbp(should)}; nothing was billed for it"
+    else:
+        description = f"{service.name}, {period.label}: re-rated (corrects {corrects})"
+        basis = f"{period.label} now comes to {format_gbp(should)}; {format_gbp(was)} was billed"
     return _Draft(
         service=service.code,
         kind="prior_period",
         period=period,
-        description=f"{service.name}, {period.label}: re-rated (corrects {corrects})",
-        basis=f"{period.label} now comes to {format_gbp(should)}; {format_gbp(was)} was billed",
+        description=description,
+        basis=basis,
         quantity=quantity,
         rate=None,
-        amount=should - was,
+        amount=should - (was or ZERO),
         corrects=corrects,
     )
+
+
+def _drafted_before(
+    session: Session, month: Month, codes: dict[int, str]
+) -> set[tuple[str, Month]]:
+    """(client, month) of every draft before `month`: those months are still to be issued,
+    and their own drafts bill them."""
+    rows = session.execute(
+        select(Statement.client_id, Statement.month).where(
+            Statement.month < str(month), Statement.status == "draft"
+        )
+    )
+    return {(codes[client_id], Month.parse(m)) for client_id, m in rows}
 
 
 def _fill_statement(

@@ -12,7 +12,7 @@ Order within a month: rule, then minimum, then annual cap, then de minimis.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import TypeVar
@@ -162,9 +162,13 @@ class Subscribed:
     start: date
     end: date | None
     tier: str = "standard"
+    left: date | None = None  # a leaver in its notice: the day its use ended, before `end`
 
     def overlaps(self, month: Month) -> bool:
         return self.start <= month.last_day and (self.end is None or self.end >= month.first_day)
+
+    def in_notice(self, month: Month) -> bool:
+        return self.left is not None and self.left < month.first_day and self.overlaps(month)
 
 
 @dataclass
@@ -179,6 +183,12 @@ class YearInputs:
     drivers: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (client, driver)
     estimates: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (client, service)
     de_minimis: Decimal = ZERO
+    # the de minimis of months whose own value differs, a change having applied from a
+    # month on (CONTRACT section 9)
+    de_minimis_by_month: dict[Month, Decimal] = field(default_factory=dict)
+
+    def de_minimis_in(self, month: Month) -> Decimal:
+        return self.de_minimis_by_month.get(month, self.de_minimis)
 
 
 @dataclass(frozen=True)
@@ -231,8 +241,23 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
                     carried,
                     last,
                 )
-                result[(client, service, month)] = lines
+                result[(client, service, month)] = _noticed(inputs, service, month, client, lines)
     return result
+
+
+def _noticed(
+    inputs: YearInputs, service: str, month: Month, client: str, lines: list[Ideal]
+) -> list[Ideal]:
+    """A leaver's lines in its notice period say so."""
+    for p in inputs.subscriptions:
+        if p.client == client and p.service == service and p.in_notice(month):
+            assert p.left is not None and p.end is not None  # what in_notice means
+            note = (
+                f"; {client} left on {p.left:%-d %B %Y} and pays its share until its "
+                f"notice ends on {p.end:%-d %B %Y}"
+            )
+            return [replace(line, basis=line.basis + note) for line in lines]
+    return lines
 
 
 def _active(subscriptions: list[Subscribed], service: str, month: Month) -> dict[str, str]:
@@ -392,10 +417,11 @@ def _modify(
         true_up = _true_up(inputs, service, tariff, terms, client, month)
     carried_in = carried[key]
     due = amount + carried_in
-    if inputs.de_minimis and ZERO < due < inputs.de_minimis and not last:
+    de_minimis = inputs.de_minimis_in(month)
+    if de_minimis and ZERO < due < de_minimis and not last:
         carried[key] = due
         basis += (
-            f"; {format_gbp(due)} is below the de minimis of {format_gbp(inputs.de_minimis)}, "
+            f"; {format_gbp(due)} is below the de minimis of {format_gbp(de_minimis)}, "
             "so it is carried forward"
         )
         lines.append(

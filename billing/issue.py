@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.models import Statement
+from billing.models import Statement, StatementLine
 from billing.statements import money_text
 from opsplatform.audit import record
 from opsplatform.db import utcnow
@@ -76,21 +76,51 @@ def statements_issued(session: Session, statements: Sequence[Statement]) -> int:
     return sent
 
 
-def issued_months(session: Session, year: str) -> list[str]:
-    """The months of financial year `year` that have issued statements."""
-    fy = FinancialYear.parse(year)
-    return list(
-        session.scalars(
-            select(Statement.month)
-            .where(
-                Statement.status == "issued",
-                Statement.month >= str(fy.first_month),
-                Statement.month <= str(fy.last_month),
+class IssuedFigures:
+    """What issued statements hold, for the loaders that must never change it."""
+
+    def months(self, session: Session, year: str) -> list[str]:
+        """The months of financial year `year` that have issued statements."""
+        fy = FinancialYear.parse(year)
+        return list(
+            session.scalars(
+                select(Statement.month)
+                .where(
+                    Statement.status == "issued",
+                    Statement.month >= str(fy.first_month),
+                    Statement.month <= str(fy.last_month),
+                )
+                .distinct()
+                .order_by(Statement.month)
             )
-            .distinct()
-            .order_by(Statement.month)
         )
-    )
+
+    def billed_clients(self, session: Session, year: str, service_id: int) -> set[int]:
+        """The clients (ids) with issued lines of the service about months of `year`."""
+        fy = FinancialYear.parse(year)
+        return set(
+            session.scalars(
+                select(Statement.client_id)
+                .join(StatementLine, StatementLine.statement_id == Statement.id)
+                .where(
+                    Statement.status == "issued",
+                    StatementLine.service_id == service_id,
+                    StatementLine.period >= str(fy.first_month),
+                    StatementLine.period <= str(fy.last_month),
+                )
+                .distinct()
+            )
+        )
+
+    def next_month(self, session: Session) -> Month | None:
+        """The first month after every issued one; None while nothing is issued."""
+        latest = session.scalar(
+            select(func.max(Statement.month)).where(Statement.status == "issued")
+        )
+        return Month.parse(latest).next() if latest else None
+
+
+ISSUED = IssuedFigures()
 
 
 def issued_among(session: Session, months: Collection[str]) -> set[str]:

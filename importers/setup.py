@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from importers.setup_loader import IssuedMonths, LoadReport, load_sheets
+from importers.setup_loader import Issued, LoadReport, load_sheets
 from importers.setup_sheets import SHEETS, SHEETS_BY_NAME, Sheet
 from importers.tables import Spilled, check_header, named_rows
 from importers.xlsx import Limits, open_workbook
@@ -67,18 +67,18 @@ def load_setup(
     path: Path,
     *,
     actor: str,
-    issued_months: IssuedMonths,
+    issued: Issued,
     rerate: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> LoadReport:
     """Load a setup workbook into the session's transaction for `actor` (the audit log
     names them); raise Refused on any problem. The caller commits.
 
-    `issued_months(session, year)` names the months of a financial year with issued
-    statements: a tariff of such a year may change only with `rerate`. `progress`, if
+    `issued` tells what issued statements hold: a tariff that would change one may
+    change only with `rerate` (see importers.setup_loader.load_sheets). `progress`, if
     given, is told the number of rows loaded every PROGRESS_ROWS rows.
     """
-    report = _load(session, path, issued_months, False, rerate, progress)
+    report = _load(session, path, issued, False, rerate, progress)
     record(session, actor, "setup load", path.name, rerate=rerate, sheets=report.sheets)
     return report
 
@@ -87,19 +87,19 @@ def check_setup(
     session: Session,
     path: Path,
     *,
-    issued_months: IssuedMonths,
+    issued: Issued,
     rerate: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> LoadReport:
     """A dry run of `load_setup`: the same checks and writes, reported as what the load
     would do, for the caller to roll back; nothing is recorded, as nothing stays."""
-    return _load(session, path, issued_months, True, rerate, progress)
+    return _load(session, path, issued, True, rerate, progress)
 
 
 def _load(
     session: Session,
     path: Path,
-    issued_months: IssuedMonths,
+    issued: Issued,
     dry_run: bool,
     rerate: bool,
     progress: Callable[[int], None] | None,
@@ -109,7 +109,7 @@ def _load(
     return load_sheets(
         session,
         sheets,
-        issued_months=issued_months,
+        issued=issued,
         problems=problems,
         dry_run=dry_run,
         rerate=rerate,
@@ -135,7 +135,7 @@ def change_kpi(
     form: dict[str, str],
     *,
     actor: str,
-    issued_months: IssuedMonths,
+    issued: Issued,
 ) -> list[str] | None:
     """Change the fields of `kpi` that `form` gives (as typed), checked exactly as a row
     of the workbook's KPIs sheet; raise Refused on any problem. Return the fields whose
@@ -151,7 +151,7 @@ def change_kpi(
         "calendar": kpi.calendar,
         **form,
     }
-    report = load_sheets(session, {"KPIs": [(2, row)]}, issued_months=issued_months)
+    report = load_sheets(session, {"KPIs": [(2, row)]}, issued=issued)
     if not report.sheets["KPIs"]["updated"]:
         return None
     after = kpi_values(kpi, form)

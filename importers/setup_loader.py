@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import chain
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -36,13 +36,28 @@ from opsplatform.models import (
     Sla,
     Subscription,
     Tariff,
+    YearLock,
 )
+from opsplatform.periods import FinancialYear, Month
+from opsplatform.settings import DEFAULTS, STEPPED, locked_years, step_setting
 
 PROGRESS_ROWS = 100  # rows loaded between reports of progress
 
-# What the tariff check asks billing, which importers may not import (docs/ARCHITECTURE.md):
-# the months of a financial year with issued statements.
-IssuedMonths = Callable[[Session, str], list[str]]
+
+class Issued(Protocol):
+    """What the loader asks of issued statements, which it must never change; billing
+    answers (`billing.issue.ISSUED`), importers not reading statements themselves
+    (docs/ARCHITECTURE.md)."""
+
+    def months(self, session: Session, year: str) -> list[str]:
+        """The months of financial year `year` with issued statements."""
+
+    def billed_clients(self, session: Session, year: str, service_id: int) -> set[int]:
+        """The clients with issued lines of the service about months of `year`."""
+
+    def next_month(self, session: Session) -> Month | None:
+        """The first month after every issued one (None: nothing is issued yet)."""
+
 
 _Model = TypeVar("_Model", bound=Base)
 _Coded = TypeVar("_Coded", Client, Service, Kpi)  # what a row names by its code
@@ -67,13 +82,11 @@ class _Loader:
     """Checks and upserts one row at a time, counting into `report` and gathering
     `problems`; one method per sheet, named after it."""
 
-    def __init__(
-        self, session: Session, report: LoadReport, rerate: bool, issued_months: IssuedMonths
-    ) -> None:
+    def __init__(self, session: Session, report: LoadReport, rerate: bool, issued: Issued) -> None:
         self.session = session
         self.report = report
         self.rerate = rerate
-        self.issued_months = issued_months
+        self.issued = issued
         self.problems = Problems()
         self.absent: set[str] = set()
         self.before = 0  # problems found before the row being loaded
@@ -115,6 +128,24 @@ class _Loader:
             self.problem(f"unknown {kind} '{code}'", sheet, row, column)
         return found
 
+    def changes(self, model: type[_Model], key: dict[str, Any], values: Row) -> bool:
+        """Whether upserting `values` at `key` would create or change a row."""
+        row = self.find(model, **key)
+        return row is None or any(getattr(row, k) != v for k, v in self.kept(values).items())
+
+    def locked(self, year: str, what: str, sheet: str, row: int) -> bool:
+        """Refuse (and say so) a change to `what` of a financial year locked for good."""
+        if self.session.get(YearLock, year) is None:
+            return False
+        self.problem(
+            f"{year} is locked (billing lock-year): its {what} can no longer change; "
+            "correct its statements with billing adjust",
+            sheet,
+            row,
+            "financial_year",
+        )
+        return True
+
     # One method per sheet: check what cells alone cannot, then upsert.
 
     def settings(self, n: int, r: Row) -> None:
@@ -124,7 +155,32 @@ class _Loader:
         except ValueError as error:
             self.problem(str(error), "Settings", n, "value")
             return
+        if r["key"] in STEPPED:
+            self.step(n, r["key"], str(value))
         self.upsert("Settings", Setting, {"key": r["key"]}, {"value": str(value)})
+
+    def step(self, n: int, key: str, new: str) -> None:
+        """A charging setting changes from the first month not yet issued; with `rerate`,
+        for every month, unless a locked year would be re-rated."""
+        stored = self.find(Setting, key=key)
+        old = stored.value if stored else DEFAULTS[key]
+        if Decimal(old) == Decimal(new):
+            return
+        if not self.rerate:
+            step_setting(self.session, key, old, new, self.issued.next_month(self.session))
+            return
+        locked = locked_years(self.session)
+        if locked:
+            self.problem(
+                f"{', '.join(sorted(locked))} locked (billing lock-year): {key} cannot "
+                "re-rate it; load the change without --rerate to apply it from the first "
+                "month not yet issued",
+                "Settings",
+                n,
+                "value",
+            )
+            return
+        step_setting(self.session, key, old, new, None)
 
     def clients(self, n: int, r: Row) -> None:
         self.upsert("Clients", Client, {"code": r["code"]}, _without(r, "code"))
@@ -161,7 +217,12 @@ class _Loader:
         if client is None or self.troubled():
             return
         key = {"client_id": client.id, "financial_year": r["financial_year"], "driver": r["driver"]}
-        self.upsert("Drivers", Driver, key, {"value": r["value"]})
+        values = {"value": r["value"]}
+        if self.changes(Driver, key, values) and self.locked(
+            r["financial_year"], "drivers", "Drivers", n
+        ):
+            return
+        self.upsert("Drivers", Driver, key, values)
 
     def tariffs(self, n: int, r: Row) -> None:
         sheet = "Tariffs"
@@ -209,12 +270,12 @@ class _Loader:
         values = _without(r, "service", "financial_year", "client")
         values["client_id"] = client.id if client else None
         existing = self.find(Tariff, **key)
-        changed = existing is None or any(
-            getattr(existing, k) != v for k, v in self.kept(values).items()
-        )
+        changed = self.changes(Tariff, key, values)
+        if changed and self.locked(r["financial_year"], "tariffs", sheet, n):
+            return
         if changed and not self.rerate:
-            months = self.issued_months(self.session, r["financial_year"])
-            if months:
+            months = self.issued.months(self.session, r["financial_year"])
+            if months and (existing is not None or self.rerates(service, scope, r)):
                 self.problems.append(
                     Problem(
                         f"the tariffs of {r['financial_year']} are frozen: statements for "
@@ -230,6 +291,38 @@ class _Loader:
             values["version"] = existing.version + 1
         self.upsert(sheet, Tariff, key, values)
 
+    def rerates(self, service: Service, scope: str, r: Row) -> bool:
+        """Whether a new tariff would change an issued figure: whether it applies to a
+        client already billed for the service in its year, in place of the tariff that
+        priced it (a client's own tariff over its tier's, a tier's over the general one)."""
+        year = r["financial_year"]
+        billed = self.issued.billed_clients(self.session, year, service.id)
+        if not billed:
+            return False
+        kind, _, name = scope.partition(":")
+        fy = FinancialYear.parse(year)
+        subscriptions = self.session.scalars(
+            select(Subscription).where(
+                Subscription.service_id == service.id, Subscription.client_id.in_(billed)
+            )
+        ).all()
+        in_year = [s for s in subscriptions if s.overlaps(fy.first_day, fy.last_day)]
+        if kind == "client":
+            return any(s.client.code == name for s in in_year)
+        if kind == "tier":
+            return any(s.tier == name for s in in_year)
+        specific = set(
+            self.session.scalars(
+                select(Tariff.scope).where(
+                    Tariff.service_id == service.id, Tariff.financial_year == year
+                )
+            )
+        )
+        return any(
+            f"client:{s.client.code}" not in specific and f"tier:{s.tier}" not in specific
+            for s in in_year
+        )
+
     def estimates(self, n: int, r: Row) -> None:
         client = self.ref(Client, r["client"], "Estimates", n, "client")
         service = self.ref(Service, r["service"], "Estimates", n, "service")
@@ -240,7 +333,12 @@ class _Loader:
             "service_id": service.id,
             "financial_year": r["financial_year"],
         }
-        self.upsert("Estimates", Estimate, key, {"quantity": r["quantity"]})
+        values = {"quantity": r["quantity"]}
+        if self.changes(Estimate, key, values) and self.locked(
+            r["financial_year"], "estimates", "Estimates", n
+        ):
+            return
+        self.upsert("Estimates", Estimate, key, values)
 
     def kpis(self, n: int, r: Row) -> None:
         service = self.ref(Service, r["service"], "KPIs", n, "service") if r["service"] else None
@@ -307,7 +405,7 @@ def load_sheets(
     session: Session,
     sheets: Mapping[str, Iterable[tuple[int, dict[str, object]]]],
     *,
-    issued_months: IssuedMonths,
+    issued: Issued,
     problems: Problems | list[Problem] | None = None,
     dry_run: bool = False,
     rerate: bool = False,
@@ -316,13 +414,14 @@ def load_sheets(
     """Load rows given as a workbook's sheets would give them (raw cells by header),
     checked exactly as the workbook's; raise Refused with `problems` and any found.
 
-    `issued_months(session, year)` names the months of a financial year with issued
-    statements: a tariff of such a year may change only with `rerate`. This writes no
+    `issued` tells what issued statements hold: a tariff that would change one may
+    change only with `rerate`, and a charging setting applies from the first month not
+    yet issued unless `rerate`; nothing of a locked year changes. This writes no
     audit entry: the business actions that load rows (importers.setup) record their own.
     `progress`, if given, is told the number of rows loaded every PROGRESS_ROWS rows.
     """
     report = LoadReport(dry_run=dry_run)
-    loader = _Loader(session, report, rerate, issued_months)
+    loader = _Loader(session, report, rerate, issued)
     if isinstance(problems, Problems):
         loader.problems = problems
     else:

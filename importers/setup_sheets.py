@@ -185,6 +185,12 @@ SHEETS = [
             Column("client_subjective", cell.text, False, note="the client's own code"),
             Column("basis", _name, False, note="s101, s113, goods_and_services_act, contract"),
             Column("notice_months", cell.whole, False, note="months' notice to leave"),
+            Column(
+                "notice_given",
+                cell.day,
+                False,
+                note="when notice to leave was given: a pooled service is paid until it ends",
+            ),
             Column("review_date", cell.day, False),
         ],
         "Which client uses which service, from start to end; keyed by client, service, start",

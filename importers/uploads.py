@@ -37,7 +37,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from importers.setup import check_setup, load_setup
-from importers.setup_loader import IssuedMonths
+from importers.setup_loader import Issued
 from importers.tables import estimate_rows
 from importers.templates import write_error_report
 from importers.usage import UsageRefused, check_file, import_file
@@ -213,12 +213,12 @@ class Uploads:
         self,
         folder: Path,
         db: Database,
-        issued_months: IssuedMonths,
+        issued: Issued,
         issued_among: IssuedAmong,
     ) -> None:
         self.folder = folder
         self.db = db
-        self.issued_months = issued_months
+        self.issued = issued
         self.issued_among = issued_among
         self.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsplatform-import")
 
@@ -351,7 +351,7 @@ class Uploads:
                 report = check_setup(
                     session,
                     upload.path,
-                    issued_months=self.issued_months,
+                    issued=self.issued,
                     rerate=upload.meta["rerate"],
                     progress=upload.progressed,
                 )
@@ -369,7 +369,7 @@ class Uploads:
                     session,
                     upload.path,
                     actor=email,
-                    issued_months=self.issued_months,
+                    issued=self.issued,
                     rerate=rerate,
                     progress=upload.progressed,
                 )

@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 from importers import tables as cell
 from opsplatform.errors import Problem, Problems
 from opsplatform.models import Client, Service, Subscription
-from opsplatform.periods import FIRST_YEAR, LAST_YEAR, LONDON, london_midnight_utc, to_utc
+from opsplatform.periods import (
+    FIRST_YEAR,
+    LAST_YEAR,
+    LONDON,
+    Month,
+    london_midnight_utc,
+    to_utc,
+)
+from opsplatform.settings import locked_years
 
 COLUMNS = [
     "event_id",
@@ -76,6 +84,7 @@ class References:
             self.subscriptions.setdefault((client_id, service_id), []).append(
                 (start, end or date.max)
             )
+        self.locked = frozenset(locked_years(session))
 
     def subscribed(self, client_id: int, service_id: int, day: date) -> bool:
         for start, end in self.subscriptions.get((client_id, service_id), ()):
@@ -133,6 +142,22 @@ def _when(value: object) -> When:
     as the fingerprint writes it."""
     instant, local = _local(cell.moment(value))
     return instant, local, f"{local.year:04d}-{local.month:02d}", str(instant.timestamp())
+
+
+def _unlocked(locked: frozenset[str]) -> Callable[[object], When]:
+    """`_when`, refusing a date in a financial year locked for good (billing lock-year)."""
+
+    def when(value: object) -> When:
+        found = _when(value)
+        year = str(Month.parse(found[2]).financial_year)
+        if year in locked:
+            raise ValueError(
+                f"{found[1].isoformat()} is in {year}, which is locked (billing lock-year): "
+                "its usage can no longer change; correct its statements with billing adjust"
+            )
+        return found
+
+    return when
 
 
 @_in_range
@@ -226,7 +251,9 @@ class UsageValidator:
         self.require_event_id = require_event_id
         self.clients = _Column(_coded(refs.clients, "client"), required="client is required")
         self.services = _Column(_coded(refs.services, "service"), required="service is required")
-        self.dates = _Column(_when, required="date is required")
+        self.dates = _Column(
+            _unlocked(refs.locked) if refs.locked else _when, required="date is required"
+        )
         self.quantities = _Column(_quantity, (ONE, "1"))
         self.moments: _Column[Moment] = _Column(_instant, (None, ""))
         self.subscribed: Memo[tuple[int, int, date], bool] = Memo(lambda key: refs.subscribed(*key))

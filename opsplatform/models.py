@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsplatform.db import TRIGGER_CHECKED, Base, Money, Quantity, UTCDateTime, utcnow
+from opsplatform.periods import months_after
 
 
 class Setting(Base):
@@ -99,12 +100,20 @@ class Subscription(Base):
     # the agreement behind it: legal basis, notice period and review date
     basis: Mapped[str | None] = mapped_column(String(40))
     notice_months: Mapped[int | None] = mapped_column(Integer)
+    notice_given: Mapped[date | None] = mapped_column(Date)  # when notice to leave was given
     review_date: Mapped[date | None] = mapped_column(Date)
     client: Mapped[Client] = relationship()
     service: Mapped[Service] = relationship()
 
     def overlaps(self, first: date, last: date) -> bool:
         return self.start <= last and (self.end is None or self.end >= first)
+
+    def notice_ends(self) -> date | None:
+        """The day a leaver's notice runs out, if it gave notice (exit terms: a leaver of a
+        pooled service pays its share until then, whenever its use ends)."""
+        if self.end is None or self.notice_given is None or not self.notice_months:
+            return None
+        return months_after(self.notice_given, self.notice_months)
 
 
 class Driver(Base):

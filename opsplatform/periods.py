@@ -235,6 +235,13 @@ def days_after(moment: datetime | date, day: date) -> int:
     return max((day - london_date(moment)).days, 0)
 
 
+def months_after(day: date, months: int) -> date:
+    """The same day `months` calendar months later, or the last day of that month when it
+    is shorter (31 August + 6 months is 28 or 29 February)."""
+    month = Month(day.year, day.month) + months
+    return min(month.first_day + timedelta(days=day.day - 1), month.last_day)
+
+
 @lru_cache(maxsize=4096)
 def london_midnight_utc(day: date) -> datetime:
     """The UTC instant at which a London local date begins."""

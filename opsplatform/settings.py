@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from opsplatform.models import Setting
+from opsplatform.models import Setting, SettingStep, YearLock
+from opsplatform.periods import Month
 
 DEFAULTS = {
     "centre_name": "Shared Service Centre",
@@ -53,3 +55,45 @@ def centre_settings(session: Session) -> CentreSettings:
         vat_control_code=values["vat_control_code"],
         debtors_code=values["debtors_code"],
     )
+
+
+# the settings that change what a month is charged: a change applies from a month on
+STEPPED = ("de_minimis",)
+
+
+def monthly_values(session: Session, key: str, months: Iterable[Month]) -> dict[Month, Decimal]:
+    """The value of stepped setting `key` in each of `months`; empty when it has no steps
+    (its one value then applies to every month)."""
+    steps = session.execute(
+        select(SettingStep.applies_from, SettingStep.value)
+        .where(SettingStep.key == key)
+        .order_by(SettingStep.applies_from)
+    ).all()
+    values = {}
+    for month in months:
+        applying = [value for start, value in steps if start <= str(month)]
+        if applying:
+            values[month] = Decimal(applying[-1])
+    return values
+
+
+def step_setting(session: Session, key: str, old: str, new: str, start: Month | None) -> None:
+    """Record that stepped setting `key` is `new` from month `start` on, `old` before it
+    (steps after `start` are overridden); with `start` None, `new` applies to every month
+    and the steps are forgotten."""
+    steps = session.execute(select(SettingStep).where(SettingStep.key == key)).scalars().all()
+    if start is None:
+        session.execute(delete(SettingStep).where(SettingStep.key == key))
+        return
+    if not steps:
+        session.add(SettingStep(key=key, applies_from="", value=old))
+    session.execute(
+        delete(SettingStep).where(SettingStep.key == key, SettingStep.applies_from >= str(start))
+    )
+    session.add(SettingStep(key=key, applies_from=str(start), value=new))
+    session.flush()
+
+
+def locked_years(session: Session) -> set[str]:
+    """The financial years locked for good (billing lock-year), e.g. {"2025-26"}."""
+    return set(session.scalars(select(YearLock.financial_year)))

@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from billing.close import close_month
-from billing.issue import issue_month, issued_months
+from billing.issue import ISSUED, issue_month
 from importers.setup import load_setup
 from importers.setup_sheets import SHEETS_BY_NAME
 from importers.usage import import_file
@@ -513,7 +513,7 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
                 "the demo loads only into an empty database"
             )
         book = write_sheets(Path(folder) / "demo-setup.xlsx", centre.setup_sheets())
-        load_setup(session, book, actor=ACTOR, issued_months=issued_months)
+        load_setup(session, book, actor=ACTOR, issued=ISSUED)
         for month in iter_months(centre.first, centre.last):
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path, DEMO).inserted

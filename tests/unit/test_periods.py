@@ -20,6 +20,7 @@ from opsplatform.periods import (
     iter_months,
     london_date,
     london_midnight_utc,
+    months_after,
     to_utc,
 )
 
@@ -333,3 +334,25 @@ def test_days_after_counts_london_dates_and_is_never_negative():
     assert days_after(late_evening_utc, date(2026, 7, 6)) == 5
     assert days_after(late_evening_utc, date(2026, 6, 1)) == 0
     assert days_after(date(2026, 3, 28), date(2026, 3, 30)) == 2  # across the clock change
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (date(2026, 9, 1), 6, date(2027, 3, 1)),
+        (date(2026, 8, 31), 6, date(2027, 2, 28)),  # February is shorter
+        (date(2027, 8, 31), 6, date(2028, 2, 29)),  # a leap year
+        (date(2026, 3, 31), 0, date(2026, 3, 31)),
+        (date(2026, 1, 31), 1, date(2026, 2, 28)),
+        (date(2026, 12, 15), 12, date(2027, 12, 15)),
+    ],
+)
+def test_months_after_keeps_the_day_or_the_month_end(day, months, expected):
+    assert months_after(day, months) == expected
+
+
+@given(st.dates(date(1990, 1, 1), date(2090, 12, 31)), st.integers(0, 120))
+def test_months_after_lands_in_the_month_that_many_months_on(day, months):
+    later = months_after(day, months)
+    assert Month.of(later) == Month.of(day) + months
+    assert later.day == day.day or later == Month.of(later).last_day

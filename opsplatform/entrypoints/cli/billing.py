@@ -21,6 +21,7 @@ from billing.statements import (
     statement_document,
     statement_summary,
 )
+from billing.yearend import accruals, lock_year, write_accruals_workbook
 from importers.tables import money
 from opsplatform.entrypoints.cli.common import MONTH, YEAR, emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
@@ -208,6 +209,64 @@ def billing_post(month: Month, out: Path, form: str, as_json: bool) -> None:
             "vat_control_code in Settings and cost_centre and subjective on Services",
             err=True,
         )
+
+
+@billing_commands.command("lock-year")
+@click.argument("year", type=YEAR)
+@json_option
+@refusals
+def billing_lock_year(year: FinancialYear, as_json: bool) -> None:
+    """Close a financial year for good once its March statements are issued: nothing
+    re-rates it after this; later corrections go through billing adjust."""
+    with database().transaction() as session:
+        locked = lock_year(session, year, raised_by())
+    document = {
+        "financial_year": str(locked.year),
+        "locked_by": locked.locked_by,
+        "statements": locked.statements,
+        "net": f"{locked.net:.2f}",
+        "vat": f"{locked.vat:.2f}",
+    }
+    if as_json:
+        emit(document)
+        return
+    click.echo(
+        f"{year} locked: {locked.statements} statements, net {locked.net:,.2f}, "
+        f"VAT {locked.vat:,.2f}; nothing re-rates it any more"
+    )
+
+
+@billing_commands.command("accruals")
+@click.argument("year", type=YEAR)
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the accruals workbook here.",
+)
+@json_option
+@refusals
+def billing_accruals(year: FinancialYear, out: Path | None, as_json: bool) -> None:
+    """Everything about a financial year billed after 31 March, or waiting to be, for
+    both sides to accrue in that year."""
+    with database().reading() as session:
+        found = accruals(session, year)
+        if out is not None:
+            write_accruals_workbook(session, year, found, out)
+    if as_json:
+        emit(
+            [
+                {
+                    **asdict(a),
+                    "net": f"{a.net:.2f}",
+                    "vat": f"{a.vat:.2f}",
+                }
+                for a in found
+            ]
+        )
+        return
+    net = sum((a.net for a in found), Decimal(0))
+    click.echo(f"{len(found)} line(s) about {year} billed after it, net {net:,.2f}")
 
 
 @billing_commands.command("estimate")

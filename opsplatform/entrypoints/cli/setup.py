@@ -7,11 +7,13 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from billing.issue import issued_months
+from billing.effects import Effects, effect_of
+from billing.issue import ISSUED
 from importers.setup import check_setup, load_setup
 from importers.templates import write_setup_template
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
+from opsplatform.money import format_gbp
 
 
 @click.group("setup", cls=AppGroup)
@@ -36,16 +38,20 @@ def setup_template(out: Path) -> None:
 @json_option
 @refusals
 def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
-    """Load reference data from a setup workbook, all or nothing."""
+    """Load reference data from a setup workbook, all or nothing; say how it moves each
+    client's charges for the year in hand (with --dry-run, before anything is written)."""
     with database().transaction(dry_run=dry_run) as session:
         if dry_run:
-            report = check_setup(session, book, issued_months=issued_months, rerate=rerate)
+            report, effects = effect_of(
+                session, lambda: check_setup(session, book, issued=ISSUED, rerate=rerate)
+            )
         else:
-            report = load_setup(
-                session, book, actor=raised_by(), issued_months=issued_months, rerate=rerate
+            report, effects = effect_of(
+                session,
+                lambda: load_setup(session, book, actor=raised_by(), issued=ISSUED, rerate=rerate),
             )
     if as_json:
-        emit(report.as_dict())
+        emit({**report.as_dict(), "effects": _effects_document(effects)})
         return
     verb = "would load" if dry_run else "loaded"
     for sheet, counts in report.sheets.items():
@@ -55,3 +61,27 @@ def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
         )
     if not report.sheets:
         click.echo("the workbook holds no rows")
+    for e in effects.changes:
+        click.echo(
+            f"{e.client} {e.service} {effects.year}: {format_gbp(e.before)} -> "
+            f"{format_gbp(e.after)} ({'+' if e.change > 0 else '-'}{format_gbp(abs(e.change))})"
+        )
+    if effects.unknown:
+        click.echo(f"the effect on {effects.year} charges is not known: {effects.unknown}")
+
+
+def _effects_document(effects: Effects) -> dict[str, object]:
+    return {
+        "year": str(effects.year),
+        "unknown": effects.unknown,
+        "changes": [
+            {
+                "client": e.client,
+                "service": e.service,
+                "before": f"{e.before:.2f}",
+                "after": f"{e.after:.2f}",
+                "change": f"{e.change:.2f}",
+            }
+            for e in effects.changes
+        ],
+    }

@@ -34,7 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from billing.issue import issued_among, issued_months
+from billing.issue import ISSUED, issued_among
 from importers.templates import write_setup_template, write_usage_template
 from importers.uploads import Upload, Uploads, usage_months
 from importers.usage import revert_batch
@@ -66,7 +66,7 @@ def _uploads_of(state: BlueprintSetupState) -> None:
     state.app.extensions["opsplatform.uploads"] = Uploads(
         Path(state.app.instance_path) / "uploads",
         state.app.extensions["opsplatform.db"],
-        issued_months,
+        ISSUED,
         issued_among,
     )
     state.app.config.setdefault("IMPORT_WAIT_SECONDS", 2)

@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from billing.issue import issued_months
+from billing.issue import ISSUED
 from importers.setup import change_kpi, kpi_values
 from opsplatform.entrypoints.access import COMMENTATORS, STAFF, signed_in
 from opsplatform.entrypoints.extensions import database
@@ -92,7 +92,7 @@ def kpi_change(code: str) -> ResponseReturnValue:
                     kpi,
                     form,
                     actor=current_user.email,
-                    issued_months=issued_months,
+                    issued=ISSUED,
                 )
             except Refused as refusal:
                 session.rollback()
