@@ -1,10 +1,18 @@
-"""The demo centre: Northmoor Shared Services, hosted by Northmoor District Council, and its six
-client authorities, all made up but plausible.
+"""The demo centre: Northmoor Shared Services, hosted by Northmoor District Council, its six
+client authorities and a college, all made up but plausible.
 
 Reference data goes through the setup workbook loader and usage through the usage
 importer, so the demo passes the same checks as a finance officer's files; then every
 month up to last month is closed and issued, as the centre would have done. Volumes come
 from a fixed seed per month, so a month comes out the same whenever the demo is loaded.
+
+It exercises the accounting of CONTRACT section 9: the three districts in the joint
+committee (section 101) take print outside the scope of VAT while the county, the fire
+authority, Glanafon and the college pay VAT on it; every line carries both sides' ledger
+codes; Glanafon signs for internal audit in November, back-dated to April, and is caught
+up; Holmbridge leaves revenues and benefits (a pooled service) under six months' notice
+and pays its share until the notice ends; and the first financial year is locked once
+May is issued, as councils close their accounts.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from sqlalchemy import func, select
 
 from billing.close import close_month
 from billing.issue import ISSUED, issue_month
+from billing.yearend import lock_year
 from importers.setup import load_setup
 from importers.setup_sheets import SHEETS_BY_NAME
 from importers.usage import import_file
@@ -62,45 +71,79 @@ class Authority:
     properties: int
     first_fix: float  # share of ICT incidents fixed within a couple of hours
     claim_days: float  # mean calendar days to decide a new benefit claim
+    address: str
 
 
 CLIENTS = (
     Authority(
         "ASH", "Ashvale District Council", "england",
         540, 21_000, 5_800, 120, 64, 9_200, 70, 48_310, 0.80, 15.5,
+        "Council Offices, Station Road, Ashvale AV1 2BD",
     ),
     Authority(
         "BRK", "Brackenfield Borough Council", "england",
         690, 26_500, 7_300, 150, 82, 11_400, 70, 61_870, 0.78, 17.0,
+        "Town Hall, Bridge Street, Brackenfield BF3 4QE",
     ),
     Authority(
         "HOLM", "Holmbridge District Council", "england",
         445, 17_400, 4_400, 95, 51, 7_100, 40, 40_925, 0.82, 19.5,
+        "Holmbridge House, Mill Lane, Holmbridge HB2 7TR",
     ),
     Authority(
         "WEX", "Wexcombe County Council", "england",
         5_350, 98_000, 0, 380, 0, 36_500, 260, 0, 0.72, 0,
+        "County Hall, Castle Hill, Wexcombe WX1 1HQ",
     ),
     Authority(
         "WXFRA", "Wexcombe Fire and Rescue Authority", "england",
         820, 9_600, 0, 80, 0, 620, 35, 0, 0.84, 0,
+        "Service Headquarters, Lowfield Way, Wexcombe WX4 9FR",
     ),
     Authority(
         "GLAN", "Glanafon County Borough Council", "wales",
         3_240, 0, 0, 230, 0, 14_300, 0, 0, 0.79, 0,
+        "Canolfan Ddinesig, Glanafon GF7 1CC",
+    ),
+    Authority(
+        "NCOL", "Northmoor College", "england",
+        0, 0, 0, 0, 0, 3_100, 0, 0, 0, 0,
+        "College Road, Northmoor NM4 6CE",
     ),
 )  # fmt: skip
+# the joint committee's members: their print is a non-business supply (HMRC VATGPB6800)
+JOINT_COMMITTEE = ("ASH", "BRK", "HOLM")
+# each client's own cost centre for its recharges
+CLIENT_COST_CENTRES = {
+    "ASH": "ADC-CS01",
+    "BRK": "BBC-7720",
+    "HOLM": "HDC-R300",
+    "WEX": "WCC-40115",
+    "WXFRA": "FRA-SUP2",
+    "GLAN": "GCB-1190",
+    "NCOL": "COL-ESTATES",
+}
 
-# code, name, unit, VAT percent, cost centre
+# code, name, unit, VAT percent, cost centre, income subjective; the client's expense
+# subjective for it
 SERVICES = (
-    ("PAY", "Payroll and pensions administration", "payslip", 0, "NSS-4100"),
-    ("AP", "Accounts payable", "invoice", 0, "NSS-4200"),
-    ("RB", "Revenues and benefits", "new claim", 0, "NSS-4300"),
-    ("ICT", "ICT service desk", "incident", 0, "NSS-4400"),
-    ("CC", "Customer contact centre", "call", 0, "NSS-4500"),
-    ("AUDIT", "Internal audit", "audit day", 0, "NSS-4600"),
-    ("PRINT", "Print and mail", "mail item", 20, "NSS-4700"),
+    ("PAY", "Payroll and pensions administration", "payslip", 0, "NSS-4100", "9410"),
+    ("AP", "Accounts payable", "invoice", 0, "NSS-4200", "9410"),
+    ("RB", "Revenues and benefits", "new claim", 0, "NSS-4300", "9420"),
+    ("ICT", "ICT service desk", "incident", 0, "NSS-4400", "9430"),
+    ("CC", "Customer contact centre", "call", 0, "NSS-4500", "9420"),
+    ("AUDIT", "Internal audit", "audit day", 0, "NSS-4600", "9410"),
+    ("PRINT", "Print and mail", "mail item", 20, "NSS-4700", "9440"),
 )
+CLIENT_SUBJECTIVES = {
+    "PAY": "5610",
+    "AP": "5610",
+    "RB": "5620",
+    "ICT": "5630",
+    "CC": "5620",
+    "AUDIT": "5640",
+    "PRINT": "5650",
+}
 
 # client, service, first and last month (counted from the first month of usage; None =
 # open), tier, purchase order. Brackenfield joins the contact centre in its eighth month,
@@ -141,7 +184,15 @@ SUBSCRIPTIONS = (
     ("GLAN", "PAY", 0, None, "premium", "GCBC-PO-88120"),
     ("GLAN", "ICT", 0, None, "standard", "GCBC-PO-88121"),
     ("GLAN", "PRINT", 0, None, "standard", "GCBC-PO-88122"),
+    ("NCOL", "PRINT", 0, None, "standard", "NC-PO-3307"),
 )
+# Holmbridge leaves revenues and benefits after 15 months, having given six months'
+# notice in its thirteenth: it pays its share of the pool until the notice ends.
+LEAVER = ("HOLM", "RB", 14, 12, 6)  # client, service, last month, notice given, months
+# Glanafon's internal audit agreement, signed in the eighth month and back-dated to the
+# first: the close of the eighth month catches up the seven months before.
+BACK_DATED = ("GLAN", "AUDIT", 0, None, "small", "GCBC-PO-90417")
+BACK_DATED_LOADED = 7
 
 KPIS = (
     ("code", "name", "service", "unit", "direction", "target", "amber", "method", "limit",
@@ -189,6 +240,22 @@ TARIFF_COLUMNS = tuple(c.name for c in SHEETS_BY_NAME["tariffs"].columns)
 def _estimate(authority: Authority, year: FinancialYear) -> int:
     """The invoices a year a client told the centre to expect, growing 2% a year."""
     return int(round(authority.invoices * 1.02 ** _years_from_base(year), -2))
+
+
+SUBSCRIPTION_COLUMNS = (
+    "client",
+    "service",
+    "start",
+    "end",
+    "tier",
+    "po_number",
+    "vat",
+    "client_cost_centre",
+    "client_subjective",
+    "basis",
+    "notice_months",
+    "notice_given",
+)
 
 
 def _tariffs(year: FinancialYear) -> list[list[object]]:
@@ -269,9 +336,17 @@ class _Centre:
             )
         ]
         self.calendars = {a.nation: WorkingCalendar(a.nation) for a in CLIENTS}
+        leaver, left = LEAVER[:2], LEAVER[2]
         self.subscriptions = [
-            (client, service, (self.first + start).first_day, self._last_day(end), tier, po)
-            for client, service, start, end, tier, po in SUBSCRIPTIONS
+            (
+                client,
+                service,
+                (self.first + start).first_day,
+                self._last_day(left if (client, service) == leaver else end),
+                tier,
+                po,
+            )
+            for client, service, start, end, tier, po in (*SUBSCRIPTIONS, BACK_DATED)
         ]
         self.periods: dict[tuple[str, str], list[tuple[date, date | None]]] = {}
         for client, service, start, end, _tier, _po in self.subscriptions:
@@ -299,16 +374,29 @@ class _Centre:
                 ["service_credit_cap_percent", 10],
                 ["payment_terms_days", 30],
                 ["close_working_day", 3],
+                ["centre_address", "Northmoor House, Market Street, Northmoor NM1 1AA"],
+                ["vat_number", "GB 318 4402 17"],
+                ["vat_control_code", "NSS-9100"],
+                ["debtors_code", "NSS-8100"],
             ],
             "Clients": [
-                ["code", "name", "nation", "email"],
+                ["code", "name", "nation", "email", "address"],
                 *(
-                    [a.code, a.name, a.nation, f"recharges@{a.name.split()[0].lower()}.example"]
+                    [
+                        a.code,
+                        a.name,
+                        a.nation,
+                        f"recharges@{a.name.split()[0].lower()}.example",
+                        a.address,
+                    ]
                     for a in CLIENTS
                 ),
             ],
-            "Services": [["code", "name", "unit", "vat_rate", "cost_centre"], *SERVICES],
-            "Subscriptions": [["client", "service", "start", "end", "tier", "po_number"]],
+            "Services": [
+                ["code", "name", "unit", "vat_rate", "cost_centre", "subjective"],
+                *SERVICES,
+            ],
+            "Subscriptions": [list(SUBSCRIPTION_COLUMNS)],
             "Drivers": [["client", "financial_year", "driver", "value"]],
             "Tariffs": [list(TARIFF_COLUMNS)],
             "Estimates": [["client", "service", "financial_year", "quantity"]],
@@ -325,7 +413,9 @@ class _Centre:
                 ["ICT-8H", None, 61, "2018-19"],
             ],
         }
-        sheets["Subscriptions"] += [list(row) for row in self.subscriptions]
+        sheets["Subscriptions"] += [
+            self.agreement(row) for row in self.subscriptions if row[:2] != BACK_DATED[:2]
+        ]
         for year in self.years:
             n = _years_from_base(year)
             sheets["Tariffs"] += _tariffs(year)
@@ -336,6 +426,29 @@ class _Centre:
                 if a.invoices:
                     sheets["Estimates"].append([a.code, "AP", str(year), _estimate(a, year)])
         return sheets
+
+    def agreement(self, row: tuple[str, str, date, date | None, str, str | None]) -> list[object]:
+        """A Subscriptions row with the agreement behind it: the districts' joint committee
+        (s101) takes services outside the scope of VAT; the others buy them under the
+        Goods and Services Act or a contract, paying VAT where the service bears it."""
+        client, service = row[0], row[1]
+        member = client in JOINT_COMMITTEE
+        council = client != "NCOL"
+        noticed = (client, service) == LEAVER[:2]
+        return [
+            *row,
+            "outside_scope" if member else "service",
+            CLIENT_COST_CENTRES[client],
+            CLIENT_SUBJECTIVES[service],
+            "s101" if member else "goods_and_services_act" if council else "contract",
+            LEAVER[4] if noticed else 12 if member else 6,
+            (self.first + LEAVER[3]).first_day if noticed else None,
+        ]
+
+    def back_dated_sheets(self) -> dict[str, list[Sequence[object]]]:
+        """The setup workbook of the agreement signed late and back-dated."""
+        row = next(r for r in self.subscriptions if r[:2] == BACK_DATED[:2])
+        return {"Subscriptions": [list(SUBSCRIPTION_COLUMNS), self.agreement(row)]}
 
     # -- usage ---------------------------------------------------------------------
 
@@ -515,12 +628,19 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
         book = write_sheets(Path(folder) / "demo-setup.xlsx", centre.setup_sheets())
         load_setup(session, book, actor=ACTOR, issued=ISSUED)
         for month in iter_months(centre.first, centre.last):
+            if month == centre.first + BACK_DATED_LOADED:
+                late = write_sheets(
+                    Path(folder) / "demo-agreement.xlsx", centre.back_dated_sheets()
+                )
+                load_setup(session, late, actor=ACTOR, issued=ISSUED)
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path, DEMO).inserted
             close_month(session, month, DEMO)
             statements += len(issue_month(session, month, DEMO))
             if month.month in (3, 6, 9, 12):  # a quarter is billed: freeze it, raise its credits
                 finalise_quarter(session, month.quarter, DEMO)
+            if month.month == 5 and month.financial_year.previous() in centre.years:
+                lock_year(session, month.financial_year.previous(), DEMO)  # accounts closed
     months = centre.last - centre.first + 1
     return (
         f"demo loaded: {CENTRE}, {len(CLIENTS)} clients, {len(SERVICES)} services, "

@@ -15,13 +15,13 @@ from opsplatform.errors import Refused
 from opsplatform.models import Client, Tariff, UsageEvent
 from opsplatform.periods import LONDON, Month
 
-CLIENTS = {"ASH", "BRK", "GLAN", "HOLM", "WEX", "WXFRA"}
+CLIENTS = {"ASH", "BRK", "GLAN", "HOLM", "NCOL", "WEX", "WXFRA"}
 KPIS = {"ICT-3WD", "ICT-8H", "RB-20WD", "RB-AVG"}
 
 
 def test_demo_loads_an_issued_balanced_centre_once(cli, database):
     loaded = cli("demo").stdout
-    assert loaded.startswith("demo loaded: Northmoor Shared Services, 6 clients, 7 services, ")
+    assert loaded.startswith("demo loaded: Northmoor Shared Services, 7 clients, 7 services, ")
     last = Month.of(datetime.now(LONDON).date()).previous()
 
     statements = cli.json("billing", "list")

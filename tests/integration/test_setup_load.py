@@ -34,6 +34,7 @@ CONTRACT_SHEETS = {
         "basis",
         "notice_months",
         "review_date",
+        "notice_given",
     ],
     "Drivers": ["client", "financial_year", "driver", "value"],
     "Tariffs": [
