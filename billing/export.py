@@ -21,7 +21,6 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import Result, select
 from sqlalchemy.orm import Session
 
@@ -38,6 +37,7 @@ from opsplatform.workbooks import (
     MONEY_FORMAT,
     QUANTITY_FORMAT,
     CellValue,
+    fit_landscape,
     setup_of,
 )
 
@@ -385,13 +385,7 @@ def _lay_out(ws: WriteOnlyWorksheet, widths: list[int], header_row: int) -> None
         setup.column_dimensions[get_column_letter(column)].width = width
     ws.freeze_panes = f"A{header_row + 1}"
     ws.print_title_rows = f"{header_row}:{header_row}"
-    setup.page_setup.orientation = "landscape"
-    setup.page_setup.paperSize = Worksheet.PAPERSIZE_A4
-    setup.page_setup.fitToWidth = 1
-    setup.page_setup.fitToHeight = 0
-    fit = setup.sheet_properties.pageSetUpPr
-    assert fit is not None  # openpyxl gives every new sheet's properties their page setup
-    fit.fitToPage = True
+    fit_landscape(setup)
 
 
 def _header(ws: WriteOnlyWorksheet, names: list[str]) -> list[Cell]:

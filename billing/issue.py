@@ -5,7 +5,7 @@ which months are issued, for the loaders that must not change what was billed in
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,9 +20,12 @@ from opsplatform.periods import FinancialYear, Month, london_date
 from opsplatform.settings import centre_settings
 
 
-def issue_month(session: Session, month: Month, actor: str) -> list[Statement]:
+def issue_month(
+    session: Session, month: Month, actor: str, at: datetime | None = None
+) -> list[Statement]:
     """Issue every draft of `month`: from now on they never change. The audit log names
-    `actor` as who issued them.
+    `actor` as who issued them; `at` (default now) is the issue date, for history
+    loaded after the fact such as the demo's.
 
     A draft is the client's chance to review: while a query raised on one is still
     open, the month is not issued.
@@ -47,7 +50,7 @@ def issue_month(session: Session, month: Month, actor: str) -> list[Statement]:
             [f"{q} is still open: answer it before the month is issued" for q in open_queries]
         )
     terms = centre_settings(session).payment_terms_days
-    now = utcnow()
+    now = at or utcnow()
     for statement in drafts:
         statement.status = "issued"
         statement.issued_at = now

@@ -5,14 +5,16 @@ re-rates it after that (the close, the setup loader and the usage import all ref
 naming the year), so the figures in both sides' closed accounts stay true; later
 corrections are adjustments on later statements. The accruals report
 (`billing accruals`) lists everything about the year billed after 31 March, or waiting
-to be: prior-period lines, service credits for its quarters and adjustments correcting
-its statements, so that the centre and each client can accrue them in that year.
+to be: its statements issued after it, prior-period lines, service credits for its
+quarters and adjustments correcting its statements, so that the centre and each client
+can accrue them in that year.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,9 +29,9 @@ from opsplatform.audit import record
 from opsplatform.errors import Refused
 from opsplatform.models import YearLock
 from opsplatform.money import ZERO, round_money
-from opsplatform.periods import FinancialYear, london_date
+from opsplatform.periods import FinancialYear, london_date, london_midnight_utc
 from opsplatform.settings import centre_settings
-from opsplatform.workbooks import CellValue, active_sheet, write_cell, write_table
+from opsplatform.workbooks import CellValue, active_sheet, fit_landscape, write_cell, write_table
 
 
 @dataclass(frozen=True)
@@ -91,9 +93,10 @@ class Accrual:
 
 
 def accruals(session: Session, year: FinancialYear) -> list[Accrual]:
-    """Everything about `year` on statements of later months, and the pending lines that
-    will be: lines about its months, service credits for its quarters, adjustments
-    correcting its statements."""
+    """Everything about `year` billed after 31 March or still to be: its own statements
+    issued after it (March's, typically), lines on later statements about its months,
+    service credits for its quarters and adjustments correcting its statements, and the
+    pending lines of those kinds."""
     numbers = set(
         session.scalars(
             select(Statement.number).where(
@@ -101,10 +104,20 @@ def accruals(session: Session, year: FinancialYear) -> list[Accrual]:
             )
         )
     )
+    after_the_year = london_midnight_utc(year.last_day + timedelta(days=1))
+    of_the_year = and_(
+        Statement.month >= str(year.first_month), Statement.month <= str(year.last_month)
+    )
     later = session.scalars(
         select(StatementLine)
         .join(Statement, StatementLine.statement_id == Statement.id)
-        .where(Statement.month > str(year.last_month))
+        .where(
+            (Statement.month > str(year.last_month))
+            | (
+                of_the_year
+                & ((Statement.status == "draft") | (Statement.issued_at >= after_the_year))
+            )
+        )
         .options(
             selectinload(StatementLine.statement).selectinload(Statement.client),
             selectinload(StatementLine.service),
@@ -206,8 +219,9 @@ def write_accruals_workbook(
         ws,
         2,
         1,
-        f"Every line about {year} on a later statement, or waiting for the client's next "
-        "one: accrue them in that year's accounts. Negative amounts are credits to the client.",
+        f"Every line about {year} issued after {year.last_day:%-d %B %Y} (its March "
+        "statements among them) or waiting for the client's next statement: accrue them in "
+        f"{year}'s accounts. Negative amounts are credits to the client.",
     )
     rows: list[list[CellValue]] = [
         [
@@ -225,13 +239,14 @@ def write_accruals_workbook(
         ]
         for a in found
     ]
+    fit_landscape(ws)
     write_table(
         ws,
         HEADERS,
         rows,
         money_columns=(8, 9, 10),
         start_row=4,
-        widths=[8, 28, 18, 10, 16, 16, 9, 50, 13, 12, 13],
+        widths=[8, 34, 18, 10, 16, 16, 9, 50, 13, 12, 13],
     )
     totals: dict[tuple[str, str], list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
     for a in found:

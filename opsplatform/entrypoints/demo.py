@@ -427,6 +427,12 @@ class _Centre:
                     sheets["Estimates"].append([a.code, "AP", str(year), _estimate(a, year)])
         return sheets
 
+    def issued_at(self, month: Month) -> datetime:
+        """When the centre issued `month`: 10:00 on the third working day of the next month
+        (the close day of the Settings), or now if that is still to come."""
+        day = self.calendars["england"].nth_working_day(month.next().year, month.next().month, 3)
+        return min(datetime.combine(day, time(10), LONDON), self.now.replace(tzinfo=LONDON))
+
     def agreement(self, row: tuple[str, str, date, date | None, str, str | None]) -> list[object]:
         """A Subscriptions row with the agreement behind it: the districts' joint committee
         (s101) takes services outside the scope of VAT; the others buy them under the
@@ -636,7 +642,7 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path, DEMO).inserted
             close_month(session, month, DEMO)
-            statements += len(issue_month(session, month, DEMO))
+            statements += len(issue_month(session, month, DEMO, centre.issued_at(month)))
             if month.month in (3, 6, 9, 12):  # a quarter is billed: freeze it, raise its credits
                 finalise_quarter(session, month.quarter, DEMO)
             if month.month == 5 and month.financial_year.previous() in centre.years:

@@ -3,7 +3,8 @@ section 9)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from tests.support import small_centre, write_book, write_csv
 
@@ -287,3 +288,23 @@ def test_a_leaver_under_notice_keeps_paying_its_pool_share_until_the_notice_ends
         "PRS left on 30 September 2026 and pays its share until its notice ends on 1 March 2027"
     )
     assert {x["service"] for x in cli.json("billing", "show", "TSS-202610-PRS")["lines"]} == {"ICT"}
+
+
+def test_the_years_own_statements_issued_after_it_are_accrued(cli, tmp_path, monkeypatch):
+    """March's statements issued on 6 April are billed after the year end: both sides
+    accrue them in the year they are about."""
+    import billing.issue
+
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    cli("billing", "close", "2027-02")  # February's drafts: not issued when the year ends
+    cli("billing", "issue", "2027-02")
+    cli("billing", "close", "2027-03")
+    april = datetime(2027, 4, 6, 9, tzinfo=UTC)
+    monkeypatch.setattr(billing.issue, "utcnow", lambda: april)
+    cli("billing", "issue", "2027-03")
+    found = cli.json("billing", "accruals", "2026-27")
+    assert {(a["statement"], a["kind"], a["about"]) for a in found} == {
+        (f"TSS-202703-{c}", "charge", "2027-03") for c in ("WYR", "LAN", "PRS")
+    }
+    # hosting 3 x 3,000.00 and the ICT pool's 10,000.00; February, issued before, is not
+    assert sum(Decimal(a["net"]) for a in found) == Decimal("3000") * 3 + Decimal("10000")
