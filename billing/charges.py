@@ -2,8 +2,9 @@
 tariffs say a client's use costs now, and what statements have charged for it.
 
 `year_inputs` feeds the month close, the budget projection and `rated_charges` (the
-base of a quarter's service credits); `charges_by_client_service` is what cost per
-transaction divides.
+base of a quarter's service credits); `subscriptions_in` tells the budget projection
+which months of its base year each client was subscribed; `charges_by_client_service`
+is what cost per transaction divides.
 """
 
 from __future__ import annotations
@@ -32,24 +33,18 @@ def year_inputs(
     upto: Month,
     de_minimis: Decimal,
     usage_from: FinancialYear | None = None,
+    tariffs_from: FinancialYear | None = None,
 ) -> YearInputs:
     """Load what the engine needs for a financial year, aggregating usage in SQL.
 
     With `usage_from`, that year's usage stands in for this year's, month for month
-    (a projection from last year's volumes).
+    (a projection from last year's volumes); with `tariffs_from`, that year's tariffs
+    stand in for this year's (a projection beyond the last tariffs set).
     """
     client_code = dict(session.execute(select(Client.id, Client.code)).all())
     service_code = dict(session.execute(select(Service.id, Service.code)).all())
     units = dict(session.execute(select(Service.code, Service.unit)).all())
-    subscriptions = [
-        Subscribed(client_code[s.client_id], service_code[s.service_id], s.start, s.end, s.tier)
-        for s in session.scalars(
-            select(Subscription).where(
-                Subscription.start <= year.last_day,
-                (Subscription.end.is_(None)) | (Subscription.end >= year.first_day),
-            )
-        )
-    ]
+    subscriptions = subscriptions_in(session, year)
     tariffs = [
         Terms(
             id=t.id,
@@ -66,7 +61,9 @@ def year_inputs(
             billing=t.billing,
             true_up_tolerance=t.true_up_tolerance,
         )
-        for t in session.scalars(select(Tariff).where(Tariff.financial_year == str(year)))
+        for t in session.scalars(
+            select(Tariff).where(Tariff.financial_year == str(tariffs_from or year))
+        )
     ]
     source = usage_from or year
     shift = 12 * (year.start_year - source.start_year)
@@ -92,6 +89,20 @@ def year_inputs(
         for e in session.scalars(select(Estimate).where(Estimate.financial_year == str(year)))
     }
     return YearInputs(year, units, subscriptions, tariffs, usage, drivers, estimates, de_minimis)
+
+
+def subscriptions_in(session: Session, year: FinancialYear) -> list[Subscribed]:
+    """Every subscription active on any day of `year`, as the engine sees it."""
+    rows = session.execute(
+        select(Client.code, Service.code, Subscription.start, Subscription.end, Subscription.tier)
+        .join(Client, Subscription.client_id == Client.id)
+        .join(Service, Subscription.service_id == Service.id)
+        .where(
+            Subscription.start <= year.last_day,
+            (Subscription.end.is_(None)) | (Subscription.end >= year.first_day),
+        )
+    )
+    return [Subscribed(*row) for row in rows]
 
 
 def charges_by_client_service(

@@ -53,6 +53,17 @@ def setup_of(ws: WriteOnlyWorksheet) -> SheetSetup:
     return cast(SheetSetup, ws)
 
 
+def fit_to_width(setup: SheetSetup) -> None:
+    """Print the sheet on A4 landscape pages, one page wide and as many long as it needs."""
+    setup.page_setup.orientation = "landscape"
+    setup.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+    setup.page_setup.fitToWidth = 1
+    setup.page_setup.fitToHeight = 0
+    fit = setup.sheet_properties.pageSetUpPr
+    assert fit is not None  # openpyxl gives every new sheet's properties their page setup
+    fit.fitToPage = True
+
+
 def active_sheet(book: Workbook) -> Worksheet:
     """A new workbook's one sheet (types-openpyxl types `active` as any kind of sheet, or None)."""
     sheet = book.active
