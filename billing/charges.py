@@ -2,8 +2,9 @@
 tariffs say a client's use costs now, and what statements have charged for it.
 
 `year_inputs` feeds the month close, the budget projection and `rated_charges` (the
-base of a quarter's service credits); `charges_by_client_service` is what cost per
-transaction divides.
+base of a quarter's service credits); `subscriptions_in` tells the budget projection
+which months of its base year each client was subscribed; `charges_by_client_service`
+is what cost per transaction divides.
 """
 
 from __future__ import annotations
@@ -32,27 +33,18 @@ def year_inputs(
     upto: Month,
     de_minimis: Decimal,
     usage_from: FinancialYear | None = None,
+    tariffs_from: FinancialYear | None = None,
 ) -> YearInputs:
     """Load what the engine needs for a financial year, aggregating usage in SQL.
 
     With `usage_from`, that year's usage stands in for this year's, month for month
-    (a projection from last year's volumes).
+    (a projection from last year's volumes); with `tariffs_from`, that year's tariffs
+    stand in for this year's (a projection beyond the last tariffs set).
     """
     client_code = dict(session.execute(select(Client.id, Client.code)).all())
     service_code = dict(session.execute(select(Service.id, Service.code)).all())
     units = dict(session.execute(select(Service.code, Service.unit)).all())
-    pooled = set(
-        session.scalars(
-            select(Tariff.service_id).where(
-                Tariff.financial_year == str(year), Tariff.rule == "apportion"
-            )
-        )
-    )
-    subscriptions = [
-        _subscribed(s, client_code[s.client_id], service_code[s.service_id], s.service_id in pooled)
-        for s in session.scalars(select(Subscription).where(Subscription.start <= year.last_day))
-    ]
-    subscriptions = [s for s in subscriptions if s.end is None or s.end >= year.first_day]
+    subscriptions = subscriptions_in(session, year, tariffs_from)
     tariffs = [
         Terms(
             id=t.id,
@@ -69,7 +61,9 @@ def year_inputs(
             billing=t.billing,
             true_up_tolerance=t.true_up_tolerance,
         )
-        for t in session.scalars(select(Tariff).where(Tariff.financial_year == str(year)))
+        for t in session.scalars(
+            select(Tariff).where(Tariff.financial_year == str(tariffs_from or year))
+        )
     ]
     source = usage_from or year
     shift = 12 * (year.start_year - source.start_year)
@@ -114,6 +108,28 @@ def _subscribed(s: Subscription, client: str, service: str, pooled: bool) -> Sub
     if s.end is not None and notice_ends is not None and notice_ends > s.end:
         return Subscribed(client, service, s.start, notice_ends, s.tier, left=s.end)
     return Subscribed(client, service, s.start, s.end, s.tier)
+
+
+def subscriptions_in(
+    session: Session, year: FinancialYear, tariffs_from: FinancialYear | None = None
+) -> list[Subscribed]:
+    """Every subscription active on any day of `year`, as the engine rates it: a leaver
+    of a pooled service (an apportion tariff of `tariffs_from or year`) that gave notice
+    is in the pool until its notice ends (docs/CHARGING.md, exit terms)."""
+    pooled = set(
+        session.scalars(
+            select(Tariff.service_id).where(
+                Tariff.financial_year == str(tariffs_from or year), Tariff.rule == "apportion"
+            )
+        )
+    )
+    client_code = dict(session.execute(select(Client.id, Client.code)).all())
+    service_code = dict(session.execute(select(Service.id, Service.code)).all())
+    found = [
+        _subscribed(s, client_code[s.client_id], service_code[s.service_id], s.service_id in pooled)
+        for s in session.scalars(select(Subscription).where(Subscription.start <= year.last_day))
+    ]
+    return [s for s in found if s.end is None or s.end >= year.first_day]
 
 
 def charges_by_client_service(

@@ -37,7 +37,7 @@ from opsplatform.workbooks import (
     MONEY_FORMAT,
     QUANTITY_FORMAT,
     CellValue,
-    fit_landscape,
+    fit_to_width,
     setup_of,
 )
 
@@ -385,7 +385,7 @@ def _lay_out(ws: WriteOnlyWorksheet, widths: list[int], header_row: int) -> None
         setup.column_dimensions[get_column_letter(column)].width = width
     ws.freeze_panes = f"A{header_row + 1}"
     ws.print_title_rows = f"{header_row}:{header_row}"
-    fit_landscape(setup)
+    fit_to_width(setup)
 
 
 def _header(ws: WriteOnlyWorksheet, names: list[str]) -> list[Cell]:

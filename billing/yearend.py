@@ -31,7 +31,7 @@ from opsplatform.models import YearLock
 from opsplatform.money import ZERO, round_money
 from opsplatform.periods import FinancialYear, london_date, london_midnight_utc
 from opsplatform.settings import centre_settings
-from opsplatform.workbooks import CellValue, active_sheet, fit_landscape, write_cell, write_table
+from opsplatform.workbooks import CellValue, active_sheet, fit_to_width, write_cell, write_table
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def write_accruals_workbook(
         ]
         for a in found
     ]
-    fit_landscape(ws)
+    fit_to_width(ws)
     write_table(
         ws,
         HEADERS,

@@ -12,6 +12,7 @@ KEPT = 1000  # problems listed: on stderr, in JSON, on a page and in an error wo
 # a page a choice); the others need no code, their message says it all.
 TARIFF_FROZEN = "tariff_frozen"  # a changed tariff of a year with issued statements
 CLIENT_NEEDED = "client_needed"  # a client user named without its client council
+TARIFFS_UNSET = "tariffs_unset"  # a budget year estimated before its tariffs are loaded
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ def setup_of(ws: WriteOnlyWorksheet) -> SheetSetup:
     return cast(SheetSetup, ws)
 
 
-def fit_landscape(setup: SheetSetup | Worksheet) -> None:
-    """Print the sheet landscape on A4, every column on one page wide."""
+def fit_to_width(setup: SheetSetup | Worksheet) -> None:
+    """Print the sheet on A4 landscape pages, one page wide and as many long as it needs."""
     setup.page_setup.orientation = "landscape"
     setup.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     setup.page_setup.fitToWidth = 1

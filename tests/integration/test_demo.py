@@ -63,7 +63,7 @@ def test_demo_loads_an_issued_balanced_centre_once(cli, database):
 
 
 def test_a_failed_demo_leaves_the_database_empty(database, monkeypatch):
-    def refuse(session, month, actor):
+    def refuse(session, month, actor, at):
         raise Refused(f"refused to issue {month}")
 
     monkeypatch.setattr(opsplatform.entrypoints.demo, "issue_month", refuse)

@@ -10,11 +10,12 @@ import click
 from flask.cli import AppGroup
 
 from billing.adjustments import adjust
-from billing.budget import project_year, write_budget_workbook
+from billing.budget import estimate_entries, project_year, write_budget_workbook
 from billing.close import close_month
 from billing.export import write_statement_workbook
 from billing.issue import issue_month
 from billing.posting import FORMATS, write_posting_file
+from billing.projection import Scenario
 from billing.statements import (
     get_statement,
     list_statements,
@@ -22,7 +23,7 @@ from billing.statements import (
     statement_summary,
 )
 from billing.yearend import accruals, lock_year, write_accruals_workbook
-from importers.tables import money
+from importers.tables import decimal, money
 from opsplatform.entrypoints.cli.common import MONTH, YEAR, emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import Refused
@@ -280,27 +281,59 @@ def billing_accruals(year: FinancialYear, out: Path | None, as_json: bool) -> No
 @click.option(
     "--from", "basis", type=YEAR, help="Year whose volumes to use (default: the one before)."
 )
+@click.option(
+    "--volume-change",
+    metavar="PERCENT",
+    default="0",
+    help="Change every projected quantity by PERCENT, e.g. -5 (default 0).",
+)
+@click.option(
+    "--inflation",
+    metavar="PERCENT",
+    help="Price a year without tariffs of its own at the latest earlier year's, every "
+    "charge raised by PERCENT a year, compounded (default 0; a YEAR without tariffs of "
+    "its own needs it).",
+)
+@click.option(
+    "--years", type=int, default=1, help="Project YEAR and the years after it: 1 to 5 (default 1)."
+)
 @json_option
 @refusals
 def billing_estimate(
-    year: FinancialYear, out: Path | None, basis: FinancialYear | None, as_json: bool
+    year: FinancialYear,
+    out: Path | None,
+    basis: FinancialYear | None,
+    volume_change: str,
+    inflation: str | None,
+    years: int,
+    as_json: bool,
 ) -> None:
     """Each client's projected charges for a financial year (budget letters): with --json,
-    one entry per client and service, `annual` its projected net charge."""
+    one entry per client and service, `annual` its projected net charge (and with --years,
+    `years`: its net for each year)."""
+    scenario = Scenario(
+        volume_change=_percent("--volume-change", volume_change),
+        inflation=None if inflation is None else _percent("--inflation", inflation),
+        years=years,
+    )
     with database().transaction() as session:
-        projection = project_year(session, year, basis)
+        projection = project_year(session, year, basis, scenario)
         if out is not None:
             write_budget_workbook(session, projection, out)
     if as_json:
-        emit(
-            [
-                {"client": code, "service": p.service, "annual": f"{p.net:.2f}"}
-                for code, services in projection.clients.items()
-                for p in services
-            ]
-        )
+        emit(estimate_entries(projection))
         return
-    for code, services in projection.clients.items():
-        click.echo(f"{code:<12} {sum((p.net for p in services), Decimal(0)):>14.2f}")
+    if years > 1:
+        click.echo(f"{'client':<12} " + " ".join(f"{y!s:>14}" for y in projection.years))
+    for code, totals in projection.totals().items():
+        click.echo(f"{code:<12} " + " ".join(f"{total:>14.2f}" for total in totals))
     if out is not None:
         click.echo(f"wrote {out}")
+
+
+def _percent(option: str, text: str) -> Decimal:
+    """A percent typed at the command line, with or without its `%`."""
+    try:
+        return decimal(text.strip().removesuffix("%"))
+    except ValueError as error:
+        raise Refused(f"{option}: {error}") from None

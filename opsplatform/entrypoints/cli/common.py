@@ -14,7 +14,7 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from opsplatform.errors import CLIENT_NEEDED, TARIFF_FROZEN, Problem, Refused
+from opsplatform.errors import CLIENT_NEEDED, TARIFF_FROZEN, TARIFFS_UNSET, Problem, Refused
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
 Period = TypeVar("Period", Month, Quarter, FinancialYear)
@@ -93,6 +93,8 @@ HINTS = {
     TARIFF_FROZEN: "load with --rerate to change them and bill the difference as "
     "prior-period lines",
     CLIENT_NEEDED: "name it with --client CODE",
+    TARIFFS_UNSET: "or give --inflation PERCENT to price it at the latest earlier year's "
+    "tariffs raised by that percent (0 for the same prices)",
 }
 
 
