@@ -49,6 +49,24 @@ class Effects:
     changes: list[Effect]
     unknown: str | None = None  # why the year could not be rated, if it could not
 
+    def document(self) -> dict[str, object]:
+        """The effects as `setup load --json` gives them and an upload keeps them (money as
+        strings)."""
+        return {
+            "year": str(self.year),
+            "unknown": self.unknown,
+            "changes": [
+                {
+                    "client": e.client,
+                    "service": e.service,
+                    "before": f"{e.before:.2f}",
+                    "after": f"{e.after:.2f}",
+                    "change": f"{e.change:.2f}",
+                }
+                for e in self.changes
+            ],
+        }
+
 
 def year_in_hand(session: Session) -> FinancialYear:
     """The financial year of the first month not yet issued (this month's, if none is)."""
@@ -93,3 +111,9 @@ def effect_of(session: Session, change: Callable[[], T]) -> tuple[T, Effects]:
         if before.get((client, service), ZERO) != after.get((client, service), ZERO)
     ]
     return result, Effects(year, moved)
+
+
+def measured(session: Session, change: Callable[[], T]) -> tuple[T, dict[str, object]]:
+    """`effect_of`, the effects as a document: what an upload's check keeps for its page."""
+    result, effects = effect_of(session, change)
+    return result, effects.document()

@@ -37,7 +37,7 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from importers.setup import check_setup, load_setup
-from importers.setup_loader import Issued
+from importers.setup_loader import Issued, LoadReport
 from importers.tables import estimate_rows
 from importers.templates import write_error_report
 from importers.usage import UsageRefused, check_file, import_file
@@ -58,6 +58,8 @@ QUEUE_SECONDS = 60 * 60  # a job waiting this long for its turn was lost with it
 
 # What the checks ask billing, which importers may not import (docs/ARCHITECTURE.md):
 IssuedAmong = Callable[[Session, Collection[str]], set[str]]  # which of these are issued
+# a setup check made through it, and how it moves each client's charges (billing.effects)
+Measure = Callable[[Session, Callable[[], LoadReport]], tuple[LoadReport, dict[str, object]]]
 
 
 def safe_name(name: str, kind: str) -> str:
@@ -215,11 +217,13 @@ class Uploads:
         db: Database,
         issued: Issued,
         issued_among: IssuedAmong,
+        measure: Measure,
     ) -> None:
         self.folder = folder
         self.db = db
         self.issued = issued
         self.issued_among = issued_among
+        self.measure = measure
         self.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsplatform-import")
 
     def receive(self, kind: str, name: str, content: IO[bytes], user_id: int) -> Upload:
@@ -348,17 +352,22 @@ class Uploads:
     def _check_setup(self, upload: Upload) -> None:
         try:
             with self.db.transaction(dry_run=True) as session:
-                report = check_setup(
+                report, effects = self.measure(
                     session,
-                    upload.path,
-                    issued=self.issued,
-                    rerate=upload.meta["rerate"],
-                    progress=upload.progressed,
+                    lambda: check_setup(
+                        session,
+                        upload.path,
+                        issued=self.issued,
+                        rerate=upload.meta["rerate"],
+                        progress=upload.progressed,
+                    ),
                 )
         except Refused as refused:
             upload.refused(refused)
             return
-        upload.meta.update(state="checked", sheets=report.sheets, problems=[], problem_count=0)
+        upload.meta.update(
+            state="checked", sheets=report.sheets, effects=effects, problems=[], problem_count=0
+        )
         upload.save()
 
     def _load_setup(self, upload: Upload, email: str) -> None:

@@ -24,9 +24,13 @@ NO_DATA = "no data"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def money_text(amount: Decimal | None, missing: str = NO_DATA) -> str:
-    """`£1,234.56`, `-£3.00`; `missing` when there is no figure."""
-    return missing if amount is None else format_gbp(amount)
+def money_text(amount: Decimal | str | None, missing: str = NO_DATA, signed: bool = False) -> str:
+    """`£1,234.56`, `-£3.00` (`+£3.00` if `signed`); `missing` when there is no figure. A
+    sum kept as text (`"1234.56"`, as an upload's report keeps it) reads the same."""
+    if amount is None:
+        return missing
+    value = Decimal(amount)
+    return ("+" if signed and value > 0 else "") + format_gbp(value)
 
 
 def quantity_text(value: Decimal | None) -> str:

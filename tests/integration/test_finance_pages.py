@@ -10,7 +10,7 @@ import json
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -794,6 +794,23 @@ def test_setup_workbook_is_checked_then_loaded_on_confirmation(app, finance, peo
     history = finance.get("/imports")
     assert "Setup workbook setup.xlsx loaded: 1 new, 1 changed, 1 unchanged" in history.text
     assert post(finance, f"/imports/setup/{token}/commit").status_code == 404
+
+
+def test_a_leavers_check_shows_what_every_remaining_partner_will_pay(app, finance, tmp_path):
+    book = {
+        "Subscriptions": [
+            ["client", "service", "start", "end"],
+            ["PRS", "HOST", date(2026, 4, 1), date(2026, 9, 30)],
+            ["PRS", "ICT", date(2026, 4, 1), date(2026, 9, 30)],
+        ]
+    }
+    page, _ = checked(finance, "/imports/setup", book_bytes(tmp_path, book), "leaver.xlsx")
+    assert "What it changes in each client's charges for 2026-27" in page.text
+    rows = Page(page.text).rows
+    # the ICT pool of 120,000 a year: from October two ways instead of three
+    assert ["WYR", "ICT", "£39,999.96", "£49,999.98", "+£10,000.02"] in rows
+    assert ["LAN", "ICT", "£40,000.08", "£50,000.04", "+£9,999.96"] in rows
+    assert ["PRS", "HOST", "£36,000.00", "£18,000.00", "-£18,000.00"] in rows
 
 
 def test_setup_workbook_problems_are_listed_with_their_sheet(app, finance, tmp_path):

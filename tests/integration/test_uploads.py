@@ -11,6 +11,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from billing.effects import measured
 from billing.issue import ISSUED, IssuedFigures, issued_among
 from importers.uploads import QUEUE_SECONDS, STALE_SECONDS, STALL_SECONDS, Uploads, safe_name
 from opsplatform.models import AuditEvent, ImportBatch, UsageEvent
@@ -26,7 +27,7 @@ USAGE = [
 
 @pytest.fixture
 def uploads(instance, database):
-    found = Uploads(instance / "uploads", database, ISSUED, issued_among)
+    found = Uploads(instance / "uploads", database, ISSUED, issued_among, measured)
     yield found
     found.jobs.shutdown(wait=True)
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from billing.effects import Effects, effect_of
+from billing.effects import effect_of
 from billing.issue import ISSUED
 from importers.setup import check_setup, load_setup
 from importers.templates import write_setup_template
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
-from opsplatform.money import format_gbp
+from opsplatform.entrypoints.formats import money_text
 
 
 @click.group("setup", cls=AppGroup)
@@ -51,7 +51,7 @@ def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
                 lambda: load_setup(session, book, actor=raised_by(), issued=ISSUED, rerate=rerate),
             )
     if as_json:
-        emit({**report.as_dict(), "effects": _effects_document(effects)})
+        emit({**report.as_dict(), "effects": effects.document()})
         return
     verb = "would load" if dry_run else "loaded"
     for sheet, counts in report.sheets.items():
@@ -63,25 +63,8 @@ def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
         click.echo("the workbook holds no rows")
     for e in effects.changes:
         click.echo(
-            f"{e.client} {e.service} {effects.year}: {format_gbp(e.before)} -> "
-            f"{format_gbp(e.after)} ({'+' if e.change > 0 else '-'}{format_gbp(abs(e.change))})"
+            f"{e.client} {e.service} {effects.year}: {money_text(e.before)} -> "
+            f"{money_text(e.after)} ({money_text(e.change, signed=True)})"
         )
     if effects.unknown:
         click.echo(f"the effect on {effects.year} charges is not known: {effects.unknown}")
-
-
-def _effects_document(effects: Effects) -> dict[str, object]:
-    return {
-        "year": str(effects.year),
-        "unknown": effects.unknown,
-        "changes": [
-            {
-                "client": e.client,
-                "service": e.service,
-                "before": f"{e.before:.2f}",
-                "after": f"{e.after:.2f}",
-                "change": f"{e.change:.2f}",
-            }
-            for e in effects.changes
-        ],
-    }

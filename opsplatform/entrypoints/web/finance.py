@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from billing.effects import measured
 from billing.issue import ISSUED, issued_among
 from importers.templates import write_setup_template, write_usage_template
 from importers.uploads import Upload, Uploads, usage_months
@@ -68,6 +69,7 @@ def _uploads_of(state: BlueprintSetupState) -> None:
         state.app.extensions["opsplatform.db"],
         ISSUED,
         issued_among,
+        measured,
     )
     state.app.config.setdefault("IMPORT_WAIT_SECONDS", 2)
 
