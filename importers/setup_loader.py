@@ -17,7 +17,7 @@ from decimal import Decimal
 from itertools import chain
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from billing.rules import format_bands, parse_bands
@@ -31,6 +31,8 @@ from opsplatform.models import (
     Estimate,
     Kpi,
     KpiBaseline,
+    PostingColumn,
+    PostingTemplate,
     Service,
     Setting,
     Sla,
@@ -90,6 +92,7 @@ class _Loader:
         self.problems = Problems()
         self.absent: set[str] = set()
         self.before = 0  # problems found before the row being loaded
+        self.templates: dict[int, PostingTemplate] = {}  # posting templates replaced
 
     def problem(self, message: str, sheet: str, row: int, column: str | None = None) -> None:
         self.problems.append(Problem(message, sheet, row, column))
@@ -383,6 +386,25 @@ class _Loader:
         key = {"kpi_id": kpi.id, "scope": client.code if client else "centre"}
         self.upsert("Baselines", KpiBaseline, key, {"value": r["value"], "period": r["period"]})
 
+    def postingcolumns(self, n: int, r: Row) -> None:
+        """The workbook's rows for a client replace its template: its first row removes
+        the columns the client had, and each row counts as what it changes of them."""
+        client = self.ref(Client, r["client"], "PostingColumns", n, "client")
+        if client is None:
+            return
+        if client.id not in self.templates:
+            self.templates[client.id] = _remove_template(self.session, client.id)
+        was = self.templates[client.id].get(r["position"])
+        now = (r["heading"], r["source"])
+        self.session.add(
+            PostingColumn(
+                client_id=client.id, position=r["position"], heading=now[0], source=now[1]
+            )
+        )
+        self.session.flush()
+        outcome = "created" if was is None else "unchanged" if was == now else "updated"
+        self.report.count("PostingColumns", outcome)
+
     def troubled(self) -> bool:
         """Whether the row being loaded has a problem."""
         return self.problems.total > self.before
@@ -395,6 +417,17 @@ def _check_thresholds(
         loader.problem("amber must not be above target when higher is better", sheet, n, "amber")
     if direction == "lower" and amber < target:
         loader.problem("amber must not be below target when lower is better", sheet, n, "amber")
+
+
+def _remove_template(session: Session, client_id: int) -> PostingTemplate:
+    """Remove a client's posting columns; return what they were."""
+    where = PostingColumn.client_id == client_id
+    was = {
+        c.position: (c.heading, c.source)
+        for c in session.scalars(select(PostingColumn).where(where))
+    }
+    session.execute(delete(PostingColumn).where(where))
+    return was
 
 
 def _without(row: Row, *keys: str) -> Row:

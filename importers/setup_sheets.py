@@ -26,6 +26,7 @@ from opsplatform.models import (
     Estimate,
     Kpi,
     KpiBaseline,
+    PostingColumn,
     Service,
     Setting,
     Sla,
@@ -33,7 +34,7 @@ from opsplatform.models import (
     Tariff,
 )
 from opsplatform.periods import FinancialYear
-from opsplatform.vocabulary import VatTreatment
+from opsplatform.vocabulary import FIXED_TEXT, PostingSource, VatTreatment
 
 # A parsed row: each column's value as its column's parser gives it (see SHEETS), or
 # its default. The values differ in type by column, so the row's are Any.
@@ -92,6 +93,29 @@ def _kpi_code(value: object) -> str:
     return result
 
 
+POSITIONS = 200  # columns of a client's posting-file template: room for Oracle's 150 or so
+
+
+def _position(value: object) -> int:
+    result = cell.whole(value)
+    if not 1 <= result <= POSITIONS:
+        raise ValueError(f"'{cell.text(value)}' is not a column number from 1 to {POSITIONS}")
+    return result
+
+
+def _posting_source(value: object) -> str:
+    """A PostingSource, or `text:` and a fixed text (kept as typed)."""
+    result = cell.text(value)
+    if result[: len(FIXED_TEXT)].lower() == FIXED_TEXT:
+        return FIXED_TEXT + result[len(FIXED_TEXT) :]
+    try:
+        return PostingSource(result.lower())
+    except ValueError:
+        raise ValueError(
+            f"'{result}' is not one of {', '.join(PostingSource)}, nor {FIXED_TEXT} and a text"
+        ) from None
+
+
 @dataclass(frozen=True)
 class Column:
     """A column of a sheet: how its cells are parsed, whether one must be given, the
@@ -148,6 +172,18 @@ SHEETS = [
             Column("email", _email, False),
             Column("address", cell.text, False, note="for VAT invoices"),
             Column("vat_number", cell.text, False, note="if the client is VAT-registered"),
+            Column(
+                "vat_recoverable_code",
+                cell.text,
+                False,
+                note="the client's own code for the VAT it recovers, in its expense journal",
+            ),
+            Column(
+                "creditors_code",
+                cell.text,
+                False,
+                note="the client's own creditors code, credited in its expense journal",
+            ),
         ],
         "Client councils, keyed by code",
         ["WYR", "Wyre Council", "england", "finance@wyre.example"],
@@ -309,6 +345,34 @@ SHEETS = [
         "KPI values before sharing, to show the change since",
         ["PAY-5D", None, 81.5, "2023-24"],
     ),
+    Sheet(
+        "PostingColumns",
+        [
+            Column(
+                "client",
+                cell.code,
+                note="whose posting-file template (billing post --format mapped; over Oracle's "
+                "columns, --format oracle); a workbook's rows for a client replace its template",
+            ),
+            Column(
+                "position",
+                _position,
+                note=f"the column's number in the client's file, 1 (column A) to {POSITIONS}; "
+                "a number no row gives is an empty column",
+            ),
+            Column("heading", cell.text, False, note="the column's heading in the file"),
+            Column(
+                "source",
+                _posting_source,
+                note="what the column holds: "
+                + "; ".join(f"{s} ({s.label})" for s in PostingSource)
+                + f"; or {FIXED_TEXT} and a text, that text on every row (e.g. {FIXED_TEXT}GBP)",
+            ),
+        ],
+        "A client's own posting-file template, a column a row (billing post --format mapped; "
+        "over Oracle's columns, --format oracle); a client's rows replace its template",
+        ["WYR", 1, "Cost Centre", "cost_centre"],
+    ),
 ]
 SHEETS_BY_NAME = {s.name.lower(): s for s in SHEETS}
 
@@ -326,6 +390,7 @@ _KEYS = {
     "SLAs": ("client", "kpi"),
     "Holidays": ("nation", "date"),
     "Baselines": ("kpi", "client"),
+    "PostingColumns": ("client", "position"),
 }
 
 
@@ -341,6 +406,7 @@ _MODELS: dict[str, type[Base]] = {
     "SLAs": Sla,
     "Holidays": CalendarOverride,
     "Baselines": KpiBaseline,
+    "PostingColumns": PostingColumn,
 }
 # each sheet's text columns stored in a column of limited length, by name
 _LONGEST: dict[str, dict[str, int]] = {

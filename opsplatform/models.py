@@ -64,6 +64,28 @@ class Client(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     address: Mapped[str | None] = mapped_column(Text)  # for VAT invoices
     vat_number: Mapped[str | None] = mapped_column(String(20))
+    # the client's own ledger codes for its expense journal (`billing post --format client`)
+    vat_recoverable_code: Mapped[str | None] = mapped_column(String(40))
+    creditors_code: Mapped[str | None] = mapped_column(String(40))
+
+
+class PostingColumn(Base):
+    """One column of a client's own posting-file template (`billing post --format mapped`):
+    its column number, heading and what it holds, a `PostingSource` or `text:` and a
+    fixed text."""
+
+    __tablename__ = "posting_columns"
+    __table_args__ = (UniqueConstraint("client_id", "position"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    heading: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(200))
+
+
+# A client's posting-file template as its PostingColumn rows give it: column number ->
+# (heading, source).
+PostingTemplate = dict[int, tuple[str | None, str]]
 
 
 class Service(Base):

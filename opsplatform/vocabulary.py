@@ -1,7 +1,8 @@
 """The product's vocabulary: every coded value it stores, with the words people read for it.
 
 One enum per list of codes (roles, statement line kinds, statement, query, import and
-scheduled-run statuses, charging rules, VAT treatments and codes, KPI statuses). Each
+scheduled-run statuses, charging rules, VAT treatments and codes, what a column of a
+posting file holds, KPI statuses). Each
 member is its stored text (a `StrEnum`, so `LineKind.CHARGE == "charge"`), carries its `label` and, where it is
 shown as a tag, the one `colour` it has everywhere: pages, charts and workbooks map that
 colour name to their own palette, so amber is the same colour on every page.
@@ -92,6 +93,32 @@ class VatCode(Term):
     OUTSIDE_SCOPE = "O", "Outside the scope of VAT"
     EXEMPT = "E", "Exempt"
     ZERO = "Z", "Zero-rated"
+
+
+class PostingSource(Term):
+    """What a column of a client's own posting-file template holds (the setup workbook's
+    PostingColumns): a field of its journal's rows, or, written `text:` and a text, that
+    fixed text on every row (`FIXED_TEXT`)."""
+
+    STATEMENT = "statement", "Statement number"
+    CLIENT = "client", "Client code"
+    MONTH = "month", "Month billed, YYYY-MM"
+    DATE = "date", "Issue date, YYYY-MM-DD"
+    DATE_DMY = "date_dmy", "Issue date, DD/MM/YYYY"
+    DATE_YMD = "date_ymd", "Issue date, YYYY/MM/DD"
+    COST_CENTRE = "cost_centre", "Cost centre (the client's own)"
+    SUBJECTIVE = "subjective", "Subjective or account (the client's own)"
+    DEBIT = "debit", "Debit, signed: a credit line is a negative debit"
+    CREDIT = "credit", "Credit, signed: a credit line is a negative credit"
+    AMOUNT = "amount", "Amount, signed: debits positive, credits negative"
+    POSITIVE_DEBIT = "positive_debit", "Debit, never negative: a negative credit moves here"
+    POSITIVE_CREDIT = "positive_credit", "Credit, never negative: a negative debit moves here"
+    VAT_CODE = "vat_code", "VAT code: S, O, E or Z"
+    DESCRIPTION = "description", "Description"
+    PO_NUMBER = "po_number", "Purchase order number"
+
+
+FIXED_TEXT = "text:"  # a PostingColumns source that is this and a text: that text on every row
 
 
 class KpiStatus(Term):

@@ -19,7 +19,16 @@ from tests.support import FY, small_centre, write_book, write_csv
 # The columns of CONTRACT.md section 3, sheet by sheet.
 CONTRACT_SHEETS = {
     "Settings": ["key", "value"],
-    "Clients": ["code", "name", "nation", "email", "address", "vat_number"],
+    "Clients": [
+        "code",
+        "name",
+        "nation",
+        "email",
+        "address",
+        "vat_number",
+        "vat_recoverable_code",
+        "creditors_code",
+    ],
     "Services": ["code", "name", "unit", "vat_rate", "cost_centre", "subjective"],
     "Subscriptions": [
         "client",
@@ -66,6 +75,7 @@ CONTRACT_SHEETS = {
         "calendar",
     ],
     "SLAs": ["client", "kpi", "target", "amber", "service_credit_percent"],
+    "PostingColumns": ["client", "position", "heading", "source"],
 }
 
 

@@ -184,17 +184,19 @@ def billing_adjust(
 @click.option(
     "--format",
     "form",
-    type=click.Choice(sorted(FORMATS)),
+    type=click.Choice(list(FORMATS)),
     default="journal",
     show_default=True,
-    help="journal: the centre's balanced journal.",
+    help="journal: the centre's journal; client: the clients' expense journals; oracle: a "
+    "client's in Oracle Fusion's journal import; mapped: a client's in its own template.",
 )
+@click.option("--client", help="One client's statements only (oracle and mapped: required).")
 @json_option
 @refusals
-def billing_post(month: Month, out: Path, form: str, as_json: bool) -> None:
+def billing_post(month: Month, out: Path, form: str, client: str | None, as_json: bool) -> None:
     """The month's issued statements as a posting file for a ledger."""
     with database().transaction() as session:
-        report = write_posting_file(session, month, out, raised_by(), form)
+        report = write_posting_file(session, month, out, raised_by(), form, client)
     if as_json:
         emit(
             {**asdict(report), "debits": f"{report.debits:.2f}", "credits": f"{report.credits:.2f}"}
@@ -206,8 +208,7 @@ def billing_post(month: Month, out: Path, form: str, as_json: bool) -> None:
     )
     if report.uncoded:
         click.echo(
-            f"warning: {report.uncoded} row(s) have no ledger code: set debtors_code and "
-            "vat_control_code in Settings and cost_centre and subjective on Services",
+            f"warning: {report.uncoded} row(s) have no ledger code: set {FORMATS[form].codes}",
             err=True,
         )
 
