@@ -14,7 +14,7 @@ latest earlier values. The workbook's notes say what was assumed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +26,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from billing.charges import subscriptions_in, year_inputs
+from billing.coding import Codings
 from billing.engine import Ideal, YearInputs, rate_year
 from billing.projection import (
     Fill,
@@ -131,8 +132,16 @@ def project_year(
     de_minimis = centre_settings(session).de_minimis
     base = subscribed_months(subscriptions_in(session, projection.basis), projection.basis)
     services = {s.code: s for s in session.scalars(select(Service))}
+    clients = dict(session.execute(select(Client.code, Client.id)).all())
+    codings = Codings(session)
+
+    def vat_rate(client: str, service: str) -> Decimal:
+        """The VAT the client's subscription bears (the service's rate, or none)."""
+        return codings.of(clients[client], services[service], year.first_month).vat_rate
+
     for each in projection.years:
-        _record(projection, each, _rate(session, projection, each, base, de_minimis), services)
+        lines = _rate(session, projection, each, base, de_minimis)
+        _record(projection, each, lines, services, vat_rate)
     return projection
 
 
@@ -318,9 +327,10 @@ def _record(
     year: FinancialYear,
     lines: dict[tuple[str, str, Month], list[Ideal]],
     services: dict[str, Service],
+    vat_rate: Callable[[str, str], Decimal],
 ) -> None:
     """Add `year`'s rated lines to the projection: each client and service's net, and for
-    the budget year its months in detail."""
+    the budget year its months in detail, with the VAT rate `vat_rate(client, service)`."""
     years_on = year.start_year - projection.priced_at[year].start_year
     amounts: dict[Pair, list[Decimal]] = defaultdict(lambda: [ZERO] * 12)
     quantities: dict[Pair, Decimal] = defaultdict(lambda: ZERO)
@@ -338,7 +348,12 @@ def _record(
             s = services[service]
             projection.clients.setdefault(client, []).append(
                 ServiceProjection(
-                    service, s.name, s.unit, quantities[(client, service)], monthly, s.vat_rate
+                    service,
+                    s.name,
+                    s.unit,
+                    quantities[(client, service)],
+                    monthly,
+                    vat_rate(client, service),
                 )
             )
 

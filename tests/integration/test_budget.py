@@ -421,3 +421,32 @@ def test_a_scenario_out_of_range_is_refused_and_nothing_written(
     document = cli.json("billing", "estimate", NEXT, option, value, "-o", out, expect=1)
     assert [e["message"] for e in document["errors"]] == [message]
     assert not out.exists()
+
+
+def test_a_budget_letter_charges_vat_as_the_clients_subscription_does(cli, tmp_path):
+    """Hosting at 20% VAT: LAN pays it; WYR's hosting is a non-business supply."""
+    budget_centre(cli, tmp_path)
+    vat = {
+        "Services": [
+            ["code", "name", "unit", "vat_rate"],
+            ["HOST", "Systems hosting", "month", 20],
+        ],
+        "Subscriptions": [
+            ["client", "service", "start", "vat"],
+            ["WYR", "HOST", date(2026, 4, 1), "outside_scope"],
+        ],
+    }
+    cli("setup", "load", write_book(tmp_path / "vat.xlsx", vat))
+    out = tmp_path / "budget.xlsx"
+    cli("billing", "estimate", NEXT, "-o", out)
+    book = load_workbook(out)
+
+    def host(code: str) -> dict:
+        sheet = list(book[code].iter_rows(values_only=True))
+        header = next(row for row in sheet if row[0] == "service")
+        return next(dict(zip(header, row, strict=False)) for row in sheet if row[0] == "HOST")
+
+    # 38,000.00 a year in instalments of 3,166.67 (March 3,166.63); VAT rounded per
+    # month: 633.334 and 633.326 are both 633.33, so 12 x 633.33 = 7,599.96
+    assert Decimal(str(host("WYR")["VAT"])) == 0
+    assert Decimal(str(host("LAN")["VAT"])) == Decimal("7599.96")
