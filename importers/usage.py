@@ -26,6 +26,8 @@ from opsplatform.audit import record
 from opsplatform.db import take_turns, utcnow
 from opsplatform.errors import Problems, Refused
 from opsplatform.models import ImportBatch, UsageEvent
+from opsplatform.periods import Month
+from opsplatform.settings import locked_years
 
 BATCHES = cast(Table, ImportBatch.__table__)  # a mapped class's Table, typed as any FromClause
 
@@ -236,6 +238,13 @@ def revert_batch(session: Session, batch_id: int, actor: str) -> Reverted:
             .group_by(UsageEvent.month)
         ).all()
     )
+    locked = sorted({str(Month.parse(m).financial_year) for m in months} & locked_years(session))
+    if locked:
+        raise Refused(
+            f"batch {batch_id} holds usage of {', '.join(locked)}, which is locked "
+            "(billing lock-year): its usage can no longer change; correct its statements "
+            "with billing adjust"
+        )
     deleted = cast(
         CursorResult[Any],  # what a DELETE gives, though Session.execute says any Result
         session.execute(delete(UsageEvent).where(UsageEvent.batch_id == batch_id)),

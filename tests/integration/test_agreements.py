@@ -180,6 +180,7 @@ def test_a_year_locks_only_once_every_statement_of_it_is_issued(cli, tmp_path):
 
 def test_a_locked_year_is_never_re_rated(cli, tmp_path):
     whole_year(cli, tmp_path)
+    batch = cli.json("usage", "import", wyr_pay(tmp_path, "jan", [("2027-01-12", 10)]))["batch"]
     locked = cli.json("billing", "lock-year", "2026-27")
     # 12 months x (WYR, LAN, PRS); HOST 3 x 36,000 and ICT 120,000 a year
     assert (locked["financial_year"], locked["statements"], locked["net"]) == (
@@ -192,6 +193,8 @@ def test_a_locked_year_is_never_re_rated(cli, tmp_path):
     assert "2026-27 is locked" in cli("billing", "close", "2027-03", expect=1).stderr
     refused = cli("usage", "import", wyr_pay(tmp_path, "late", [("2027-03-20", 10)]), expect=1)
     assert "2026-27, which is locked" in refused.stdout + refused.stderr
+    refused = cli("usage", "revert", str(batch), expect=1)
+    assert f"batch {batch} holds usage of 2026-27, which is locked" in refused.stderr
     tariff = {
         "Tariffs": [
             ["service", "financial_year", "rule", "annual_amount"],

@@ -210,6 +210,28 @@ def test_apportion_equal_across_clients_subscribed_that_month():
         assert pool == D("1000.00")
 
 
+def test_a_leaver_in_notice_keeps_its_pool_share_and_the_lines_say_why():
+    """PRS stopped using the pool on 28 February and is in notice until 31 March: March
+    is still split three ways, and its March line says so."""
+    leaver = Subscribed("PRS", "PAY", YEAR_START, YEAR_END, "standard", left=date(2027, 2, 28))
+    data = inputs(
+        [sub("WYR"), sub("LAN"), leaver],
+        [terms("apportion", annual_amount=D("12000.00"), driver="equal")],
+    )
+    result = run(data)
+    assert [charge(result, c, MARCH) for c in ("WYR", "LAN", "PRS")] == [
+        D("333.33"),
+        D("333.34"),
+        D("333.33"),
+    ]
+    (march,) = result[("PRS", "PAY", MARCH)]
+    assert march.basis.endswith(
+        "PRS left on 28 February 2027 and pays its share until its notice ends on 31 March 2027"
+    )
+    (february,) = result[("PRS", "PAY", FEBRUARY)]
+    assert "notice" not in february.basis  # it still used the service in February
+
+
 def test_apportion_pool_uses_the_fixed_fee_instalments():
     data = inputs(
         [sub("LAN"), sub("PRS")], [terms("apportion", annual_amount=D("1000.00"), driver="equal")]
