@@ -1,15 +1,19 @@
 """The statement workbook: what a client council's finance team receives with a statement.
 
-Three sheets: "Statement" (who, when, how much, and every line with the sentence that
-explains it), "Ties to statement" (each charge line's quantity against the usage behind
-it) and "Usage detail" (every usage event behind the charge lines). The book is written
-in openpyxl's write-only mode and the events are streamed from the database, so a month
-of 100,000 events stays quick and light on memory. Text that people typed is always
-stored as text, never as a formula.
+Three sheets: "Statement" (who, when, how much, every line with the sentence that explains
+it and its VAT and ledger codes, then VAT by rate; a statement that charges VAT is headed
+"VAT invoice" and gives what one must, HMRC VAT Notice 700/21 section 16), "Ties to
+statement" (each charge line's quantity against the usage behind it) and "Usage detail"
+(every usage event behind the charge lines). The book is written in openpyxl's write-only
+mode and the events are streamed from the database, so a month of 100,000 events stays
+quick and light on memory. Text that people typed is always stored as text, never as a
+formula.
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,9 +29,10 @@ from sqlalchemy import Result, select
 from sqlalchemy.orm import Session
 
 from billing.models import Statement, StatementLine
+from billing.statements import VatBand, charges_vat, issued_on, vat_by_rate
 from opsplatform.errors import Refused
 from opsplatform.models import Subscription, UsageEvent
-from opsplatform.periods import Month, london_date, to_london
+from opsplatform.periods import Month, to_london
 from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import LineKind
 from opsplatform.workbooks import (
@@ -48,14 +53,20 @@ LINE_HEADERS = [
     "Kind",
     "Period",
     "Quantity",
-    "Rate",
+    "Unit price",
     "Basis",
     "Net",
+    "VAT code",
     "VAT rate",
     "VAT",
     "Total",
+    "Centre cost centre",
+    "Centre subjective",
+    "Client cost centre",
+    "Client subjective",
+    "Purchase order",
 ]
-LINE_WIDTHS = [7, 11, 40, 22, 11, 11, 11, 55, 14, 9, 12, 14]
+LINE_WIDTHS = [7, 13, 40, 22, 11, 11, 11, 55, 14, 7, 9, 12, 14, 12, 12, 12, 12, 19]
 TIE_HEADERS = [
     "Service",
     "Period",
@@ -100,7 +111,11 @@ DRAFT_FONT = Font(bold=True, color="C00000")
 WRAP = Alignment(wrap_text=True, vertical="top")
 TOP = Alignment(vertical="top")
 RIGHT = Alignment(horizontal="right")
+CENTRE = Alignment(horizontal="center", vertical="top")
+# a code kept clear of the money to its left
+INDENTED = Alignment(horizontal="left", indent=1, vertical="top")
 TOTAL_BORDER = Border(top=Side(style="thin"), bottom=Side(style="double"))
+LINE_HEIGHT = 15  # points: a line of the default 11-point text
 DETAIL_FETCH = 5000
 
 
@@ -147,8 +162,11 @@ def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: 
     _lay_out(ws, LINE_WIDTHS, header_row)
     for row in cover:
         ws.append(row)
+    _fit_height(ws, header_row, zip(LINE_HEADERS, LINE_WIDTHS, strict=True))
     ws.append(_header(ws, LINE_HEADERS))
-    for line in statement.lines:
+    wrapped = [LINE_WIDTHS[LINE_HEADERS.index(header)] for header in ("Description", "Basis")]
+    for number, line in enumerate(statement.lines, start=header_row + 1):
+        _fit_height(ws, number, zip((line.description, line.basis), wrapped, strict=True))
         ws.append(_line_row(ws, line))
     last_line_row = header_row + len(statement.lines)
     last_column = get_column_letter(len(LINE_HEADERS))
@@ -156,29 +174,41 @@ def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: 
     ws.append([])
     ws.append(_totals_row(ws, statement))
     ws.append([])
+    ws.append(_at(ws, {"Basis": _cell(ws, "VAT by rate", font=BOLD, alignment=RIGHT)}))
+    for band in vat_by_rate(statement):
+        ws.append(_band_row(ws, band))
+    ws.append([])
     ws.append([_cell(ws, "Please quote the statement number with any payment or query.")])
 
 
 def _cover_rows(
     session: Session, ws: WriteOnlyWorksheet, statement: Statement
 ) -> list[list[object]]:
-    """Label-value rows: labels in column A (spilling into B), values in column C."""
+    """Label-value rows: labels in column A (spilling into B), values in column C. A
+    statement that charges VAT is headed "VAT invoice" and gives its tax point."""
     settings = centre_settings(session)
+    client = statement.client
     month = Month.parse(statement.month)
+    vat_invoice = charges_vat(statement)
     status = (
         _cell(ws, "Issued")
         if statement.status == "issued"
         else _cell(ws, "DRAFT: not yet issued; amounts may still change", font=DRAFT_FONT)
     )
-    issue_date = london_date(statement.issued_at) if statement.issued_at else "not yet issued"
+    issue_date = issued_on(statement) or "not yet issued"
     due_date = statement.due_date or "not yet issued"
     details: list[tuple[str, Cell | CellValue]] = [
-        ("Client", statement.client.name),
-        ("Client code", statement.client.code),
+        ("Centre address", _one_line(settings.centre_address) or "not recorded"),
+        ("Centre VAT number", settings.vat_number or "not recorded"),
+        ("Client", client.name),
+        ("Client code", client.code),
+        ("Client address", _one_line(client.address) or "none given"),
+        ("Client VAT number", client.vat_number or "none given"),
         ("Statement number", statement.number),
         ("Month", month.label),
         ("Status", status),
         ("Issue date", issue_date),
+        *([("Tax point", issue_date)] if vat_invoice else []),
         ("Due date", due_date),
         ("Payment terms", _cell(ws, settings.payment_terms_days, number_format=DAYS_FORMAT)),
         ("Purchase order(s)", ", ".join(_po_numbers(session, statement, month)) or "none given"),
@@ -186,7 +216,7 @@ def _cover_rows(
     ]
     rows: list[list[object]] = [
         [_cell(ws, settings.centre_name, font=TITLE_FONT)],
-        [_cell(ws, "Statement of charges", font=BOLD)],
+        [_cell(ws, "VAT invoice" if vat_invoice else "Statement of charges", font=BOLD)],
         [],
     ]
     for label, value in details:
@@ -194,6 +224,11 @@ def _cover_rows(
         rows.append([_cell(ws, label, font=BOLD), None, cell])
     rows.append([])
     return rows
+
+
+def _one_line(address: str | None) -> str:
+    """An address typed on several lines, on one: `Civic Centre, Poulton FY6 7PU`."""
+    return ", ".join(line.strip() for line in (address or "").splitlines() if line.strip())
 
 
 def _po_numbers(session: Session, statement: Statement, month: Month) -> list[str]:
@@ -230,25 +265,64 @@ def _line_row(ws: WriteOnlyWorksheet, line: StatementLine) -> list[Cell | None]:
         rate,
         _cell(ws, line.basis, alignment=WRAP),
         _cell(ws, line.amount, number_format=MONEY_FORMAT, alignment=TOP),
+        _cell(ws, line.vat_code, alignment=CENTRE),
         _cell(ws, line.vat_rate / 100, number_format=_percent_format(line.vat_rate), alignment=TOP),
         _cell(ws, line.vat, number_format=MONEY_FORMAT, alignment=TOP),
         _cell(ws, line.amount + line.vat, number_format=MONEY_FORMAT, alignment=TOP),
+        _code(ws, line.cost_centre),
+        _code(ws, line.subjective),
+        _code(ws, line.client_cost_centre),
+        _code(ws, line.client_subjective),
+        _code(ws, line.po_number),
     ]
+
+
+def _code(ws: WriteOnlyWorksheet, code: str | None) -> Cell | None:
+    """A code or reference as typed, kept as text (`0410` keeps its 0, `=1` is no formula)."""
+    return _cell(ws, code, number_format=TEXT_FORMAT, alignment=INDENTED) if code else None
+
+
+def _at(ws: WriteOnlyWorksheet, cells: dict[str, Cell]) -> list[Cell | None]:
+    """A row with `cells` under the line headers they are keyed by, empty elsewhere."""
+    row: list[Cell | None] = [None] * len(LINE_HEADERS)
+    for header, cell in cells.items():
+        row[LINE_HEADERS.index(header)] = cell
+    return row
+
+
+def _band_row(ws: WriteOnlyWorksheet, band: VatBand) -> list[Cell | None]:
+    """One VAT code and rate's net and VAT, under the lines' own columns."""
+    return _at(
+        ws,
+        {
+            "Basis": _cell(ws, band.code.label, alignment=RIGHT),
+            "Net": _cell(ws, band.net, number_format=MONEY_FORMAT),
+            "VAT code": _cell(ws, str(band.code), alignment=CENTRE),
+            "VAT rate": _cell(ws, band.rate / 100, number_format=_percent_format(band.rate)),
+            "VAT": _cell(ws, band.vat, number_format=MONEY_FORMAT),
+            "Total": _cell(ws, band.net + band.vat, number_format=MONEY_FORMAT),
+        },
+    )
 
 
 def _totals_row(ws: WriteOnlyWorksheet, statement: Statement) -> list[Cell | None]:
     """Net, VAT and total under their columns: the statement's own totals."""
-    row: list[Cell | None] = [None] * len(LINE_HEADERS)
-    row[LINE_HEADERS.index("Basis")] = _cell(ws, "Statement totals", font=BOLD, alignment=RIGHT)
-    for header, amount in (
-        ("Net", statement.net),
-        ("VAT", statement.vat),
-        ("Total", statement.total),
-    ):
-        row[LINE_HEADERS.index(header)] = _cell(
-            ws, amount, number_format=MONEY_FORMAT, font=BOLD, border=TOTAL_BORDER
-        )
-    return row
+    return _at(
+        ws,
+        {
+            "Basis": _cell(ws, "Statement totals", font=BOLD, alignment=RIGHT),
+            **{
+                header: _cell(
+                    ws, amount, number_format=MONEY_FORMAT, font=BOLD, border=TOTAL_BORDER
+                )
+                for header, amount in (
+                    ("Net", statement.net),
+                    ("VAT", statement.vat),
+                    ("Total", statement.total),
+                )
+            },
+        },
+    )
 
 
 def _charge_tie_outs(statement: Statement) -> list[_TieOut]:
@@ -386,6 +460,23 @@ def _lay_out(ws: WriteOnlyWorksheet, widths: list[int], header_row: int) -> None
     ws.freeze_panes = f"A{header_row + 1}"
     ws.print_title_rows = f"{header_row}:{header_row}"
     fit_to_width(setup)
+
+
+def _fit_height(ws: WriteOnlyWorksheet, row: int, texts: Iterable[tuple[str, int]]) -> None:
+    """Make `row` tall enough for its wrapped text (each text with its column's width), before
+    the row is appended: LibreOffice does not fit a row to its text on opening a book, and
+    shows one line with the rest running over the rows below. Wrapped at the column's width
+    in characters of "0", which ordinary text is narrower than, so a row comes out a little
+    tall rather than too short."""
+    lines = max(
+        (
+            sum(len(textwrap.wrap(part, width)) or 1 for part in text.splitlines() or [""])
+            for text, width in texts
+        ),
+        default=1,
+    )
+    if lines > 1:
+        setup_of(ws).row_dimensions[row].height = LINE_HEIGHT * lines
 
 
 def _header(ws: WriteOnlyWorksheet, names: list[str]) -> list[Cell]:

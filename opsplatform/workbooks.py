@@ -18,7 +18,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet.dimensions import ColumnDimension, DimensionHolder
+from openpyxl.worksheet.dimensions import ColumnDimension, DimensionHolder, RowDimension
 from openpyxl.worksheet.filters import AutoFilter
 from openpyxl.worksheet.page import PrintPageSetup
 from openpyxl.worksheet.properties import WorksheetProperties
@@ -37,10 +37,12 @@ CellValue: TypeAlias = str | float | Decimal | date | None
 
 
 class SheetSetup(Protocol):
-    """A sheet's column widths, filter, page setup and properties: openpyxl gives a write-only
-    sheet these as it gives every worksheet (both are set up by `Worksheet._setup`)."""
+    """A sheet's column widths, row heights, filter, page setup and properties: openpyxl gives
+    a write-only sheet these as it gives every worksheet (both are set up by
+    `Worksheet._setup`); a row's height is written with the row, so it is set before."""
 
     column_dimensions: DimensionHolder[str, ColumnDimension]
+    row_dimensions: DimensionHolder[int, RowDimension]
     auto_filter: AutoFilter
     page_setup: PrintPageSetup
     sheet_properties: WorksheetProperties

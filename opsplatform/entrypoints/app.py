@@ -23,6 +23,7 @@ from opsplatform.vocabulary import (
     QueryStatus,
     RunStatus,
     StatementStatus,
+    VatCode,
 )
 
 # what every template may call: the text helpers and the vocabulary's enums
@@ -33,11 +34,23 @@ TEMPLATE_GLOBALS = {
     "one_place_text": formats.one_place_text,
     "days_text": formats.days_text,
     "london_text": formats.london_text,
+    "date_text": formats.date_text,
     "months_text": formats.months_text,
+    "unit_price_text": formats.unit_price_text,
+    "vat_text": formats.vat_text,
+    "address_lines": formats.address_lines,
     "tag": formats.tag,
     **{
         term.__name__: term
-        for term in (ImportStatus, KpiStatus, LineKind, QueryStatus, RunStatus, StatementStatus)
+        for term in (
+            ImportStatus,
+            KpiStatus,
+            LineKind,
+            QueryStatus,
+            RunStatus,
+            StatementStatus,
+            VatCode,
+        )
     },
 }
 

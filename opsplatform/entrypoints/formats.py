@@ -1,5 +1,5 @@
 """How figures read on pages and in downloads: money, quantities, measures, London times,
-months, status tags, pages of a long list and workbook downloads.
+dates, months, VAT rates and codes, status tags, pages of a long list and workbook downloads.
 
 One module, so that a figure reads the same on every page; the text helpers are also
 template globals (registered in app.py), so templates call `money_text(x)` rather than
@@ -16,9 +16,10 @@ from io import BytesIO
 from flask import Response, abort, request, send_file
 from markupsafe import Markup, escape
 
+from billing.rules import format_gbp_rate
 from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month
-from opsplatform.vocabulary import Term
+from opsplatform.vocabulary import Term, VatCode
 
 NO_DATA = "no data"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -71,6 +72,30 @@ def london_text(moment: datetime | None, with_time: bool = True) -> str:
     if moment is None:
         return "–"
     return moment.astimezone(LONDON).strftime("%-d %b %Y %H:%M" if with_time else "%-d %b %Y")
+
+
+def date_text(day: date | None, missing: str = "–") -> str:
+    """`4 January 2027`; `missing` when there is no date."""
+    return missing if day is None else f"{day:%-d %B %Y}"
+
+
+def unit_price_text(rate: Decimal) -> str:
+    """A unit price to as many places as it has, at least two: `£4.00`, `£0.3914`."""
+    return format_gbp_rate(rate)
+
+
+def vat_text(code: str, rate: Decimal) -> str:
+    """A line's VAT in a few words, with its code: `20% (S)`, `0% (Z)`, `No VAT (O)` (the
+    vocabulary's VatCode labels say what each code is)."""
+    term = VatCode(code)
+    if term in (VatCode.STANDARD, VatCode.ZERO):
+        return f"{quantity_text(rate)}% ({term})"
+    return f"No VAT ({term})"
+
+
+def address_lines(address: str | None) -> list[str]:
+    """An address's lines as typed (none when there is no address)."""
+    return [line.strip() for line in (address or "").splitlines() if line.strip()]
 
 
 def today() -> date:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
 from tests.e2e.conftest import sign_in
-from tests.support import write_book
+from tests.support import write_book, write_csv
 
 AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -79,6 +80,40 @@ def test_the_finance_pages(server, browser, axe):
     base, people = server
     sign_in(browser, base, people["finance"])
     assert [v for page in STAFF_PAGES for v in violations(browser, base + page)] == []
+
+
+def test_a_vat_invoice_and_its_coded_lines(server, browser, axe, cli, tmp_path):
+    """Wyre's payroll made a taxable supply with both sides' codes from June: its June
+    statement is a VAT invoice, with the invoice details, codes on every line and VAT by rate."""
+    base, people = server
+    setup = {
+        "Settings": [
+            ["key", "value"],
+            ["centre_address", "Civic Centre\nPoulton FY6 7PU"],
+            ["vat_number", "GB987654321"],
+        ],
+        "Clients": [["code", "name", "address"], ["WYR", "Wyre Council", "Civic Centre, Poulton"]],
+        "Services": [
+            ["code", "name", "unit", "vat_rate", "cost_centre", "subjective"],
+            ["PAY", "Payroll", "payslip", 20, "R410", "9400"],
+        ],
+        "Subscriptions": [
+            ["client", "service", "start", "client_cost_centre", "client_subjective", "po_number"],
+            ["WYR", "PAY", date(2026, 4, 1), "F220", "4410", "PO-77"],
+        ],
+    }
+    cli("setup", "load", write_book(tmp_path / "vat.xlsx", setup))
+    june = [
+        {"event_id": "j1", "client": "WYR", "service": "PAY", "date": "2026-06-04", "quantity": 9}
+    ]
+    cli("usage", "import", write_csv(tmp_path / "june.csv", june))
+    cli("billing", "close", "2026-06")
+    sign_in(browser, base, people["client"])
+    found = violations(browser, f"{base}/statements/TSS-202606-WYR")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "VAT invoice TSS-202606-WYR"
+    found += violations(browser, f"{base}/statements/TSS-202606-WYR/lines/3")
+    assert "F220" in browser.find_element(By.TAG_NAME, "main").text
+    assert found == []
 
 
 def test_the_kpi_pages_and_a_refused_change(server, browser, axe, cli, tmp_path):

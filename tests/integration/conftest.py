@@ -8,12 +8,15 @@ each test's own instance database.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from opsplatform.entrypoints.app import create_app
 from tests.conftest import Cli
+from tests.integration.test_posting import coded_centre
 from tests.support import small_centre, write_book, write_csv
 
 # name -> (email, role, client)
@@ -98,3 +101,34 @@ def app(people):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@dataclass
+class Coded:
+    """The coded centre's app, its command line and its people (email, password) by name."""
+
+    app: Flask
+    cli: Cli
+    people: dict[str, dict]
+
+
+@pytest.fixture
+def coded(instance, tmp_path):
+    """test_posting's coded centre with June 2026 closed, and its app: Wyre's post is outside
+    the scope of VAT and carries both sides' codes and a purchase order, the college's is
+    charged 20% (PX-202606-WYR and PX-202606-BFC). People: finance, and a user of each."""
+    cli = Cli()
+    coded_centre(cli, tmp_path)
+    cli("billing", "close", "2026-06")
+    people = {
+        "finance": cli.json("users", "create", "finance@fylde.gov.uk", "--role", "finance"),
+        "wyr": cli.json(
+            "users", "create", "pay@wyre.gov.uk", "--role", "client", "--client", "WYR"
+        ),
+        "bfc": cli.json(
+            "users", "create", "fees@blackpool.ac.uk", "--role", "client", "--client", "BFC"
+        ),
+    }
+    app = create_app()
+    yield Coded(app, cli, people)
+    app.extensions["opsplatform.db"].engine.dispose()

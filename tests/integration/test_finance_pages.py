@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 
 import importers.uploads
 import importers.usage
+from opsplatform.entrypoints.formats import date_text
 from opsplatform.models import AuditEvent, Client, ImportBatch, Service, Tariff, UsageEvent
 from tests import crafted
 from tests.pages import Page
@@ -999,3 +1000,75 @@ def test_pages_use_no_inline_script_or_style(app, finance, tmp_path):
         assert "<caption" in html or "<table" not in html, url
         assert re.search(r"<th(?=[\s>])(?![^>]*scope=)", html) is None, url
         assert '<h1 class="govuk-heading-l">' in html, url
+
+
+# -- the statement page: a VAT invoice, and every line's ledger codes ------------------------
+
+
+def line_row(page: Page, description: str) -> list[str]:
+    return next(row for row in page.rows if len(row) > 1 and row[1].startswith(description))
+
+
+def test_a_statement_that_charges_vat_is_a_vat_invoice_with_what_one_must_show(coded):
+    finance = sign_in(coded.app, coded.people["finance"])
+    draft = Page(finance.get("/statements/PX-202606-BFC").text)
+    assert "VAT invoice PX-202606-BFC" in draft.text
+    assert draft.value("Supplier") == "Fylde Coast Shared Services Civic Centre, Poulton FY6 7PU"
+    assert draft.value("Supplier's VAT number") == "GB987654321"
+    assert draft.value("Customer") == "Blackpool and The Fylde College Ashfield Road, Bispham"
+    assert draft.value("Customer's VAT number") == "GB123456789"
+    assert draft.value("Date of issue") == "Not yet issued"
+    assert draft.value("Tax point (time of supply)") == "The date of issue, once issued"
+
+    coded.cli("billing", "issue", "2026-06")
+    shown = coded.cli.json("billing", "show", "PX-202606-BFC")
+    issued_on = date_text(date.fromisoformat(shown["issued_on"]))
+    page = Page(finance.get("/statements/PX-202606-BFC").text)
+    assert page.value("Date of issue") == issued_on
+    assert page.value("Tax point (time of supply)") == f"{issued_on}, the date of issue"
+    # each line: its quantity, net, VAT and rate; then VAT by rate under the totals
+    mail = line_row(page, "Post room, June 2026")
+    assert "Quantity: 100 items" in mail[1]
+    assert mail[3:5] == ["£75.00", "£15.00 20% (S)"]
+    assert ["S: Standard or reduced rate", "20%", "£75.00", "£15.00"] in page.rows
+    assert page.value("Total") == "£90.00"
+
+
+def test_a_statement_without_vat_stays_a_statement(coded):
+    coded.cli("billing", "issue", "2026-06")
+    finance = sign_in(coded.app, coded.people["finance"])
+    page = Page(finance.get("/statements/PX-202606-WYR").text)
+    assert "Statement PX-202606-WYR" in page.text and "VAT invoice" not in page.text
+    assert "Supplier's VAT number" not in page.text and "Tax point" not in page.text
+    assert page.value("Date of issue") != "Not yet issued"
+    assert line_row(page, "Post room, June 2026")[4] == "£0.00 No VAT (O)"
+    assert ["O: Outside the scope of VAT", "No VAT", "£300.00", "£0.00"] in page.rows
+
+
+def test_every_line_shows_both_sides_codes_and_the_purchase_order(coded):
+    staff = sign_in(coded.app, coded.people["finance"])
+    wyre = line_row(Page(staff.get("/statements/PX-202606-WYR").text), "Post room")
+    assert wyre[5] == (
+        "Centre cost centre and subjective: R410 / 9400 "
+        "Client cost centre and subjective: F220 / 4410 "
+        "PO (purchase order): PO-77"
+    )
+    college = line_row(Page(staff.get("/statements/PX-202606-BFC").text), "Post room")
+    assert college[5] == "Centre cost centre and subjective: R410 / 9400"  # none of its own
+
+
+def test_lines_coded_with_nothing_say_so(finance):
+    small = Page(finance.get("/statements/TSS-202605-WYR").text)
+    assert "VAT invoice" not in small.text
+    assert line_row(small, "Payroll, May 2026")[5] == "None"
+
+
+def test_the_statement_page_wraps_its_lines_table_and_scopes_its_headers(coded):
+    finance = sign_in(coded.app, coded.people["finance"])
+    for number in ("PX-202606-BFC", "PX-202606-WYR"):
+        html = finance.get(f"/statements/{number}").text
+        assert 'class="app-table-wrap" role="region" aria-labelledby="lines" tabindex="0"' in html
+        assert re.search(r"<th(?=[\s>])(?![^>]*scope=)", html) is None, number
+        assert "<script" not in html and "style=" not in html, number
+        headings = re.findall(r'<h([1-6]) class="govuk-heading', html)
+        assert headings[0] == "1" and set(headings[1:]) == {"2"}, headings

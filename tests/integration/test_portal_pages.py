@@ -194,6 +194,47 @@ def test_an_adjustment_line_has_no_source_usage(app, finance, cli):
     assert f"It is line {position} of statement {WYR_MAY}" in query_page.text
 
 
+# -- a council's VAT invoice and its ledger codes -------------------------------------------
+
+
+def test_a_college_sees_its_vat_invoice_and_a_council_its_statement_with_their_codes(coded):
+    college = sign_in(coded.app, coded.people["bfc"])
+    invoice = Page(college.get("/statements/PX-202606-BFC").text)
+    assert "VAT invoice PX-202606-BFC" in invoice.text
+    assert invoice.value("Supplier's VAT number") == "GB987654321"
+    assert invoice.value("Customer") == "Blackpool and The Fylde College Ashfield Road, Bispham"
+    assert college.get("/statements/PX-202606-WYR").status_code == 404
+
+    wyre = sign_in(coded.app, coded.people["wyr"])
+    response = wyre.get("/statements/PX-202606-WYR")
+    assert no_inline_code(response.text)
+    statement = Page(response.text)
+    assert "Statement PX-202606-WYR" in statement.text and "VAT invoice" not in statement.text
+    line = next(row for row in statement.rows if row[1:] and row[1].startswith("Post room"))
+    assert line[5].endswith(
+        "Client cost centre and subjective: F220 / 4410 PO (purchase order): PO-77"
+    )
+
+
+def test_a_line_gives_its_vat_code_both_sides_codes_and_purchase_order(coded):
+    wyre = Page(
+        sign_in(coded.app, coded.people["wyr"]).get("/statements/PX-202606-WYR/lines/1").text
+    )
+    assert wyre.value("Unit price") == "£0.75"
+    assert wyre.value("VAT") == "£0.00"
+    assert wyre.value("VAT code") == "O: Outside the scope of VAT"
+    assert wyre.value("Centre's codes") == "Cost centre R410, subjective 9400"
+    assert wyre.value("Wyre Council's codes") == "Cost centre F220, subjective 4410"
+    assert wyre.value("Purchase order") == "PO-77"
+
+    college = sign_in(coded.app, coded.people["bfc"])
+    line = Page(college.get("/statements/PX-202606-BFC/lines/1").text)
+    assert line.value("VAT") == "£15.00 at 20%"
+    assert line.value("VAT code") == "S: Standard or reduced rate"
+    assert line.value("Blackpool and The Fylde College's codes") == "None given"
+    assert line.value("Purchase order") == "None given"
+
+
 # -- raising a query -----------------------------------------------------------------------
 
 

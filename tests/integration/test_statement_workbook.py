@@ -14,6 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from opsplatform.workbooks import MONEY_FORMAT
+from tests.integration.test_posting import coded_centre
 from tests.support import small_centre, write_book, write_csv
 
 NUMBER = "TSS-202605-WYR"
@@ -84,9 +85,9 @@ def billed_may(cli, tmp_path):
     return cli
 
 
-def export(cli, tmp_path):
-    out = tmp_path / f"{NUMBER}.xlsx"
-    cli("billing", "export", NUMBER, "-o", out)
+def export(cli, tmp_path, number: str = NUMBER):
+    out = tmp_path / f"{number}.xlsx"
+    cli("billing", "export", number, "-o", out)
     return load_workbook(out)
 
 
@@ -226,3 +227,98 @@ def test_export_to_a_missing_folder_is_refused(billed_may, tmp_path):
     result = billed_may("billing", "export", NUMBER, "-o", out, expect=1)
     assert "no such folder" in result.stderr
     assert not out.parent.exists()
+
+
+# -- VAT invoice details and ledger codes (CONTRACT section 9) ---------------------------------
+
+
+@pytest.fixture
+def coded_june(cli, tmp_path):
+    """test_posting's coded centre with June 2026 closed: Wyre's post outside the scope of VAT
+    with both sides' codes and a purchase order, the college's charged 20%."""
+    coded_centre(cli, tmp_path)
+    cli("billing", "close", "2026-06")
+    return cli
+
+
+def line_cells(ws, row: int = 0) -> dict[str, object]:
+    """The cells of line `row` (from 0) under their headers."""
+    header = row_where(ws, 1, "Line")
+    return {name: ws.cell(header + 1 + row, column) for name, column in headers(ws, header).items()}
+
+
+def test_a_statement_that_charges_vat_is_a_vat_invoice_naming_both_parties(coded_june, tmp_path):
+    ws = export(coded_june, tmp_path, "PX-202606-BFC")["Statement"]
+    assert (ws["A1"].value, ws["A2"].value) == ("Fylde Coast Shared Services", "VAT invoice")
+    block = cover(ws)
+    assert block["Centre address"] == "Civic Centre, Poulton FY6 7PU"
+    assert block["Centre VAT number"] == "GB987654321"
+    assert block["Client"] == "Blackpool and The Fylde College"
+    assert block["Client address"] == "Ashfield Road, Bispham"
+    assert block["Client VAT number"] == "GB123456789"
+    assert block["Tax point"] == block["Issue date"] == "not yet issued"
+
+    coded_june("billing", "issue", "2026-06")
+    shown = coded_june.json("billing", "show", "PX-202606-BFC")
+    ws = export(coded_june, tmp_path, "PX-202606-BFC")["Statement"]
+    block = cover(ws)
+    assert isinstance(block["Tax point"], datetime)
+    assert block["Tax point"] == block["Issue date"]
+    assert block["Tax point"].date().isoformat() == shown["issued_on"]
+
+
+def test_vat_by_rate_follows_the_totals_under_the_lines_columns(coded_june, tmp_path):
+    ws = export(coded_june, tmp_path, "PX-202606-BFC")["Statement"]
+    columns = headers(ws, row_where(ws, 1, "Line"))
+    title = row_where(ws, columns["Basis"], "VAT by rate")
+    assert title > row_where(ws, columns["Basis"], "Statement totals")
+    band = {name: ws.cell(title + 1, column) for name, column in columns.items()}
+    assert band["Basis"].value == "Standard or reduced rate"
+    assert band["VAT code"].value == "S"
+    assert band["VAT rate"].value == pytest.approx(0.2) and band["VAT rate"].number_format == "0%"
+    assert [amount(band[c]) for c in ("Net", "VAT", "Total")] == [
+        Decimal("75.00"),
+        Decimal("15.00"),
+        Decimal("90.00"),
+    ]
+    assert band["Net"].number_format == MONEY_FORMAT
+    assert ws.cell(title + 2, columns["Basis"]).value is None  # one band only
+
+
+def test_a_statement_without_vat_is_no_vat_invoice(coded_june, tmp_path):
+    ws = export(coded_june, tmp_path, "PX-202606-WYR")["Statement"]
+    assert ws["A2"].value == "Statement of charges"
+    block = cover(ws)
+    assert "Tax point" not in block
+    assert block["Centre VAT number"] == "GB987654321"
+    assert block["Client address"] == "Civic Centre, Poulton"
+    assert block["Client VAT number"] == "none given"
+    columns = headers(ws, row_where(ws, 1, "Line"))
+    band = row_where(ws, columns["Basis"], "VAT by rate") + 1
+    assert ws.cell(band, columns["Basis"]).value == "Outside the scope of VAT"
+    assert ws.cell(band, columns["VAT code"]).value == "O"
+
+
+def test_the_small_centres_cover_says_what_is_not_recorded(billed_may, tmp_path):
+    block = cover(export(billed_may, tmp_path)["Statement"])
+    assert block["Centre address"] == block["Centre VAT number"] == "not recorded"
+    assert block["Client address"] == block["Client VAT number"] == "none given"
+
+
+def test_every_line_carries_its_vat_code_and_both_sides_codes_as_text(coded_june, tmp_path):
+    ws = export(coded_june, tmp_path, "PX-202606-WYR")["Statement"]
+    line = line_cells(ws)
+    assert line["Description"].value == "Post room, June 2026"
+    assert line["VAT code"].value == "O"
+    codes = {
+        "Centre cost centre": "R410",
+        "Centre subjective": "9400",
+        "Client cost centre": "F220",
+        "Client subjective": "4410",
+        "Purchase order": "PO-77",
+    }
+    assert {name: line[name].value for name in codes} == codes
+    for name in codes:  # "9400" stays the text it was typed as, not the number 9400
+        assert (line[name].data_type, line[name].number_format) == ("s", "@"), name
+    college = line_cells(export(coded_june, tmp_path, "PX-202606-BFC")["Statement"])
+    assert (college["VAT code"].value, college["Client cost centre"].value) == ("S", None)

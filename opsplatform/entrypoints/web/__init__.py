@@ -30,6 +30,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
+from billing.statements import charges_vat, issued_on, vat_by_rate
 from opsplatform.accounts import authenticate, normalised_email, open_session
 from opsplatform.entrypoints.access import (
     signed_in,
@@ -40,7 +41,8 @@ from opsplatform.entrypoints.access import (
 from opsplatform.entrypoints.extensions import database, login_manager, throttle
 from opsplatform.entrypoints.formats import workbook_download
 from opsplatform.models import User
-from opsplatform.periods import PeriodError
+from opsplatform.periods import Month, PeriodError
+from opsplatform.settings import centre_settings
 from opsplatform.throttle import ACCOUNT, ADDRESS
 
 web = Blueprint("web", __name__)
@@ -163,7 +165,15 @@ def statement(number: str) -> ResponseReturnValue:
         found = statement_for(session, current_user, number)
         if found is None:
             abort(404)
-        return render_template("statement.html", statement=found)
+        return render_template(
+            "statement.html",
+            statement=found,
+            month=Month.parse(found.month),
+            issued_on=issued_on(found),
+            vat_invoice=charges_vat(found),
+            vat_bands=vat_by_rate(found),
+            centre=centre_settings(session),
+        )
 
 
 def statement_download(number: str) -> Response:
