@@ -380,7 +380,15 @@ class _Centre:
                 ["debtors_code", "NSS-8100"],
             ],
             "Clients": [
-                ["code", "name", "nation", "email", "address"],
+                [
+                    "code",
+                    "name",
+                    "nation",
+                    "email",
+                    "address",
+                    "vat_recoverable_code",
+                    "creditors_code",
+                ],
                 *(
                     [
                         a.code,
@@ -388,6 +396,8 @@ class _Centre:
                         a.nation,
                         f"recharges@{a.name.split()[0].lower()}.example",
                         a.address,
+                        "2290",  # each client's VAT input and creditors control accounts
+                        "2110",
                     ]
                     for a in CLIENTS
                 ),
