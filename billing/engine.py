@@ -218,6 +218,10 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
     result: dict[tuple[str, str, Month], list[Ideal]] = {}
     year_to_date: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
     carried: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
+    leavers: dict[tuple[str, str], list[Subscribed]] = defaultdict(list)
+    for p in inputs.subscriptions:
+        if p.left is not None:
+            leavers[(p.client, p.service)].append(p)
     for service in sorted({p.service for p in inputs.subscriptions}):
         for month in months:
             active = _active(inputs.subscriptions, service, month)
@@ -241,16 +245,21 @@ def rate_year(inputs: YearInputs, upto: Month) -> dict[tuple[str, str, Month], l
                     carried,
                     last,
                 )
-                result[(client, service, month)] = _noticed(inputs, service, month, client, lines)
+                result[(client, service, month)] = _noticed(leavers, service, month, client, lines)
     return result
 
 
 def _noticed(
-    inputs: YearInputs, service: str, month: Month, client: str, lines: list[Ideal]
+    leavers: dict[tuple[str, str], list[Subscribed]],
+    service: str,
+    month: Month,
+    client: str,
+    lines: list[Ideal],
 ) -> list[Ideal]:
-    """A leaver's lines in its notice period say so."""
-    for p in inputs.subscriptions:
-        if p.client == client and p.service == service and p.in_notice(month):
+    """A leaver's lines in its notice period say so (`leavers`: the subscriptions with a
+    notice period, by client and service)."""
+    for p in leavers.get((client, service), ()):
+        if p.in_notice(month):
             assert p.left is not None and p.end is not None  # what in_notice means
             note = (
                 f"; {client} left on {p.left:%-d %B %Y} and pays its share until its "
