@@ -311,3 +311,62 @@ def test_the_years_own_statements_issued_after_it_are_accrued(cli, tmp_path, mon
     }
     # hosting 3 x 3,000.00 and the ICT pool's 10,000.00; February, issued before, is not
     assert sum(Decimal(a["net"]) for a in found) == Decimal("3000") * 3 + Decimal("10000")
+
+
+def test_a_new_tariff_is_frozen_only_if_it_would_change_an_issued_figure(cli, tmp_path):
+    issued_months(cli, tmp_path, "2026-04", "2026-05")
+
+    def load(rows: list[list], *options: str, expect: int = 0):
+        book = {"Tariffs": [["service", "financial_year", "rule", "client", "rate"], *rows]}
+        return cli("setup", "load", write_book(tmp_path / "t.xlsx", book), *options, expect=expect)
+
+    # WYR's own payroll rate would re-price April and May, which WYR was billed for
+    refused = load([["PAY", "2026-27", "unit_rate", "WYR", 3.0]], expect=1)
+    assert "the tariffs of 2026-27 are frozen" in refused.stdout + refused.stderr
+    # PRS was never billed for payroll: its own tariff changes nothing issued
+    load([["PAY", "2026-27", "unit_rate", "PRS", 3.0]])
+    # a new service no one has been billed for
+    service = {
+        "Services": [["code", "name", "unit"], ["HR", "HR advice", "case"]],
+        "Tariffs": [
+            ["service", "financial_year", "rule", "rate"],
+            ["HR", "2026-27", "unit_rate", 40],
+        ],
+    }
+    cli("setup", "load", write_book(tmp_path / "hr.xlsx", service))
+    # with --rerate the frozen one loads, and the difference reaches the next statement
+    load([["PAY", "2026-27", "unit_rate", "WYR", 3.0]], "--rerate")
+    cli("billing", "close", "2026-06")
+    wyr = cli.json("billing", "show", "TSS-202606-WYR")
+    # 600 payslips a month: 500 x 4.00 + 100 x 3.00 = 2,300.00 before, 600 x 3.00 after
+    assert pay_lines(wyr)[1:] == [
+        ("prior_period", "2026-04", "-500.00"),
+        ("prior_period", "2026-05", "-500.00"),
+    ]
+
+
+def test_drivers_and_estimates_of_a_locked_year_are_refused(cli, tmp_path):
+    whole_year(cli, tmp_path)
+    cli("billing", "lock-year", "2026-27")
+    book = {
+        "Drivers": [
+            ["client", "financial_year", "driver", "value"],
+            ["WYR", "2026-27", "population", 100],
+        ],
+        "Estimates": [
+            ["client", "service", "financial_year", "quantity"],
+            ["WYR", "PAY", "2026-27", 1200],
+        ],
+    }
+    refused = cli("setup", "load", write_book(tmp_path / "d.xlsx", book), "--rerate", expect=1)
+    output = refused.stdout + refused.stderr
+    assert "2026-27 is locked (billing lock-year): its drivers can no longer change" in output
+    assert "2026-27 is locked (billing lock-year): its estimates can no longer change" in output
+    # the year after is open
+    book = {
+        "Drivers": [
+            ["client", "financial_year", "driver", "value"],
+            ["WYR", "2027-28", "population", 100],
+        ]
+    }
+    cli("setup", "load", write_book(tmp_path / "d2.xlsx", book))
