@@ -467,3 +467,15 @@ def test_posting_columns_are_checked_cell_by_cell_and_a_reload_replaces_a_client
         (2, "Posting Date", "date_dmy"),
         (9, "Order", "po_number"),
     ]
+
+
+def test_billing_show_heads_a_vat_invoice_and_gives_each_lines_vat_code(cli, tmp_path):
+    coded_centre(cli, tmp_path)
+    cli("billing", "close", "2026-06")
+    shown = cli("billing", "show", "PX-202606-BFC").stdout
+    assert shown.startswith("VAT invoice PX-202606-BFC  Blackpool and The Fylde College")
+    assert "VAT number GB987654321" in shown
+    assert "tax point the date of issue, once issued" in shown
+    assert "VAT S at 20%: net 75.00, VAT 15.00" in shown
+    council = cli("billing", "show", "PX-202606-WYR").stdout
+    assert council.startswith("PX-202606-WYR  Wyre Council") and "VAT O" in council

@@ -79,14 +79,28 @@ def billing_show(number: str, as_json: bool) -> None:
     if as_json:
         emit(document)
         return
+    invoice = document["vat_invoice"]
     click.echo(
-        f"{document['number']}  {document['client_name']}  {document['month']}  "
-        f"{document['status']}"
+        f"{'VAT invoice ' if invoice else ''}{document['number']}  {document['client_name']}  "
+        f"{document['month']}  {document['status']}"
     )
+    if invoice:
+        supplier, customer = invoice["supplier"], invoice["customer"]
+        click.echo(
+            f"  from {supplier['name']}, {supplier['address'] or 'no address set'}, "
+            f"VAT number {supplier['vat_number'] or 'not set'}"
+        )
+        click.echo(f"  to {customer['name']}, {customer['address'] or 'no address set'}")
+        click.echo(f"  tax point {invoice['tax_point'] or 'the date of issue, once issued'}")
     for line in document["lines"]:
-        click.echo(f"  {line['kind']:<15} {line['description']:<50} {line['amount']:>12}")
+        click.echo(
+            f"  {line['kind']:<15} {line['description']:<50} {line['amount']:>12}  "
+            f"VAT {line['vat_code']} {line['vat']:>10}"
+        )
         click.echo(f"  {'':<15} {line['basis']}")
     click.echo(f"  net {document['net']}  VAT {document['vat']}  total {document['total']}")
+    for band in document["vat_by_rate"]:
+        click.echo(f"  VAT {band['code']} at {band['rate']}%: net {band['net']}, VAT {band['vat']}")
 
 
 @billing_commands.command("list")
