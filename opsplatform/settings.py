@@ -57,8 +57,9 @@ def centre_settings(session: Session) -> CentreSettings:
     )
 
 
-# the settings that change what a month is charged: a change applies from a month on
-STEPPED = ("de_minimis",)
+# the settings that change what a month is charged (a service credit is charged for its
+# quarter's last month): a change applies from a month on
+STEPPED = ("de_minimis", "service_credit_cap_percent")
 
 
 def monthly_values(session: Session, key: str, months: Iterable[Month]) -> dict[Month, Decimal]:

@@ -32,7 +32,7 @@ from opsplatform.models import (
 )
 from opsplatform.money import ZERO, format_gbp, round_money
 from opsplatform.periods import Month, Quarter, london_midnight_utc
-from opsplatform.settings import centre_settings
+from opsplatform.settings import centre_settings, monthly_values
 from sla import measures
 from sla.models import KpiResult
 from sla.visibility import STAFF, Audience
@@ -269,7 +269,10 @@ def _freeze(session: Session, results: list[Result]) -> None:
 
 def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) -> None:
     """A service credit for each red client result with an SLA credit percentage, capped."""
-    cap_percent = centre_settings(session).service_credit_cap_percent
+    last = quarter.months()[-1]  # the cap in force for the quarter, as its months were issued
+    cap_percent = monthly_values(session, "service_credit_cap_percent", [last]).get(
+        last, centre_settings(session).service_credit_cap_percent
+    )
     ids = dict(session.execute(select(Client.code, Client.id)).all())
     slas = {(s.client_id, s.kpi_id): s for s in session.scalars(select(Sla))}
     services = {s.id: s for s in session.scalars(select(Service))}

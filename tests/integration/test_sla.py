@@ -70,8 +70,8 @@ def public_usage(w1_quantity: int = 698) -> list[dict]:
     ]
 
 
-def load(cli, tmp_path, sheets: dict, name: str = "setup.xlsx") -> None:
-    cli("setup", "load", write_book(tmp_path / name, sheets))
+def load(cli, tmp_path, sheets: dict, name: str = "setup.xlsx", *options: str) -> None:
+    cli("setup", "load", write_book(tmp_path / name, sheets), *options)
 
 
 def import_usage(cli, tmp_path, rows: list[dict], name: str) -> None:
@@ -477,6 +477,27 @@ def test_service_credits_of_a_quarter_are_capped(cli, tmp_path):
     credits = lines_of(statement(cli, "TSS-202607-WYR"), "service_credit")
     assert credits, "a capped credit is still raised"
     # Due 65.23 + 26.09 = 91.32; the cap is 3 % of 2609.00 = 78.27.
+    assert sum(Decimal(c["amount"]) for c in credits) == Decimal("-78.27")
+
+
+def test_a_cap_loaded_after_a_quarter_is_issued_applies_from_the_next_month(cli, tmp_path):
+    credit_centre(cli, tmp_path)  # Q1 issued under the default cap of 100 %
+    capped = {"Settings": [["key", "value"], ["service_credit_cap_percent", 3]]}
+    load(cli, tmp_path, capped, "cap.xlsx")
+    assess(cli, Q1, "--final")
+    cli("billing", "close", "2026-07")
+    credits = lines_of(statement(cli, "TSS-202607-WYR"), "service_credit")
+    # Q1's months were issued before the change: its credits are not capped at 3 %
+    assert sum(Decimal(c["amount"]) for c in credits) == Decimal("-91.32")
+
+
+def test_a_cap_loaded_with_rerate_applies_to_issued_quarters_too(cli, tmp_path):
+    credit_centre(cli, tmp_path)
+    capped = {"Settings": [["key", "value"], ["service_credit_cap_percent", 3]]}
+    load(cli, tmp_path, capped, "cap.xlsx", "--rerate")
+    assess(cli, Q1, "--final")
+    cli("billing", "close", "2026-07")
+    credits = lines_of(statement(cli, "TSS-202607-WYR"), "service_credit")
     assert sum(Decimal(c["amount"]) for c in credits) == Decimal("-78.27")
 
 
