@@ -1054,7 +1054,10 @@ def test_every_line_shows_both_sides_codes_and_the_purchase_order(coded):
         "PO (purchase order): PO-77"
     )
     college = line_row(Page(staff.get("/statements/PX-202606-BFC").text), "Post room")
-    assert college[5] == "Centre cost centre and subjective: R410 / 9400"  # none of its own
+    assert college[5] == (  # its own codes, and no purchase order
+        "Centre cost centre and subjective: R410 / 9400 "
+        "Client cost centre and subjective: B100 / 7200"
+    )
 
 
 def test_lines_coded_with_nothing_say_so(finance):

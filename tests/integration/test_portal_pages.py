@@ -231,7 +231,9 @@ def test_a_line_gives_its_vat_code_both_sides_codes_and_purchase_order(coded):
     line = Page(college.get("/statements/PX-202606-BFC/lines/1").text)
     assert line.value("VAT") == "£15.00 at 20%"
     assert line.value("VAT code") == "S: Standard or reduced rate"
-    assert line.value("Blackpool and The Fylde College's codes") == "None given"
+    assert (
+        line.value("Blackpool and The Fylde College's codes") == "Cost centre B100, subjective 7200"
+    )
     assert line.value("Purchase order") == "None given"
 
 

@@ -321,4 +321,5 @@ def test_every_line_carries_its_vat_code_and_both_sides_codes_as_text(coded_june
     for name in codes:  # "9400" stays the text it was typed as, not the number 9400
         assert (line[name].data_type, line[name].number_format) == ("s", "@"), name
     college = line_cells(export(coded_june, tmp_path, "PX-202606-BFC")["Statement"])
-    assert (college["VAT code"].value, college["Client cost centre"].value) == ("S", None)
+    assert (college["VAT code"].value, college["Client cost centre"].value) == ("S", "B100")
+    assert college["Purchase order"].value is None
