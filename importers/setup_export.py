@@ -78,7 +78,7 @@ def _subscriptions(session: Session) -> Iterator[Sequence[CellValue]]:
         .join(Service, Subscription.service_id == Service.id)
         .order_by(Client.code, Service.code, Subscription.start)
     )
-    for s, client, service in session.execute(query).tuples():
+    for s, client, service in session.execute(query):
         yield (
             client,
             service,
@@ -102,7 +102,7 @@ def _drivers(session: Session) -> Iterator[Sequence[CellValue]]:
         .join(Client, Driver.client_id == Client.id)
         .order_by(Client.code, Driver.financial_year, Driver.driver)
     )
-    for d, client in session.execute(query).tuples():
+    for d, client in session.execute(query):
         yield client, d.financial_year, d.driver, d.value
 
 
@@ -113,7 +113,7 @@ def _tariffs(session: Session) -> Iterator[Sequence[CellValue]]:
         .outerjoin(Client, Tariff.client_id == Client.id)
         .order_by(Service.code, Tariff.financial_year, Tariff.scope)
     )
-    for t, service, client in session.execute(query).tuples():
+    for t, service, client in session.execute(query):
         yield (
             service,
             t.financial_year,
@@ -138,13 +138,13 @@ def _estimates(session: Session) -> Iterator[Sequence[CellValue]]:
         .join(Service, Estimate.service_id == Service.id)
         .order_by(Client.code, Service.code, Estimate.financial_year)
     )
-    for e, client, service in session.execute(query).tuples():
+    for e, client, service in session.execute(query):
         yield client, service, e.financial_year, e.quantity
 
 
 def _kpis(session: Session) -> Iterator[Sequence[CellValue]]:
     query = select(Kpi, Service.code).outerjoin(Service, Kpi.service_id == Service.id)
-    for k, service in session.execute(query.order_by(Kpi.code)).tuples():
+    for k, service in session.execute(query.order_by(Kpi.code)):
         yield (
             k.code,
             k.name,
@@ -166,7 +166,7 @@ def _slas(session: Session) -> Iterator[Sequence[CellValue]]:
         .join(Kpi, Sla.kpi_id == Kpi.id)
         .order_by(Client.code, Kpi.code)
     )
-    for s, client, kpi in session.execute(query).tuples():
+    for s, client, kpi in session.execute(query):
         yield client, kpi, s.target, s.amber, s.service_credit_percent
 
 
@@ -182,7 +182,7 @@ def _baselines(session: Session) -> Iterator[Sequence[CellValue]]:
         .join(Kpi, KpiBaseline.kpi_id == Kpi.id)
         .order_by(Kpi.code, KpiBaseline.scope)
     )
-    for b, kpi in session.execute(query).tuples():
+    for b, kpi in session.execute(query):
         yield kpi, None if b.scope == "centre" else b.scope, b.value, b.period
 
 
@@ -193,7 +193,7 @@ def _posting_columns(session: Session) -> Iterator[Sequence[CellValue]]:
         .join(owner, PostingColumn.client_id == owner.id)
         .order_by(owner.code, PostingColumn.position)
     )
-    for p, client in session.execute(query).tuples():
+    for p, client in session.execute(query):
         yield client, p.position, p.heading, p.source
 
 
