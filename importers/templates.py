@@ -18,7 +18,13 @@ from importers.setup_export import SheetRows
 from importers.setup_sheets import SETTINGS, SHEETS, OneOf
 from importers.usage_rows import COLUMNS, REQUIRED
 from opsplatform.errors import Refused
-from opsplatform.workbooks import CellValue, active_sheet, append_table, write_cell, write_table
+from opsplatform.workbooks import (
+    active_sheet,
+    append_table,
+    fit_to_width,
+    write_cell,
+    write_table,
+)
 
 EXCEL_ROWS = 1_048_576  # the rows of a sheet
 
@@ -58,7 +64,8 @@ def write_setup_template(
         examples = [*sheet.example, *[None] * len(sheet.columns)]
         for column, example in zip(sheet.columns, examples, strict=False):
             required = "yes" if column.required else "no"
-            table.append([sheet.name, column.name, required, column.note, example])
+            shown = None if example is None else str(example)  # read as written, never summed
+            table.append([sheet.name, column.name, required, column.note, shown])
     for key, (_, note) in SETTINGS.items():
         table.append(["Settings", f"key = {key}", "", note, None])
     write_cell(notes, 1, 1, "How to fill in this workbook").font = Font(bold=True, size=14)
@@ -78,7 +85,8 @@ def write_setup_template(
         start_row=4,
         widths=[16, 28, 10, 80, 24],
     )
-    lists = _code_lists(notes, codes or {})
+    lists = _code_lists(notes, codes or {}, 4)
+    fit_to_width(notes)
     for sheet in SHEETS:
         ws = book.create_sheet(sheet.name)
         write_table(
@@ -87,24 +95,26 @@ def write_setup_template(
             (rows or {}).get(sheet.name, []),
             widths=[max(14, len(c.name) + 4) for c in sheet.columns],
         )
+        fit_to_width(ws)
         for number, column in enumerate(sheet.columns, start=1):
             choices = column.parse.choices if isinstance(column.parse, OneOf) else None
             _drop_down(ws, number, SETUP_ROWS, choices, lists.get(column.name))
     book.save(path)
 
 
-def _code_lists(notes: Worksheet, codes: Codes) -> dict[str, str]:
-    """Write each list of `codes` on the Notes sheet, from column LISTS_COLUMN, as a
-    drop-down list's source; return the reference to each list by its column's name."""
+def _code_lists(notes: Worksheet, codes: Codes, header: int) -> dict[str, str]:
+    """Write each list of `codes` on the Notes sheet, from column LISTS_COLUMN, its heading
+    in row `header` (the notes' own), as a drop-down list's source; return the reference
+    to each list by its column's name."""
     lists = {}
     for offset, (name, found) in enumerate(item for item in codes.items() if item[1]):
         column = LISTS_COLUMN + offset
         letter = get_column_letter(column)
-        write_cell(notes, 4, column, f"{name} codes")
-        for row, code in enumerate(found, start=5):
+        write_cell(notes, header, column, f"{name} codes").font = Font(bold=True)
+        for row, code in enumerate(found, start=header + 1):
             write_cell(notes, row, column, code)
         notes.column_dimensions[letter].width = 16
-        lists[name] = f"Notes!${letter}$5:${letter}${4 + len(found)}"
+        lists[name] = f"Notes!${letter}${header + 1}:${letter}${header + len(found)}"
     return lists
 
 
@@ -128,7 +138,7 @@ def _drop_down(
     ws.add_data_validation(rule)
 
 
-USAGE_EXAMPLE: dict[str, CellValue] = {
+USAGE_EXAMPLE: dict[str, str | int] = {
     "event_id": "PAY-2026-000123",
     "client": "WYR",
     "service": "PAY",
@@ -148,14 +158,19 @@ def write_usage_template(path: Path, codes: Codes | None = None) -> None:
     ws = active_sheet(book)
     ws.title = "Usage"
     write_table(ws, COLUMNS, [], widths=[18, 10, 10, 20, 10, 20, 20, 20])
+    fit_to_width(ws)
     notes = book.create_sheet("Notes")
     write_table(
         notes,
         ["column", "required", "notes", "example"],
-        [[c, "yes" if c in REQUIRED else "no", USAGE_NOTES[c], USAGE_EXAMPLE[c]] for c in COLUMNS],
+        [
+            [c, "yes" if c in REQUIRED else "no", USAGE_NOTES[c], str(USAGE_EXAMPLE[c])]
+            for c in COLUMNS
+        ],
         widths=[16, 10, 80, 20],
     )
-    lists = _code_lists(notes, {k: v for k, v in (codes or {}).items() if k in COLUMNS})
+    lists = _code_lists(notes, {k: v for k, v in (codes or {}).items() if k in COLUMNS}, 1)
+    fit_to_width(notes)
     for number, name in enumerate(COLUMNS, start=1):
         _drop_down(ws, number, EXCEL_ROWS - 1, None, lists.get(name))
     book.save(path)

@@ -388,7 +388,7 @@ def test_the_setup_template_has_an_example_of_each_sheet_that_never_loads(cli, d
     notes = list(book["Notes"].iter_rows(min_row=4, max_col=5, values_only=True))
     assert notes[0] == ("sheet", "column", "required", "notes", "example")
     assert ("Clients", "code", "yes", "2-12 of A-Z 0-9 -", "WYR") in notes
-    assert ("Tariffs", "rate", "no", "unit_rate", 4.75) in notes
+    assert ("Tariffs", "rate", "no", "unit_rate", "4.75") in notes
     assert all(book[s].max_row == 1 for s in book.sheetnames if s != "Notes")
     document = cli.json("setup", "load", write_template(cli, tmp_path))
     assert document["sheets"] == {} and document["changes"] == {}
