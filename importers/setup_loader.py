@@ -113,12 +113,13 @@ class LoadReport:
     def change(
         self,
         sheet: str,
-        row: int,
+        row: int | None,
         key: dict[str, Shown],
         outcome: str,
         columns: dict[str, tuple[Shown, Shown]],
     ) -> None:
-        """List a new or changed row: `columns` maps each column it changes to (old, new)."""
+        """List a row created, updated or removed (`outcome`; a removed row has no `row`
+        number): `columns` maps each column it changes to (old, new)."""
         self.changes.setdefault(sheet, []).append(
             {
                 "row": row,
@@ -153,7 +154,8 @@ class _Loader:
         self.absent: set[str] = set()
         self.before = 0  # problems found before the row being loaded
         self.templates: dict[int, PostingTemplate] = {}  # posting templates replaced
-        self.number = 0  # the number of the row being loaded
+        self.left: dict[str, PostingTemplate] = {}  # and their columns no row gave again
+        self.number: int | None = 0  # the number of the row being loaded (None: no row)
         self.key: dict[str, Shown] = {}  # and its key, as a report of changes shows it
 
     def problem(self, message: str, sheet: str, row: int, column: str | None = None) -> None:
@@ -481,7 +483,9 @@ class _Loader:
             return
         if client.id not in self.templates:
             self.templates[client.id] = _remove_template(self.session, client.id)
+            self.left[client.code] = dict(self.templates[client.id])
         was = self.templates[client.id].get(r["position"])
+        self.left[client.code].pop(r["position"], None)
         now = (r["heading"], r["source"])
         self.session.add(
             PostingColumn(
@@ -495,6 +499,15 @@ class _Loader:
             old = was or (None, None)
             pairs = {"heading": (old[0], now[0]), "source": (old[1], now[1])}
             self.listed("PostingColumns", outcome, pairs)
+
+    def removed(self) -> None:
+        """List the posting columns that replacing a client's template removed (those no
+        row of the workbook gave again)."""
+        for code, left in self.left.items():
+            for position, (heading, source) in sorted(left.items()):
+                self.number, self.key = None, {"client": code, "position": str(position)}
+                pairs = {"heading": (heading, None), "source": (source, None)}
+                self.listed("PostingColumns", "removed", pairs)
 
     def troubled(self) -> bool:
         """Whether the row being loaded has a problem."""
@@ -589,6 +602,7 @@ def load_sheets(
                 if value is not None
             }
             handle(number, row)
+    loader.removed()
     if loader.problems:
         raise Refused(loader.problems)
     return report

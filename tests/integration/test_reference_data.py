@@ -35,7 +35,9 @@ NEXT_YEAR_PAY = {
 
 def changes_of(page) -> list[list[str]]:
     """The rows of the check page's tables of changes: row, key, change, columns."""
-    return [r for r in Page(page.text).rows if len(r) == 4 and r[2] in ("New", "Changed")]
+    return [
+        r for r in Page(page.text).rows if len(r) == 4 and r[2] in ("New", "Changed", "Removed")
+    ]
 
 
 # -- the pages -----------------------------------------------------------------------------
@@ -440,3 +442,49 @@ def test_a_subscription_in_notice_is_one_until_its_notice_runs_out():
         status_of(Subscription(start=date(2026, 4, 1)), date(2030, 1, 1))
         == SubscriptionStatus.ACTIVE
     )
+
+
+def test_a_replaced_posting_template_lists_its_changed_and_removed_columns(cli, tmp_path):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    header = ["client", "position", "heading", "source"]
+    first = [header, ["WYR", 1, "CC", "cost_centre"], ["WYR", 2, "Acct", "subjective"]]
+    first.append(["WYR", 3, "Amount", "amount"])
+    cli("setup", "load", write_book(tmp_path / "p1.xlsx", {"PostingColumns": first}))
+    again = [header, ["WYR", 1, "Cost centre", "cost_centre"], ["WYR", 2, "Acct", "subjective"]]
+    path = write_book(tmp_path / "p2.xlsx", {"PostingColumns": again})
+
+    document = cli.json("setup", "load", path, "--dry-run")
+    assert document["changes"]["PostingColumns"]["rows"] == [
+        {
+            "row": 2,
+            "key": {"client": "WYR", "position": "1"},
+            "outcome": "updated",
+            "columns": {"heading": {"old": "CC", "new": "Cost centre"}},
+        },
+        {
+            "row": None,
+            "key": {"client": "WYR", "position": "3"},
+            "outcome": "removed",
+            "columns": {
+                "heading": {"old": "Amount", "new": None},
+                "source": {"old": "amount", "new": None},
+            },
+        },
+    ]
+    text = cli("setup", "load", path, "--dry-run").stdout
+    assert "removed PostingColumns (client WYR, position 3): heading: Amount -> (blank)" in text
+
+
+def test_the_check_page_lists_a_removed_posting_column(app, people, cli, tmp_path):
+    header = ["client", "position", "heading", "source"]
+    first = [header, ["WYR", 1, "CC", "cost_centre"], ["WYR", 2, "Amount", "amount"]]
+    cli("setup", "load", write_book(tmp_path / "p1.xlsx", {"PostingColumns": first}))
+    finance = sign_in(app, people["finance"])
+    book = {"PostingColumns": [header, ["WYR", 1, "CC", "cost_centre"]]}
+    page, _ = checked(finance, "/imports/setup", book_bytes(tmp_path, book), "posting.xlsx")
+    assert [
+        "–",
+        "client WYR, position 2",
+        "Removed",
+        "heading: Amount → becomes (blank) source: amount → becomes (blank)",
+    ] in changes_of(page)

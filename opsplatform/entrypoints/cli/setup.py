@@ -106,10 +106,9 @@ def _print_changes(report: LoadReport) -> None:
                 else f"{name}: {_cell(pair['old'])} -> {_cell(pair['new'])}"
                 for name, pair in change["columns"].items()
             )
-            word = "new" if new else "changed"
-            click.echo(
-                f"{word} {sheet} row {change['row']} ({key})" + (f": {columns}" if columns else "")
-            )
+            word = {"created": "new", "updated": "changed", "removed": "removed"}[change["outcome"]]
+            where = "" if change["row"] is None else f" row {change['row']}"
+            click.echo(f"{word} {sheet}{where} ({key})" + (f": {columns}" if columns else ""))
         if found["unlisted"]:
             click.echo(f"... and {found['unlisted']:,} more new or changed rows in {sheet}")
 
