@@ -6,7 +6,9 @@ each (importers.setup_sheets), refuses a row repeating another's key, and hands 
 loader's method for its sheet, which checks it against the rows already loaded (from
 this workbook or earlier ones: unknown codes, overlapping subscriptions, a tariff's
 parts, thresholds, frozen tariffs) and creates or updates it. Any problem anywhere
-refuses the whole load.
+refuses the whole load. The LoadReport counts each sheet's rows by outcome and lists the
+first CHANGES_KEPT new or changed rows of each, with every changed column's old and new
+value, from the comparison the upsert makes anyway.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Issued(Protocol):
 
 
 _Model = TypeVar("_Model", bound=Base)
+_Coded = TypeVar("_Coded", Client, Service, Kpi)  # what a row names by its code
 # the rows a model's column names by id, which a report of changes names by code
 _REFERENCES: dict[str, type[Client] | type[Service] | type[Kpi]] = {
     "client_id": Client,
@@ -77,7 +80,6 @@ _COLUMNS: dict[str, str | None] = {
     "day": "date",
     "version": None,
 }
-_Coded = TypeVar("_Coded", Client, Service, Kpi)  # what a row names by its code
 
 
 CHANGES_KEPT = 200  # changed or new rows a report lists per sheet; the rest are counted
