@@ -6,13 +6,16 @@ each (importers.setup_sheets), refuses a row repeating another's key, and hands 
 loader's method for its sheet, which checks it against the rows already loaded (from
 this workbook or earlier ones: unknown codes, overlapping subscriptions, a tariff's
 parts, thresholds, frozen tariffs) and creates or updates it. Any problem anywhere
-refuses the whole load.
+refuses the whole load. The LoadReport counts each sheet's rows by outcome and lists the
+first CHANGES_KEPT new or changed rows of each, with every changed column's old and new
+value, from the comparison the upsert makes anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from itertools import chain
 from typing import Any, Protocol, TypeVar
@@ -21,7 +24,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from billing.rules import format_bands, parse_bands
-from importers.setup_sheets import SETTINGS, SHEETS, Row, natural_key, parse_row
+from importers.setup_sheets import KEYS, SETTINGS, SHEETS, Row, natural_key, parse_row
 from opsplatform.db import Base
 from opsplatform.errors import TARIFF_FROZEN, Problem, Problems, Refused
 from opsplatform.models import (
@@ -63,21 +66,81 @@ class Issued(Protocol):
 
 _Model = TypeVar("_Model", bound=Base)
 _Coded = TypeVar("_Coded", Client, Service, Kpi)  # what a row names by its code
+# the rows a model's column names by id, which a report of changes names by code
+_REFERENCES: dict[str, type[Client] | type[Service] | type[Kpi]] = {
+    "client_id": Client,
+    "service_id": Service,
+    "kpi_id": Kpi,
+}
+# a model's column as its sheet names it, where the names differ; None: not a sheet's column
+_COLUMNS: dict[str, str | None] = {
+    "client_id": "client",
+    "service_id": "service",
+    "kpi_id": "kpi",
+    "day": "date",
+    "version": None,
+}
+
+
+CHANGES_KEPT = 200  # changed or new rows a report lists per sheet; the rest are counted
+
+# A cell's value as a report of changes gives it: plain text (numbers as written, dates as
+# YYYY-MM-DD), or None for a blank cell.
+Shown = str | None
 
 
 @dataclass
 class LoadReport:
-    """What a load did (or, dry, would do): rows created, updated and unchanged per sheet."""
+    """What a load did (or, dry, would do): rows created, updated and unchanged per sheet,
+    and the first CHANGES_KEPT rows of each sheet that are new or changed, each with its
+    row number, its key and, column by column, the value it had and the value it gets
+    (`changes`, plain data, as an upload's meta keeps it), the rest counted (`unlisted`)."""
 
     dry_run: bool
     sheets: dict[str, dict[str, int]] = field(default_factory=dict)
+    changes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    unlisted: dict[str, int] = field(default_factory=dict)
 
     def count(self, sheet: str, outcome: str) -> None:
         counts = self.sheets.setdefault(sheet, {"created": 0, "updated": 0, "unchanged": 0})
         counts[outcome] += 1
 
+    def wants(self, sheet: str) -> bool:
+        """Whether another change of `sheet` is listed (else it is only counted)."""
+        if len(self.changes.get(sheet, ())) < CHANGES_KEPT:
+            return True
+        self.unlisted[sheet] = self.unlisted.get(sheet, 0) + 1
+        return False
+
+    def change(
+        self,
+        sheet: str,
+        row: int | None,
+        key: dict[str, Shown],
+        outcome: str,
+        columns: dict[str, tuple[Shown, Shown]],
+    ) -> None:
+        """List a row created, updated or removed (`outcome`; a removed row has no `row`
+        number): `columns` maps each column it changes to (old, new)."""
+        self.changes.setdefault(sheet, []).append(
+            {
+                "row": row,
+                "key": key,
+                "outcome": outcome,
+                "columns": {name: {"old": old, "new": new} for name, (old, new) in columns.items()},
+            }
+        )
+
+    def changes_document(self) -> dict[str, dict[str, Any]]:
+        """The changes by sheet, as `setup load --json` gives them and an upload keeps them:
+        `{sheet: {"rows": [...], "unlisted": N}}`, sheets in the workbook's order."""
+        return {
+            sheet: {"rows": rows, "unlisted": self.unlisted.get(sheet, 0)}
+            for sheet, rows in self.changes.items()
+        }
+
     def as_dict(self) -> dict[str, object]:
-        return {"dry_run": self.dry_run, "sheets": self.sheets}
+        return {"dry_run": self.dry_run, "sheets": self.sheets, "changes": self.changes_document()}
 
 
 class _Loader:
@@ -93,6 +156,9 @@ class _Loader:
         self.absent: set[str] = set()
         self.before = 0  # problems found before the row being loaded
         self.templates: dict[int, PostingTemplate] = {}  # posting templates replaced
+        self.left: dict[str, PostingTemplate] = {}  # and their columns no row gave again
+        self.number: int | None = 0  # the number of the row being loaded (None: no row)
+        self.key: dict[str, Shown] = {}  # and its key, as a report of changes shows it
 
     def problem(self, message: str, sheet: str, row: int, column: str | None = None) -> None:
         self.problems.append(Problem(message, sheet, row, column))
@@ -111,16 +177,41 @@ class _Loader:
             row = model(**key, **values)
             self.session.add(row)
             self.report.count(sheet, "created")
+            self.listed(sheet, "created", {k: (None, v) for k, v in values.items()})
             self.session.flush()
             return
         values = self.kept(values)
-        if any(getattr(row, k) != v for k, v in values.items()):
+        changed = {k: (getattr(row, k), v) for k, v in values.items() if getattr(row, k) != v}
+        if changed:
             for k, v in values.items():
                 setattr(row, k, v)
             self.report.count(sheet, "updated")
+            self.listed(sheet, "updated", changed)
         else:
             self.report.count(sheet, "unchanged")
         self.session.flush()
+
+    def listed(self, sheet: str, outcome: str, pairs: Mapping[str, tuple[object, object]]) -> None:
+        """List the row being loaded as new or changed in the report, with the (old, new)
+        values of the model's columns in `pairs` that its sheet has, those that stay the
+        same left out; past CHANGES_KEPT rows of the sheet, only count it."""
+        if not self.report.wants(sheet):
+            return
+        columns = {}
+        for attribute, (old, new) in pairs.items():
+            name = _COLUMNS.get(attribute, attribute)
+            if name is None or name in self.key or old == new:
+                continue
+            columns[name] = (self.shown(attribute, old), self.shown(attribute, new))
+        self.report.change(sheet, self.number, self.key, outcome, columns)
+
+    def shown(self, attribute: str, value: object) -> Shown:
+        """A value of a model's column as the report shows it: a row named by id by its code."""
+        model = _REFERENCES.get(attribute)
+        if model is not None and value is not None:
+            code: str | None = self.session.scalar(select(model.code).where(model.id == value))
+            return code
+        return shown(value)
 
     def ref(
         self, model: type[_Coded], code: str, sheet: str, row: int, column: str
@@ -394,7 +485,9 @@ class _Loader:
             return
         if client.id not in self.templates:
             self.templates[client.id] = _remove_template(self.session, client.id)
+            self.left[client.code] = dict(self.templates[client.id])
         was = self.templates[client.id].get(r["position"])
+        self.left[client.code].pop(r["position"], None)
         now = (r["heading"], r["source"])
         self.session.add(
             PostingColumn(
@@ -404,6 +497,19 @@ class _Loader:
         self.session.flush()
         outcome = "created" if was is None else "unchanged" if was == now else "updated"
         self.report.count("PostingColumns", outcome)
+        if outcome != "unchanged":
+            old = was or (None, None)
+            pairs = {"heading": (old[0], now[0]), "source": (old[1], now[1])}
+            self.listed("PostingColumns", outcome, pairs)
+
+    def removed(self) -> None:
+        """List the posting columns that replacing a client's template removed (those no
+        row of the workbook gave again)."""
+        for code, left in self.left.items():
+            for position, (heading, source) in sorted(left.items()):
+                self.number, self.key = None, {"client": code, "position": str(position)}
+                pairs = {"heading": (heading, None), "source": (source, None)}
+                self.listed("PostingColumns", "removed", pairs)
 
     def troubled(self) -> bool:
         """Whether the row being loaded has a problem."""
@@ -428,6 +534,18 @@ def _remove_template(session: Session, client_id: int) -> PostingTemplate:
     }
     session.execute(delete(PostingColumn).where(where))
     return was
+
+
+def shown(value: object) -> Shown:
+    """A cell's value as plain text: a number as written (`4.75`, not `4.750000`), a date
+    as YYYY-MM-DD, None for a blank."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
 
 
 def _without(row: Row, *keys: str) -> Row:
@@ -479,7 +597,14 @@ def load_sheets(
                 loader.problem(f"repeats row {keys_seen[key]}", sheet.name, number)
                 continue
             keys_seen[key] = number
+            loader.number = number
+            loader.key = {
+                name: shown(value)
+                for name, value in zip(KEYS[sheet.name], key, strict=True)
+                if value is not None
+            }
             handle(number, row)
+    loader.removed()
     if loader.problems:
         raise Refused(loader.problems)
     return report

@@ -35,20 +35,25 @@ from opsplatform.models import (
 )
 from opsplatform.periods import FinancialYear
 from opsplatform.vocabulary import FIXED_TEXT, PostingSource, VatTreatment
+from opsplatform.workbooks import CellValue
 
 # A parsed row: each column's value as its column's parser gives it (see SHEETS), or
 # its default. The values differ in type by column, so the row's are Any.
 Row = dict[str, Any]
 
 
-def _one_of(*choices: str) -> Callable[[object], str]:
-    def parse(value: object) -> str:
-        result = cell.text(value).lower()
-        if result not in choices:
-            raise ValueError(f"'{cell.text(value)}' is not one of {', '.join(choices)}")
-        return result
+class OneOf:
+    """The parser of a cell that holds one of a few words (in any case); the templates
+    offer `choices` in a drop-down list."""
 
-    return parse
+    def __init__(self, *choices: str) -> None:
+        self.choices = tuple(str(c) for c in choices)
+
+    def __call__(self, value: object) -> str:
+        result = cell.text(value).lower()
+        if result not in self.choices:
+            raise ValueError(f"'{cell.text(value)}' is not one of {', '.join(self.choices)}")
+        return result
 
 
 def _financial_year(value: object) -> str:
@@ -136,7 +141,7 @@ class Sheet:
     name: str
     columns: list[Column]
     note: str
-    example: list[object] = field(default_factory=list)
+    example: list[CellValue] = field(default_factory=list)
 
     def column_names(self) -> set[str]:
         return {c.name for c in self.columns}
@@ -159,7 +164,7 @@ SETTINGS: dict[str, tuple[Callable[[object], object], str]] = {
 SHEETS = [
     Sheet(
         "Settings",
-        [Column("key", _one_of(*SETTINGS)), Column("value", cell.text)],
+        [Column("key", OneOf(*SETTINGS)), Column("value", cell.text)],
         "Centre-wide settings, one key a row: " + ", ".join(SETTINGS),
         ["centre_name", "Fylde Coast Shared Services"],
     ),
@@ -168,7 +173,7 @@ SHEETS = [
         [
             Column("code", cell.code, note="2-12 of A-Z 0-9 -"),
             Column("name", cell.text),
-            Column("nation", _one_of(*NATIONS), False, "england", "bank holidays to use"),
+            Column("nation", OneOf(*NATIONS), False, "england", "bank holidays to use"),
             Column("email", _email, False),
             Column("address", cell.text, False, note="for VAT invoices"),
             Column("vat_number", cell.text, False, note="if the client is VAT-registered"),
@@ -212,7 +217,7 @@ SHEETS = [
             Column("po_number", cell.text, False),
             Column(
                 "vat",
-                _one_of(*VatTreatment),
+                OneOf(*VatTreatment),
                 False,
                 "service",
                 "service: the service's vat_rate; or outside_scope, exempt, zero (no VAT)",
@@ -248,7 +253,7 @@ SHEETS = [
         [
             Column("service", cell.code),
             Column("financial_year", _financial_year),
-            Column("rule", _one_of(*RULES)),
+            Column("rule", OneOf(*RULES)),
             Column("client", cell.code, False, note="for one client only"),
             Column("tier", _name, False, note="for one tier only"),
             Column("rate", _not_negative(lambda v: cell.decimal(v, 4)), False, note="unit_rate"),
@@ -262,7 +267,7 @@ SHEETS = [
             Column("driver", _name, False, note="apportion: equal, usage or a Drivers name"),
             Column("minimum", _not_negative(cell.money), False, note="monthly floor"),
             Column("annual_cap", _not_negative(cell.money), False, note="yearly ceiling"),
-            Column("billing", _one_of("actual", "estimate"), False, "actual"),
+            Column("billing", OneOf("actual", "estimate"), False, "actual"),
             Column("true_up_tolerance", _percent, False, 0, "percent"),
         ],
         "How each service is charged per financial year; client rows beat tier rows beat general",
@@ -285,15 +290,15 @@ SHEETS = [
             Column("code", _kpi_code),
             Column("name", cell.text),
             Column("service", cell.code, False),
-            Column("unit", _one_of("percent", "days", "seconds", "count")),
-            Column("direction", _one_of("higher", "lower")),
+            Column("unit", OneOf("percent", "days", "seconds", "count")),
+            Column("direction", OneOf("higher", "lower")),
             Column("target", cell.decimal),
             Column("amber", cell.decimal),
-            Column("method", _one_of("within", "average_elapsed", "submitted")),
+            Column("method", OneOf("within", "average_elapsed", "submitted")),
             Column("limit", _not_negative(cell.decimal), False),
             Column(
                 "calendar",
-                _one_of("working_days", "calendar_days", "seconds"),
+                OneOf("working_days", "calendar_days", "seconds"),
                 False,
                 "working_days",
             ),
@@ -326,9 +331,9 @@ SHEETS = [
     Sheet(
         "Holidays",
         [
-            Column("nation", _one_of(*NATIONS)),
+            Column("nation", OneOf(*NATIONS)),
             Column("date", cell.day),
-            Column("action", _one_of("add", "remove"), False, "add", "add a holiday or remove one"),
+            Column("action", OneOf("add", "remove"), False, "add", "add a holiday or remove one"),
             Column("name", cell.text, False),
         ],
         "Local changes to a nation's bank holidays, used in working-day KPIs",
@@ -378,7 +383,7 @@ SHEETS_BY_NAME = {s.name.lower(): s for s in SHEETS}
 
 
 # Each sheet's natural key: the columns naming the row it creates or updates.
-_KEYS = {
+KEYS = {
     "Settings": ("key",),
     "Clients": ("code",),
     "Services": ("code",),
@@ -451,4 +456,4 @@ def parse_row(sheet: Sheet, number: int, raw: dict[str, object], problems: Probl
 
 def natural_key(sheet: str, row: Row) -> tuple[object, ...]:
     """The values of a parsed row's natural key: no two rows of a workbook share one."""
-    return tuple(row[k] for k in _KEYS[sheet])
+    return tuple(row[k] for k in KEYS[sheet])

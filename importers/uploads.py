@@ -366,7 +366,12 @@ class Uploads:
             upload.refused(refused)
             return
         upload.meta.update(
-            state="checked", sheets=report.sheets, effects=effects, problems=[], problem_count=0
+            state="checked",
+            sheets=report.sheets,
+            changes=report.changes_document(),
+            effects=effects,
+            problems=[],
+            problem_count=0,
         )
         upload.save()
 

@@ -1,7 +1,7 @@
 """The product's vocabulary: every coded value it stores, with the words people read for it.
 
 One enum per list of codes (roles, statement line kinds, statement, query, import and
-scheduled-run statuses, charging rules, VAT treatments and codes, what a column of a
+scheduled-run statuses, charging rules, subscription statuses, VAT treatments and codes, what a column of a
 posting file holds, KPI statuses). Each
 member is its stored text (a `StrEnum`, so `LineKind.CHARGE == "charge"`), carries its `label` and, where it is
 shown as a tag, the one `colour` it has everywhere: pages, charts and workbooks map that
@@ -84,6 +84,16 @@ class VatTreatment(Term):
     OUTSIDE_SCOPE = "outside_scope", "Outside the scope of VAT"
     EXEMPT = "exempt", "Exempt from VAT"
     ZERO = "zero", "Zero-rated"
+
+
+class SubscriptionStatus(Term):
+    """Where a subscription stands on a day (worked out, not stored): a leaver that gave
+    notice is in notice until its notice or its subscription runs out."""
+
+    ACTIVE = "active", "Active", "green"
+    NOTICE = "notice", "Leaving: in notice", "orange"
+    FUTURE = "future", "Starts later", "blue"
+    ENDED = "ended", "Ended", "grey"
 
 
 class VatCode(Term):

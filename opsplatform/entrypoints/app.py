@@ -15,6 +15,7 @@ from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
 from opsplatform.entrypoints.web.portal import portal
+from opsplatform.entrypoints.web.reference import reference_data
 from opsplatform.throttle import Throttle
 from opsplatform.vocabulary import (
     ImportStatus,
@@ -23,6 +24,7 @@ from opsplatform.vocabulary import (
     QueryStatus,
     RunStatus,
     StatementStatus,
+    SubscriptionStatus,
     VatCode,
 )
 
@@ -49,6 +51,7 @@ TEMPLATE_GLOBALS = {
             QueryStatus,
             RunStatus,
             StatementStatus,
+            SubscriptionStatus,
             VatCode,
         )
     },
@@ -94,7 +97,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue"
 
     app.jinja_env.globals.update(TEMPLATE_GLOBALS)
-    for blueprint in (web, dashboard, finance, kpis, portal):
+    for blueprint in (web, dashboard, finance, kpis, portal, reference_data):
         app.register_blueprint(blueprint)
     init_api(app)
 

@@ -39,6 +39,10 @@ STAFF_PAGES = [
     "/imports/usage",
     "/imports/setup",
     "/statements?month=nonsense",
+    "/reference/clients",
+    "/reference/services",
+    "/reference/subscriptions?client=WYR",
+    "/reference/tariffs",
 ]
 
 
@@ -161,6 +165,31 @@ def test_an_import_under_way(server, browser, axe, instance, database):
     assert browser.find_element(By.TAG_NAME, "h1").text == "Importing the usage file"
     assert browser.find_element(By.ID, "progress").get_attribute("value") == "25000"
     assert found == []
+
+
+def test_a_setup_check_listing_its_changes(server, browser, axe, tmp_path):
+    """The check page of a workbook that adds a client and changes a service: its changes
+    old and new, row by row."""
+    base, people = server
+    book = {
+        "Clients": [["code", "name"], ["BPL", "Blackpool Council"]],
+        "Services": [["code", "name", "unit"], ["PAY", "Payroll and pensions", "payslip"]],
+    }
+    path = write_book(tmp_path / "changes.xlsx", book)
+    sign_in(browser, base, people["finance"])
+    browser.get(f"{base}/imports/setup")
+    browser.find_element(By.ID, "file").send_keys(str(path))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Check the workbook']").click()
+    WebDriverWait(browser, 20).until(
+        lambda d: (
+            d.find_element(By.TAG_NAME, "h1").text == "Check the setup workbook before you load it"
+        )
+    )
+    assert "Payroll → becomes Payroll and pensions" in browser.page_source.replace(
+        '<span aria-hidden="true">→</span><span class="govuk-visually-hidden"> becomes</span>',
+        "→ becomes",
+    )
+    assert violations(browser) == []
 
 
 def test_the_check_itself_catches_an_unlabelled_field(browser, axe):

@@ -40,6 +40,7 @@ COMMANDS = [
     ["scheduler"],
     ["setup", "template"],
     ["setup", "load"],
+    ["setup", "export"],
     ["usage", "template"],
     ["usage", "import"],
     ["usage", "revert"],

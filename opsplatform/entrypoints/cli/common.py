@@ -14,6 +14,9 @@ from typing import NoReturn, ParamSpec, TypeVar
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from importers.setup_export import centre_codes
+from importers.templates import Codes
+from opsplatform.entrypoints.extensions import database
 from opsplatform.errors import CLIENT_NEEDED, TARIFF_FROZEN, TARIFFS_UNSET, Problem, Refused
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
 
@@ -48,6 +51,16 @@ YEAR = PeriodType(FinancialYear)
 def raised_by() -> str:
     """Who is acting at the command line, for the record."""
     return f"{getpass.getuser()} (command line)"
+
+
+def codes_if_any() -> Codes | None:
+    """The centre's codes for a template's drop-down lists, if its database answers; None
+    where it has no tables yet (a fresh install writes blank templates all the same)."""
+    try:
+        with database().reading() as session:
+            return centre_codes(session)
+    except (OperationalError, ProgrammingError):
+        return None
 
 
 def emit(document: object) -> None:

@@ -10,8 +10,16 @@ from flask.cli import AppGroup
 from billing.effects import effect_of
 from billing.issue import ISSUED
 from importers.setup import check_setup, load_setup
+from importers.setup_export import centre_codes, setup_rows
+from importers.setup_loader import LoadReport
 from importers.templates import write_setup_template
-from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
+from opsplatform.entrypoints.cli.common import (
+    codes_if_any,
+    emit,
+    json_option,
+    raised_by,
+    refusals,
+)
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import money_text
 
@@ -24,8 +32,20 @@ def setup_commands() -> None:
 @setup_commands.command("template")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def setup_template(out: Path) -> None:
-    """Write the blank setup workbook, with headers and notes."""
-    write_setup_template(out)
+    """Write the blank setup workbook, with headers, notes and an example of each sheet;
+    its drop-down lists offer the centre's codes when the database holds them."""
+    write_setup_template(out, codes=codes_if_any())
+    click.echo(f"wrote {out}")
+
+
+@setup_commands.command("export")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@refusals
+def setup_export(out: Path) -> None:
+    """Write the centre's current reference data as a setup workbook, to edit and load
+    again: every sheet, with the template's headers and notes."""
+    with database().reading() as session:
+        write_setup_template(out, setup_rows(session), centre_codes(session))
     click.echo(f"wrote {out}")
 
 
@@ -61,6 +81,8 @@ def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
         )
     if not report.sheets:
         click.echo("the workbook holds no rows")
+    if dry_run:
+        _print_changes(report)
     for e in effects.changes:
         click.echo(
             f"{e.client} {e.service} {effects.year}: {money_text(e.before)} -> "
@@ -68,3 +90,29 @@ def setup_load(book: Path, dry_run: bool, rerate: bool, as_json: bool) -> None:
         )
     if effects.unknown:
         click.echo(f"the effect on {effects.year} charges is not known: {effects.unknown}")
+
+
+def _print_changes(report: LoadReport) -> None:
+    """Each new or changed row the report lists, a line each: its sheet, row and key, and
+    each changed column's old and new value (a new row's values); then how many more
+    there are per sheet."""
+    for sheet, found in report.changes_document().items():
+        for change in found["rows"]:
+            key = ", ".join(f"{k} {v}" for k, v in change["key"].items())
+            new = change["outcome"] == "created"
+            columns = "; ".join(
+                f"{name} {pair['new']}"
+                if new
+                else f"{name}: {_cell(pair['old'])} -> {_cell(pair['new'])}"
+                for name, pair in change["columns"].items()
+            )
+            word = {"created": "new", "updated": "changed", "removed": "removed"}[change["outcome"]]
+            where = "" if change["row"] is None else f" row {change['row']}"
+            click.echo(f"{word} {sheet}{where} ({key})" + (f": {columns}" if columns else ""))
+        if found["unlisted"]:
+            click.echo(f"... and {found['unlisted']:,} more new or changed rows in {sheet}")
+
+
+def _cell(value: str | None) -> str:
+    """A value of a change as the command line says it: a blank cell as (blank)."""
+    return "(blank)" if value is None else value

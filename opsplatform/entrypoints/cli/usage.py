@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from importers.templates import write_error_report, write_usage_template
 from importers.usage import UsageRefused, import_file, revert_batch
 from opsplatform.entrypoints.cli.common import (
+    codes_if_any,
     emit,
     json_option,
     print_problems,
@@ -29,8 +30,9 @@ def usage_commands() -> None:
 @usage_commands.command("template")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def usage_template(out: Path) -> None:
-    """Write the blank usage workbook."""
-    write_usage_template(out)
+    """Write the blank usage workbook, with notes and an example row; its client and
+    service columns offer the centre's codes when the database holds them."""
+    write_usage_template(out, codes_if_any())
     click.echo(f"wrote {out}")
 
 

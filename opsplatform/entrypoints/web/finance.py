@@ -36,7 +36,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from billing.effects import measured
 from billing.issue import ISSUED, issued_among
-from importers.templates import write_setup_template, write_usage_template
+from importers.setup_export import centre_codes, setup_rows
+from importers.templates import Codes, write_setup_template, write_usage_template
 from importers.uploads import Upload, Uploads, usage_months
 from importers.usage import revert_batch
 from opsplatform.entrypoints.access import STAFF, WRITERS, signed_in
@@ -210,8 +211,14 @@ def _job_page(upload: Upload) -> ResponseReturnValue | None:
     return response
 
 
+def _codes() -> Codes:
+    """The centre's codes, which its templates offer in drop-down lists."""
+    with database().reading() as session:
+        return centre_codes(session)
+
+
 def _template_download(write: Callable[[Path], None], name: str) -> ResponseReturnValue:
-    """A blank workbook for people to fill in, written afresh for each download."""
+    """A workbook for people to fill in, written afresh for each download."""
     with tempfile.TemporaryDirectory(prefix="opsplatform-") as folder:
         path = Path(folder) / name
         write(path)
@@ -255,7 +262,8 @@ def usage_upload() -> ResponseReturnValue:
 @finance.get("/imports/usage/template.xlsx")
 @signed_in(*WRITERS)
 def usage_template() -> ResponseReturnValue:
-    return _template_download(write_usage_template, "usage-template.xlsx")
+    codes = _codes()
+    return _template_download(lambda path: write_usage_template(path, codes), "usage-template.xlsx")
 
 
 @finance.post("/imports/usage")
@@ -310,7 +318,21 @@ def setup_upload() -> ResponseReturnValue:
 @finance.get("/imports/setup/template.xlsx")
 @signed_in(*WRITERS)
 def setup_template() -> ResponseReturnValue:
-    return _template_download(write_setup_template, "setup-template.xlsx")
+    codes = _codes()
+    return _template_download(
+        lambda path: write_setup_template(path, codes=codes), "setup-template.xlsx"
+    )
+
+
+@finance.get("/imports/setup/current.xlsx")
+@signed_in(*STAFF)
+def setup_current() -> ResponseReturnValue:
+    """The centre's current reference data as a setup workbook, to edit and load again."""
+    with database().reading() as session:
+        rows, codes = setup_rows(session), centre_codes(session)
+    return _template_download(
+        lambda path: write_setup_template(path, rows, codes), "setup-current.xlsx"
+    )
 
 
 @finance.post("/imports/setup")
