@@ -45,8 +45,9 @@ from opsplatform.accounts import create_user
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import Database
 from opsplatform.models import Client, UsageEvent
-from opsplatform.periods import LONDON, FinancialYear, Month, iter_months
+from opsplatform.periods import LONDON, FinancialYear, Month, Quarter, iter_months
 from opsplatform.workbooks import write_sheets
+from sla.commentary import set_commentary
 from sla.service import finalise_quarter
 
 SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
@@ -672,6 +673,7 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
             statements += len(issue_month(session, month, DEMO, centre.issued_at(month), holding))
             if month.month in (3, 6, 9, 12):  # a quarter is billed: freeze it, raise its credits
                 finalise_quarter(session, month.quarter, DEMO)
+                _comment(session, month.quarter)
             if month.month == 5 and month.financial_year.previous() in centre.years:
                 lock_year(session, month.financial_year.previous(), DEMO)  # accounts closed
         _queries(session, centre.last)
@@ -684,6 +686,23 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
         f"{REVIEWING}'s {centre.last.label} statement still a draft in review\n"
         f"demo sign-ins (evaluation only; the password is {DEMO_PASSWORD}):\n{sign_ins}"
     )
+
+
+COMMENTARY = {
+    "ICT-3WD": "Nearly every incident was resolved within three working days; the few that "
+    "were not waited on parts from suppliers.",
+    "ICT-8H": "Same-day fixes dipped at the start of the quarter while two engineers were "
+    "trained on the new service desk, and recovered by its end.",
+    "RB-20WD": "New claims rose after the autumn price rises; overtime kept most decisions "
+    "within twenty working days.",
+    "RB-AVG": "The average time to decide a new claim stayed close to the target of 18 days.",
+}  # the managers' commentary on each finished quarter
+
+
+def _comment(session: Session, quarter: Quarter) -> None:
+    """The managers' commentary on a finished quarter's KPIs, for the publication."""
+    for kpi, text in COMMENTARY.items():
+        set_commentary(session, quarter, kpi, text, "manager@northmoor.example")
 
 
 def _payroll_line(session: Session, number: str) -> tuple[int, Decimal]:
