@@ -145,6 +145,19 @@ def write_publication(
     clients = sorted({r.client for r in results if r.client}, key=lambda c: names.clients[c])
     _by_client_sheet(book, centre, clients, by_client, names)
     _costs_sheet(book, session, quarter, audience, names)
+    quarters, history = recent_history(session, quarter, results)
+    described = _charts(book, quarters, history, centre, clients, by_client, names)
+    for sheet in book.worksheets:
+        fit_to_width(sheet)
+    book.save(path)
+    describe_charts(path, described)
+
+
+def recent_history(
+    session: Session, quarter: Quarter, results: list[Result]
+) -> tuple[list[Quarter], dict[Quarter, dict[tuple[str, str | None], Decimal]]]:
+    """The last HISTORY quarters up to `quarter`, oldest first, and each one's values by
+    (KPI code, client code or None): `quarter`'s from `results`, as the audience sees it."""
     quarters = [quarter]
     for _ in range(HISTORY - 1):
         quarters.insert(0, quarters[0].previous())
@@ -152,11 +165,7 @@ def write_publication(
     history[quarter] = {
         (r.kpi.code, r.client): r.measure.value for r in results if r.measure.value is not None
     }
-    described = _charts(book, quarters, history, centre, clients, by_client, names)
-    for sheet in book.worksheets:
-        fit_to_width(sheet)
-    book.save(path)
-    describe_charts(path, described)
+    return quarters, history
 
 
 def _summary_sheet(
