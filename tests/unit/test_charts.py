@@ -12,8 +12,8 @@ from markupsafe import Markup
 from opsplatform.entrypoints.web.charts import (
     Series,
     bar_chart,
-    line_chart,
     billing_comparison_chart,
+    line_chart,
     no_data_chart,
     status_chart,
 )
