@@ -54,7 +54,7 @@ HISTORY = 5
 # a KPI's values as people read them: rounded, in their unit
 UNIT_FORMATS = {"percent": '0.0"%"', "days": '0.0" days"', "seconds": '#,##0" seconds"'}
 UNIT_WORDS = {"percent": "per cent", "days": "days", "seconds": "seconds"}
-UNIT_PRICE_FORMAT = '"£"#,##0.00##'
+COST_FORMAT = '"£"#,##0.00'  # a cost per unit, to the penny
 WRAP = Alignment(wrap_text=True, vertical="top")
 BLUE, TEXT = "1D70B8", "0B0C0C"  # GOV.UK's blue and text colours
 CHART_ROWS = 32  # a heading and a chart, on a landscape page of their own
@@ -353,8 +353,10 @@ def _costs_sheet(
         money_columns=(3,),
         widths=[36, 14, 36, 16, 12, 14],
     )
-    for row in range(2, len(found) + 2):
-        costs.cell(row=row, column=6).number_format = UNIT_PRICE_FORMAT
+    for row, c in enumerate(found, start=2):
+        costs.cell(row=row, column=6).number_format = COST_FORMAT
+        whole = float(c["units"]).is_integer()
+        costs.cell(row=row, column=5).number_format = "#,##0" if whole else "#,##0.0"
 
 
 def publication_ready(session: Session, quarter: str, filename: str) -> int:
