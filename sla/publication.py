@@ -56,6 +56,7 @@ UNIT_FORMATS = {"percent": '0.0"%"', "days": '0.0" days"', "seconds": '#,##0" se
 UNIT_WORDS = {"percent": "per cent", "days": "days", "seconds": "seconds"}
 COST_FORMAT = '"£"#,##0.00'  # a cost per unit, to the penny
 WRAP = Alignment(wrap_text=True, vertical="top")
+INDENTED = Alignment(horizontal="left", wrap_text=True, vertical="top", indent=1)
 BLUE, TEXT = "1D70B8", "0B0C0C"  # GOV.UK's blue and text colours
 CHART_ROWS = 32  # a heading and a chart, on a landscape page of their own
 CHART_WIDTH = 25  # centimetres: a landscape page's width, with the margins
@@ -105,8 +106,10 @@ class _Names:
 
 
 def _paint(ws: Worksheet, row: int, column: int, status: str) -> None:
+    """Fill a status cell with its colour, its words kept clear of the figure to its left."""
     fill = FILLS[KpiStatus(status).colour]
     ws.cell(row=row, column=column).fill = PatternFill("solid", fgColor=fill)
+    ws.cell(row=row, column=column).alignment = INDENTED
 
 
 def _title(ws: Worksheet, text: str, subtitle: str) -> None:
@@ -225,8 +228,8 @@ def _summary_sheet(
     fit_row_height(summary, start, zip(headers, widths, strict=True))
     for row, r in enumerate(centre, start=start + 1):
         _in_unit(summary, row, (2, 3), r.kpi.unit)
-        _paint(summary, row, 4, r.status)
         _top(summary, row, 6)
+        _paint(summary, row, 4, r.status)
         fit_row_height(summary, row, [(r.kpi.name, 46), (notes.get(r.kpi.code, ""), 70)])
     summary.freeze_panes = None
     summary.auto_filter.ref = None
@@ -292,9 +295,9 @@ def _kpis_sheet(
     write_table(kpis, KPI_HEADERS, rows, widths=KPI_WIDTHS)
     fit_row_height(kpis, 1, zip(KPI_HEADERS, KPI_WIDTHS, strict=True))
     for row, r in enumerate(centre, start=2):
-        _paint(kpis, row, 7, r.status)
         _in_unit(kpis, row, VALUE_COLUMNS, r.kpi.unit)
         _top(kpis, row, len(KPI_HEADERS))
+        _paint(kpis, row, 7, r.status)
         fit_row_height(kpis, row, [(r.kpi.name, 48), (notes.get(r.kpi.code, ""), 50)])
 
 
