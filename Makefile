@@ -7,20 +7,29 @@ PORT ?= 5000
 
 CSS := opsplatform/static/govuk.css
 
-.PHONY: install run test unit service lint format bench
+.PHONY: install install-test run test unit service lint format bench
 
+# What running needs: the package and its dependencies, no test tools.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# What testing needs besides: pytest, ruff, mypy, selenium... (the `test` extras).
+$(BIN)/.test-installed: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-# GOV.UK Frontend from the npm registry, compiled with Arial; neither is committed.
-$(CSS): frontend/app.scss frontend/package.json
-	npm install --silent --no-audit --no-fund --prefix frontend
+# GOV.UK Frontend from the npm registry, compiled with Arial; the compiled stylesheet is not
+# committed, the lockfile is, so that every install builds the same styles (`npm ci`).
+$(CSS): frontend/app.scss frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --silent --no-audit --no-fund
 	frontend/node_modules/.bin/sass --quiet --load-path=frontend/node_modules --style=compressed --no-source-map frontend/app.scss $@
 
 install: $(BIN)/.installed $(CSS)
+
+install-test: $(BIN)/.test-installed $(CSS)
 
 run: install
 	$(BIN)/opsplatform db upgrade
@@ -28,18 +37,18 @@ run: install
 	$(BIN)/opsplatform serve --host $(HOST) --port $(PORT)
 
 # ruff, the layering contract (docs/ARCHITECTURE.md) and the type checker
-lint: install
+lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
 # The pure logic alone (periods, money, rules, engine, measures, layers): seconds.
-unit: install
+unit: install-test
 	$(BIN)/pytest tests/unit -q
 
 # The business actions (close, issue, adjust, queries, assessment) called on a seeded database.
-service: install
+service: install-test
 	$(BIN)/pytest tests/service -q
 
 # The whole suite twice: on SQLite, then on a throwaway PostgreSQL server.
@@ -47,7 +56,7 @@ test: lint
 	$(BIN)/pytest
 	.ci/with-postgres $(BIN)/pytest -q -p no:cacheprovider
 
-format: install
+format: install-test
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
@@ -55,7 +64,7 @@ format: install
 # bench.dashboard needs wrk (apt-get install wrk).
 # Results are recorded in docs/PERFORMANCE.md. import_usage runs under a throwaway
 # PostgreSQL server, so that it measures on SQLite and on PostgreSQL.
-bench: $(BIN)/.installed
+bench: $(BIN)/.test-installed
 	.ci/with-postgres env PYTHONPATH=. $(BIN)/python -m bench.import_usage 100000
 	PYTHONPATH=. $(BIN)/python -m bench.close_month 200000
 	PYTHONPATH=. $(BIN)/python -m bench.import_xlsx 100000

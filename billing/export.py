@@ -12,8 +12,6 @@ formula.
 
 from __future__ import annotations
 
-import textwrap
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,6 +40,7 @@ from opsplatform.workbooks import (
     MONEY_FORMAT,
     QUANTITY_FORMAT,
     CellValue,
+    fit_row_height,
     fit_to_width,
     setup_of,
 )
@@ -66,7 +65,7 @@ LINE_HEADERS = [
     "Client subjective",
     "Purchase order",
 ]
-LINE_WIDTHS = [7, 13, 40, 22, 11, 11, 11, 55, 14, 7, 9, 12, 14, 12, 12, 12, 12, 19]
+LINE_WIDTHS = [7, 13, 46, 22, 11, 11, 11, 55, 14, 7, 9, 12, 14, 12, 12, 12, 12, 19]
 TIE_HEADERS = [
     "Service",
     "Period",
@@ -114,8 +113,8 @@ RIGHT = Alignment(horizontal="right")
 CENTRE = Alignment(horizontal="center", vertical="top")
 # a code kept clear of the money to its left
 INDENTED = Alignment(horizontal="left", indent=1, vertical="top")
+WRAP_INDENTED = Alignment(wrap_text=True, indent=1, vertical="top")
 TOTAL_BORDER = Border(top=Side(style="thin"), bottom=Side(style="double"))
-LINE_HEIGHT = 15  # points: a line of the default 11-point text
 DETAIL_FETCH = 5000
 
 
@@ -162,11 +161,13 @@ def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: 
     _lay_out(ws, LINE_WIDTHS, header_row)
     for row in cover:
         ws.append(row)
-    _fit_height(ws, header_row, zip(LINE_HEADERS, LINE_WIDTHS, strict=True))
+    fit_row_height(setup_of(ws), header_row, zip(LINE_HEADERS, LINE_WIDTHS, strict=True))
     ws.append(_header(ws, LINE_HEADERS))
     wrapped = [LINE_WIDTHS[LINE_HEADERS.index(header)] for header in ("Description", "Basis")]
     for number, line in enumerate(statement.lines, start=header_row + 1):
-        _fit_height(ws, number, zip((line.description, line.basis), wrapped, strict=True))
+        fit_row_height(
+            setup_of(ws), number, zip((line.description, line.basis), wrapped, strict=True)
+        )
         ws.append(_line_row(ws, line))
     last_line_row = header_row + len(statement.lines)
     last_column = get_column_letter(len(LINE_HEADERS))
@@ -257,13 +258,13 @@ def _line_row(ws: WriteOnlyWorksheet, line: StatementLine) -> list[Cell | None]:
     )
     return [
         _cell(ws, line.position, alignment=TOP),
-        _cell(ws, line.service.code if line.service else None, alignment=TOP),
+        _cell(ws, line.service.code if line.service else None, alignment=INDENTED),
         _cell(ws, line.description, alignment=WRAP),
         _cell(ws, LineKind(line.kind).label, alignment=TOP),
         _cell(ws, Month.parse(line.period).first_day, number_format=MONTH_FORMAT, alignment=TOP),
         _cell(ws, line.quantity, alignment=TOP),
         rate,
-        _cell(ws, line.basis, alignment=WRAP),
+        _cell(ws, line.basis, alignment=WRAP_INDENTED),
         _cell(ws, line.amount, number_format=MONEY_FORMAT, alignment=TOP),
         _cell(ws, line.vat_code, alignment=CENTRE),
         _cell(ws, line.vat_rate / 100, number_format=_percent_format(line.vat_rate), alignment=TOP),
@@ -343,6 +344,7 @@ def _write_usage_detail(
 ) -> None:
     """Every usage event behind the charge lines, streamed, counting each into its tie-out."""
     _lay_out(ws, DETAIL_WIDTHS, header_row=1)
+    fit_row_height(setup_of(ws), 1, zip(DETAIL_HEADERS, DETAIL_WIDTHS, strict=True))
     ws.append(_header(ws, DETAIL_HEADERS))
     row = _RowCells(ws, DETAIL_FORMATS)
     rows = 1
@@ -417,8 +419,11 @@ class _RowCells:
 def _write_tie_outs(ws: WriteOnlyWorksheet, tie_outs: list[_TieOut], status: str) -> None:
     """Each charge line's quantity against the usage detail; the difference should be 0."""
     _lay_out(ws, TIE_WIDTHS, header_row=1)
+    fit_row_height(setup_of(ws), 1, zip(TIE_HEADERS, TIE_WIDTHS, strict=True))
     ws.append(_header(ws, TIE_HEADERS))
-    for tie in tie_outs:
+    for row, tie in enumerate(tie_outs, start=2):
+        note = _tie_note(status) if tie.difference else ""
+        fit_row_height(setup_of(ws), row, [(note, TIE_WIDTHS[-1])])
         ws.append(
             [
                 _cell(ws, tie.service),
@@ -427,7 +432,7 @@ def _write_tie_outs(ws: WriteOnlyWorksheet, tie_outs: list[_TieOut], status: str
                 _cell(ws, tie.in_detail),
                 tie.events,
                 _cell(ws, tie.difference),
-                _cell(ws, _tie_note(status)) if tie.difference else None,
+                _cell(ws, note, alignment=WRAP) if note else None,
             ]
         )
     setup_of(ws).auto_filter.ref = f"A1:{get_column_letter(len(TIE_HEADERS))}{len(tie_outs) + 1}"
@@ -460,23 +465,6 @@ def _lay_out(ws: WriteOnlyWorksheet, widths: list[int], header_row: int) -> None
     ws.freeze_panes = f"A{header_row + 1}"
     ws.print_title_rows = f"{header_row}:{header_row}"
     fit_to_width(setup)
-
-
-def _fit_height(ws: WriteOnlyWorksheet, row: int, texts: Iterable[tuple[str, int]]) -> None:
-    """Make `row` tall enough for its wrapped text (each text with its column's width), before
-    the row is appended: LibreOffice does not fit a row to its text on opening a book, and
-    shows one line with the rest running over the rows below. Wrapped at the column's width
-    in characters of "0", which ordinary text is narrower than, so a row comes out a little
-    tall rather than too short."""
-    lines = max(
-        (
-            sum(len(textwrap.wrap(part, width)) or 1 for part in text.splitlines() or [""])
-            for text, width in texts
-        ),
-        default=1,
-    )
-    if lines > 1:
-        setup_of(ws).row_dimensions[row].height = LINE_HEIGHT * lines
 
 
 def _header(ws: WriteOnlyWorksheet, names: list[str]) -> list[Cell]:

@@ -15,17 +15,23 @@ from billing.statements import money_text
 from opsplatform.audit import record
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
+from opsplatform.models import Client
 from opsplatform.notify import client_users, link, queue
 from opsplatform.periods import FinancialYear, Month, london_date
 from opsplatform.settings import centre_settings
 
 
 def issue_month(
-    session: Session, month: Month, actor: str, at: datetime | None = None
+    session: Session,
+    month: Month,
+    actor: str,
+    at: datetime | None = None,
+    holding: Collection[str] = (),
 ) -> list[Statement]:
     """Issue every draft of `month`: from now on they never change. The audit log names
     `actor` as who issued them; `at` (default now) is the issue date, for history
-    loaded after the fact such as the demo's.
+    loaded after the fact such as the demo's; the drafts of the clients coded `holding`
+    stay drafts, still in review (the demo keeps one partner there).
 
     A draft is the client's chance to review: while a query raised on one is still
     open, the month is not issued.
@@ -33,6 +39,7 @@ def issue_month(
     drafts = session.scalars(
         select(Statement)
         .where(Statement.month == str(month), Statement.status == "draft")
+        .where(Statement.client_id.not_in(select(Client.id).where(Client.code.in_(holding))))
         .order_by(Statement.number)
     ).all()
     if not drafts:

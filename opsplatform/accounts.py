@@ -26,10 +26,17 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 def create_user(
-    session: Session, email: str, role: str, client: str | None = None, *, actor: str
+    session: Session,
+    email: str,
+    role: str,
+    client: str | None = None,
+    *,
+    actor: str,
+    password: str | None = None,
 ) -> tuple[User, str]:
-    """A new user with a generated one-time password, returned once and stored hashed;
-    `actor` (who creates it) is recorded in the audit log."""
+    """A new user with a generated one-time password (or `password`: the demo's users share
+    a known one), returned once and stored hashed; `actor` (who creates it) is recorded in
+    the audit log."""
     email = normalised_email(email)
     problems: list[Problem | str] = []
     if not _EMAIL.match(email):
@@ -40,7 +47,10 @@ def create_user(
         problems.append(f"there is already a user {email}")
     if problems:
         raise Refused(problems)
-    password, password_hash = _new_password()
+    if password is None:
+        password, password_hash = _new_password()
+    else:
+        password_hash = _hasher.hash(password)
     user = User(email=email, password_hash=password_hash, role=role, client=found)
     session.add(user)
     session.flush()

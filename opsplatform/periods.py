@@ -185,6 +185,17 @@ class Quarter:
         return self.year.months()[(self.number - 1) * 3 : self.number * 3]
 
     @property
+    def short_label(self) -> str:
+        """The quarter as people write it: "Q2 2026-27"."""
+        return f"Q{self.number} {self.year}"
+
+    @property
+    def label(self) -> str:
+        """The quarter in words: "Q2 2026-27, July to September 2026"."""
+        first, last = self.months()[0], self.months()[-1]
+        return f"{self.short_label}, {first.first_day:%B} to {last.label}"
+
+    @property
     def first_day(self) -> date:
         return self.months()[0].first_day
 

@@ -6,11 +6,15 @@ titles; text that people typed is always stored as text, never as a formula.
 
 from __future__ import annotations
 
+import re
+import textwrap
+import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol, TypeAlias, cast
+from xml.sax.saxutils import quoteattr
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
@@ -30,6 +34,11 @@ WHOLE_FORMAT = "#,##0"
 DATE_FORMAT = "dd/mm/yyyy"
 HEADER_FILL = PatternFill("solid", fgColor="1D3557")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
+LINE_HEIGHT = 15  # points: a line of the default 11-point text
+# a column `width` characters of "0" wide holds about this many times as many characters of
+# ordinary text (measured: 49 characters of a statement's description fit in width 40);
+# kept a little under, so that a row comes out a little tall rather than too short
+TEXT_PER_WIDTH = 1.1
 
 # What a cell of the centre's workbooks holds: text, a number, a date (or a date and time), or
 # nothing; to the type checker an int is a float and a datetime a date.
@@ -64,6 +73,28 @@ def fit_to_width(setup: SheetSetup | Worksheet) -> None:
     fit = setup.sheet_properties.pageSetUpPr
     assert fit is not None  # openpyxl gives every new sheet's properties their page setup
     fit.fitToPage = True
+
+
+def fit_row_height(
+    setup: SheetSetup | Worksheet, row: int, texts: Iterable[tuple[str, float]]
+) -> None:
+    """Make `row` tall enough for its wrapped text (each text with its column's width), before
+    a write-only sheet appends the row: LibreOffice does not fit a row to its text on opening
+    a book, and shows one line with the rest running over the rows below. Wrapped at the
+    column's width in characters of "0" a little widened (TEXT_PER_WIDTH), as ordinary text
+    is narrower than "0"s."""
+    lines = max(
+        (
+            sum(
+                len(textwrap.wrap(part, int(width * TEXT_PER_WIDTH))) or 1
+                for part in text.splitlines() or [""]
+            )
+            for text, width in texts
+        ),
+        default=1,
+    )
+    if lines > 1:
+        setup.row_dimensions[row].height = LINE_HEIGHT * lines
 
 
 def active_sheet(book: Workbook) -> Worksheet:
@@ -162,3 +193,23 @@ def write_sheets(path: Path, sheets: Mapping[str, Iterable[Sequence[object]]]) -
             ws.append(row)
     book.save(path)
     return path
+
+
+def describe_charts(path: Path, texts: Sequence[tuple[str, str]]) -> None:
+    """Give the charts of the workbook saved at `path` their alt text: a title and a
+    description each, in the order the charts were added (to a single sheet), which screen
+    readers announce and LibreOffice and Excel show as the chart's alternative text.
+    openpyxl writes no alt text, so the drawing's XML is amended in place."""
+    with zipfile.ZipFile(path) as book:
+        parts = [(item, book.read(item.filename)) for item in book.infolist()]
+    frames = re.compile(rb'<(\w+:)?cNvPr id="(\d+)" name="Chart (\d+)"')
+
+    def described(match: re.Match[bytes]) -> bytes:
+        title, description = texts[int(match[3]) - 1]
+        return match[0] + f" title={quoteattr(title)} descr={quoteattr(description)}".encode()
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as book:
+        for item, content in parts:
+            if item.filename.startswith("xl/drawings/drawing"):
+                content = frames.sub(described, content)
+            book.writestr(item, content)

@@ -1,29 +1,49 @@
 """The quarterly performance publication: a workbook a council can put before its members.
 
-A summary of statuses with the managers' headline commentary; every KPI for the
-whole centre with its trend, last year's value and the change since the pre-sharing
-baseline; a client-by-KPI matrix; cost per transaction; and real Excel charts (each
-KPI over the last five quarters, each client against target). Status cells are
-coloured and also spelled out, because colour alone is not accessible.
+A summary with each KPI's result, target, status, trend and the managers' commentary
+beside it; every KPI for the whole centre against last quarter, last year and the
+pre-sharing baseline; a council-by-KPI matrix; cost per transaction; and real Excel
+charts (each KPI over the last five quarters, each council against target). Councils and
+services go by name, quarters in words, values rounded in their units (%, days, £).
+Status cells are coloured and also spelled out, because colour alone is not accessible;
+every chart has alt text (a title and a description giving its figures). Every sheet
+prints on landscape A4, one page wide; each KPI's two charts print whole on a page of
+their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.chart.axis import ChartLines
+from openpyxl.chart.marker import Marker
+from openpyxl.chart.shapes import GraphicalProperties
+from openpyxl.drawing.line import LineProperties
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsplatform.models import Client, Service
 from opsplatform.notify import link, queue, staff
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import KpiStatus
-from opsplatform.workbooks import CellValue, active_sheet, write_cell, write_table
+from opsplatform.workbooks import (
+    CellValue,
+    active_sheet,
+    describe_charts,
+    fit_row_height,
+    fit_to_width,
+    write_cell,
+    write_table,
+)
 from sla.commentary import commentary
 from sla.service import Result, baselines, quarter_values, unit_costs, visible_results
 from sla.visibility import STAFF, Audience
@@ -31,10 +51,32 @@ from sla.visibility import STAFF, Audience
 # each status's tag colour (opsplatform.vocabulary) as a light cell fill that black text reads on
 FILLS = {"green": "C6EFCE", "orange": "F8CBAD", "red": "FFC7CE", "grey": "EDEDED"}
 HISTORY = 5
+# a KPI's values as people read them: rounded, in their unit
+UNIT_FORMATS = {"percent": '0.0"%"', "days": '0.0" days"', "seconds": '#,##0" seconds"'}
+UNIT_WORDS = {"percent": "per cent", "days": "days", "seconds": "seconds"}
+COST_FORMAT = '"£"#,##0.00'  # a cost per unit, to the penny
+WRAP = Alignment(wrap_text=True, vertical="top")
+INDENTED = Alignment(horizontal="left", wrap_text=True, vertical="top", indent=1)
+BLUE, TEXT = "1D70B8", "0B0C0C"  # GOV.UK's blue and text colours
+CHART_ROWS = 32  # a heading and a chart, on a landscape page of their own
+CHART_WIDTH = 25  # centimetres: a landscape page's width, with the margins
+CHART_HEIGHT = 15
 
 
 def _float(value: Decimal | None) -> float | None:
     return None if value is None else float(round(value, 2))
+
+
+def _unit_format(unit: str) -> str:
+    return UNIT_FORMATS.get(unit, "#,##0.0")
+
+
+def _value_text(value: Decimal | float | None, unit: str) -> str:
+    """A value as the charts' descriptions say it: `97.6%`, `18.2 days`, `no data`."""
+    if value is None:
+        return "no data"
+    number = f"{float(value):,.1f}"
+    return {"percent": f"{number}%", "days": f"{number} days"}.get(unit, number)
 
 
 def trend(result: Result) -> str:
@@ -49,9 +91,25 @@ def trend(result: Result) -> str:
     return f"{arrow} {'improving' if better else 'worsening'}"
 
 
+@dataclass(frozen=True)
+class _Names:
+    """Councils' and services' names by code, for headings people read."""
+
+    clients: dict[str, str]
+    services: dict[str, str]
+
+    @classmethod
+    def of(cls, session: Session) -> _Names:
+        clients = session.execute(select(Client.code, Client.name))
+        services = session.execute(select(Service.code, Service.name))
+        return cls({code: name for code, name in clients}, {code: name for code, name in services})
+
+
 def _paint(ws: Worksheet, row: int, column: int, status: str) -> None:
+    """Fill a status cell with its colour, its words kept clear of the figure to its left."""
     fill = FILLS[KpiStatus(status).colour]
     ws.cell(row=row, column=column).fill = PatternFill("solid", fgColor=fill)
+    ws.cell(row=row, column=column).alignment = INDENTED
 
 
 def _title(ws: Worksheet, text: str, subtitle: str) -> None:
@@ -59,23 +117,50 @@ def _title(ws: Worksheet, text: str, subtitle: str) -> None:
     write_cell(ws, 2, 1, subtitle)
 
 
+def _top(ws: Worksheet, row: int, columns: int) -> None:
+    """Align `row`'s first `columns` cells to the top, wrapping text, so that a row made tall
+    for its commentary reads across from its first line."""
+    for column in range(1, columns + 1):
+        ws.cell(row=row, column=column).alignment = WRAP
+
+
+def _in_unit(ws: Worksheet, row: int, columns: Sequence[int], unit: str) -> None:
+    """Show the values of `row` in `columns` rounded, in the KPI's unit."""
+    for column in columns:
+        ws.cell(row=row, column=column).number_format = _unit_format(unit)
+
+
 def write_publication(
     session: Session, quarter: Quarter, path: Path, audience: Audience = STAFF
 ) -> None:
     """Write the publication for `quarter` (final results where the quarter is final), as
     far as `audience` may see it: a council reads others' figures only once it is final.
-    One sheet each: summary, the centre's KPIs, each client's, cost per transaction, and
-    the trend charts."""
+    One sheet each: summary, the centre's KPIs, each council's, cost per transaction, the
+    charts and the figures they draw."""
     results = visible_results(session, quarter, audience)
     centre = [r for r in results if r.client is None]
     notes = commentary(session, quarter)
+    names = _Names.of(session)
     book = Workbook()
     _summary_sheet(book, session, quarter, centre, notes, audience)
     _kpis_sheet(book, centre, notes, baselines(session))
     by_client = {(r.kpi.code, r.client): r for r in results if r.client}
-    clients = sorted({r.client for r in results if r.client})
-    _by_client_sheet(book, [r.kpi.code for r in centre], clients, by_client)
-    _costs_sheet(book, session, quarter, audience)
+    clients = sorted({r.client for r in results if r.client}, key=lambda c: names.clients[c])
+    _by_client_sheet(book, centre, clients, by_client, names)
+    _costs_sheet(book, session, quarter, audience, names)
+    quarters, history = recent_history(session, quarter, results)
+    described = _charts(book, quarters, history, centre, clients, by_client, names)
+    for sheet in book.worksheets:
+        fit_to_width(sheet)
+    book.save(path)
+    describe_charts(path, described)
+
+
+def recent_history(
+    session: Session, quarter: Quarter, results: list[Result]
+) -> tuple[list[Quarter], dict[Quarter, dict[tuple[str, str | None], Decimal]]]:
+    """The last HISTORY quarters up to `quarter`, oldest first, and each one's values by
+    (KPI code, client code or None): `quarter`'s from `results`, as the audience sees it."""
     quarters = [quarter]
     for _ in range(HISTORY - 1):
         quarters.insert(0, quarters[0].previous())
@@ -83,8 +168,7 @@ def write_publication(
     history[quarter] = {
         (r.kpi.code, r.client): r.measure.value for r in results if r.measure.value is not None
     }
-    _charts(book, quarters, history, centre, clients, by_client)
-    book.save(path)
+    return quarters, history
 
 
 def _summary_sheet(
@@ -95,35 +179,66 @@ def _summary_sheet(
     notes: dict[str, str],
     audience: Audience,
 ) -> None:
-    """How many of the centre's KPIs are at each status, and the managers' headlines."""
-    months = quarter.months()
+    """How many of the centre's KPIs are at each status, then each KPI's result with the
+    managers' commentary beside it."""
     final = any(r.final for r in centre)
-    state = "final results" if final else "provisional results"
-    period = f"{quarter}: {months[0].label} to {months[-1].label}, {state}"
+    state = "final results" if final else "provisional results, which may still change"
     summary = active_sheet(book)
     summary.title = "Summary"
-    _title(summary, f"{centre_settings(session).centre_name}: performance report", period)
+    _title(
+        summary,
+        f"{centre_settings(session).centre_name}: performance report",
+        f"{quarter.label}: {state}",
+    )
     if not final and not audience.staff:
         write_cell(summary, 3, 1, "Other councils' figures are shown once the quarter is final.")
     counts: list[list[CellValue]] = [
         [s.label, sum(1 for r in centre if r.status == s)] for s in KpiStatus
     ]
-    write_table(summary, ["status", "KPIs"], counts, start_row=4, widths=[30, 10, 90])
+    widths = [46, 14, 14, 20, 16, 70]
+    write_table(summary, ["Status", "KPIs"], counts, start_row=4, widths=widths)
     for row, status in enumerate(KpiStatus, start=5):
         _paint(summary, row, 1, status)
-    headlines = [[r.kpi.code, r.kpi.name, notes[r.kpi.code]] for r in centre if r.kpi.code in notes]
-    if headlines:
-        write_table(
-            summary, ["KPI", "name", "commentary"], headlines, start_row=11, widths=[30, 40, 90]
-        )
-        summary.freeze_panes = None
+    start = 4 + len(counts) + 2
+    headers = [
+        "KPI (whole centre)",
+        "Result",
+        "Target",
+        "Status",
+        "Since last quarter",
+        "Commentary",
+    ]
+    write_table(
+        summary,
+        headers,
+        [
+            [
+                r.kpi.name,
+                _float(r.measure.value),
+                float(r.target),
+                KpiStatus(r.status).label,
+                trend(r),
+                notes.get(r.kpi.code, ""),
+            ]
+            for r in centre
+        ],
+        start_row=start,
+        widths=widths,
+    )
+    fit_row_height(summary, start, zip(headers, widths, strict=True))
+    for row, r in enumerate(centre, start=start + 1):
+        _in_unit(summary, row, (2, 3), r.kpi.unit)
+        _top(summary, row, 6)
+        _paint(summary, row, 4, r.status)
+        fit_row_height(summary, row, [(r.kpi.name, 46), (notes.get(r.kpi.code, ""), 70)])
+    summary.freeze_panes = None
+    summary.auto_filter.ref = None
 
 
 KPI_HEADERS = [
-    "code",
     "KPI",
-    "unit",
-    "direction",
+    "code",
+    "better when",
     "value",
     "target",
     "amber",
@@ -134,9 +249,11 @@ KPI_HEADERS = [
     "baseline before sharing",
     "baseline period",
     "change since baseline",
-    "events or figures",
+    "cases measured",
     "commentary",
 ]
+KPI_WIDTHS = [48, 10, 10, 10, 10, 10, 20, 11, 14, 11, 11, 10, 11, 10, 50]
+VALUE_COLUMNS = (4, 5, 6, 8, 10, 11, 13)  # columns of KPI_HEADERS (from 1) in the KPI's unit
 
 
 def _kpis_sheet(
@@ -158,10 +275,9 @@ def _kpis_sheet(
         )
         rows.append(
             [
-                r.kpi.code,
                 r.kpi.name,
-                r.kpi.unit,
-                f"{r.kpi.direction} is better",
+                r.kpi.code,
+                r.kpi.direction,
                 _float(r.measure.value),
                 float(r.target),
                 float(r.amber),
@@ -176,63 +292,74 @@ def _kpis_sheet(
                 notes.get(r.kpi.code, ""),
             ]
         )
-    write_table(
-        kpis,
-        KPI_HEADERS,
-        rows,
-        widths=[12, 44, 10, 18, 10, 10, 10, 22, 12, 16, 12, 12, 12, 12, 12, 70],
-    )
+    write_table(kpis, KPI_HEADERS, rows, widths=KPI_WIDTHS)
+    fit_row_height(kpis, 1, zip(KPI_HEADERS, KPI_WIDTHS, strict=True))
     for row, r in enumerate(centre, start=2):
-        _paint(kpis, row, 8, r.status)
-        kpis.cell(row=row, column=16).alignment = Alignment(wrap_text=True, vertical="top")
+        _in_unit(kpis, row, VALUE_COLUMNS, r.kpi.unit)
+        _top(kpis, row, len(KPI_HEADERS))
+        _paint(kpis, row, 7, r.status)
+        fit_row_height(kpis, row, [(r.kpi.name, 48), (notes.get(r.kpi.code, ""), 50)])
 
 
 def _by_client_sheet(
     book: Workbook,
-    codes: list[str],
+    centre: list[Result],
     clients: list[str],
     by_client: dict[tuple[str, str], Result],
+    names: _Names,
 ) -> None:
-    """Each client's value and status for each KPI, one row per client."""
+    """Each council's value and status for each KPI, one row per council."""
     matrix = book.create_sheet("By client")
     body = []
     for client in clients:
-        line: list[CellValue] = [client]
-        for code in codes:
-            found = by_client.get((code, client))
+        line: list[CellValue] = [names.clients[client]]
+        for r in centre:
+            found = by_client.get((r.kpi.code, client))
             line += [
                 _float(found.measure.value) if found else None,
                 KpiStatus(found.status).label if found else "not measured",
             ]
         body.append(line)
-    headers = ["client"] + [f"{c} {part}" for c in codes for part in ("value", "status")]
-    write_table(matrix, headers, body, widths=[12] + [14, 22] * len(codes))
+    headers = ["council"] + [
+        f"{r.kpi.name}: {part}" for r in centre for part in ("value", "status")
+    ]
+    widths = [30] + [14, 18] * len(centre)
+    write_table(matrix, headers, body, widths=widths)
+    fit_row_height(matrix, 1, zip(headers, widths, strict=True))
     for row, client in enumerate(clients, start=2):
-        for index, code in enumerate(codes):
-            if (code, client) in by_client:
-                _paint(matrix, row, 3 + 2 * index, by_client[(code, client)].status)
+        for index, r in enumerate(centre):
+            _in_unit(matrix, row, (2 + 2 * index,), r.kpi.unit)
+            if (r.kpi.code, client) in by_client:
+                _paint(matrix, row, 3 + 2 * index, by_client[(r.kpi.code, client)].status)
 
 
-def _costs_sheet(book: Workbook, session: Session, quarter: Quarter, audience: Audience) -> None:
-    """Charges per unit of each service, for the centre and each client `audience` may see."""
+def _costs_sheet(
+    book: Workbook, session: Session, quarter: Quarter, audience: Audience, names: _Names
+) -> None:
+    """Charges per unit of each service, for the centre and each council `audience` may see."""
     costs = book.create_sheet("Cost per transaction")
+    found = unit_costs(session, quarter, audience)
     write_table(
         costs,
-        ["service", "unit", "client", "charges", "units", "cost per unit"],
+        ["service", "unit", "council", "charges", "units", "cost per unit"],
         [
             [
-                c["service"],
+                names.services[c["service"]],
                 c["unit"],
-                c["client"] or "whole centre",
+                names.clients[c["client"]] if c["client"] else "whole centre",
                 Decimal(c["charges"]),
                 c["units"],
                 c["cost_per_unit"],
             ]
-            for c in unit_costs(session, quarter, audience)
+            for c in found
         ],
-        money_columns=(3, 5),
-        widths=[10, 12, 16, 16, 12, 14],
+        money_columns=(3,),
+        widths=[36, 14, 36, 16, 12, 14],
     )
+    for row, c in enumerate(found, start=2):
+        costs.cell(row=row, column=6).number_format = COST_FORMAT
+        whole = float(c["units"]).is_integer()
+        costs.cell(row=row, column=5).number_format = "#,##0" if whole else "#,##0.0"
 
 
 def publication_ready(session: Session, quarter: str, filename: str) -> int:
@@ -254,58 +381,164 @@ def _charts(
     centre: list[Result],
     clients: list[str],
     by_client: dict[tuple[str, str], Result],
-) -> None:
-    """A data sheet and, per KPI, a trend line over the quarters and a bar chart of clients."""
+    names: _Names,
+) -> list[tuple[str, str]]:
+    """A data sheet and, per KPI on a page of its own, a line of the whole centre over the
+    quarters and a bar per council, each with its target as a line; returns each chart's
+    alt text (title, description) in the order the charts are placed."""
     data = book.create_sheet("Chart data")
     charts = book.create_sheet("Charts")
-    row, anchor = 1, 1
+    charts.column_dimensions["A"].width = 2
+    described: list[tuple[str, str]] = []
+    row, top = 1, 1
     for r in centre:
-        code = r.kpi.code
-        series = [[str(q), _float(history[q].get((code, None))), float(r.target)] for q in quarters]
-        last = _series(data, row, f"{code} by quarter", ["quarter", code, "target"], series)
-        line = LineChart()
-        line.title = f"{r.kpi.name}: trend"
-        line.y_axis.title = r.kpi.unit
-        _plot(line, data, row + 1, last)
-        charts.add_chart(line, f"A{anchor}")
+        code, unit = r.kpi.code, r.kpi.unit
+
+        values = [_float(history[q].get((code, None))) for q in quarters]
+        series = [
+            [q.short_label, v, float(r.target)] for q, v in zip(quarters, values, strict=True)
+        ]
+        last = _series(
+            data,
+            row,
+            f"{r.kpi.name}: by quarter",
+            ["quarter", "whole centre", "target"],
+            series,
+            unit,
+        )
+        title = f"{r.kpi.name}: whole centre, last {len(quarters)} quarters"
+        line = _chart(LineChart(), title, unit)
+        _plot(line, data, row + 1, last, target_too=True)
+        top = _place(charts, top, line)
+        described.append(
+            (
+                title,
+                f"Line chart of the whole centre's result in each of the last {len(quarters)} "
+                f"quarters against the target of {_value_text(r.target, unit)} "
+                f"({r.kpi.direction} is better): "
+                + "; ".join(
+                    f"{q.short_label} {_value_text(v, unit)}"
+                    for q, v in zip(quarters, values, strict=True)
+                )
+                + ".",
+            )
+        )
         row = last + 2
+
+        found = [by_client.get((code, client)) for client in clients]
         series = [
             [
-                client,
-                _float(by_client[(code, client)].measure.value)
-                if (code, client) in by_client
-                else None,
-                float(
-                    by_client[(code, client)].target if (code, client) in by_client else r.target
-                ),
+                names.clients[client],
+                _float(f.measure.value) if f else None,
+                float(f.target if f else r.target),
             ]
-            for client in clients
+            for client, f in zip(clients, found, strict=True)
         ]
-        last = _series(data, row, f"{code} by client", ["client", code, "target"], series)
-        bar = BarChart()
-        bar.title = f"{r.kpi.name}: clients against target"
-        _plot(bar, data, row + 1, last)
-        charts.add_chart(bar, f"K{anchor}")
+        last = _series(
+            data, row, f"{r.kpi.name}: by council", ["council", "result", "target"], series, unit
+        )
+        title = f"{r.kpi.name}: each council against its target, {quarters[-1].short_label}"
+        bar = _chart(BarChart(), title, unit)
+        _plot(bar, data, row + 1, last, target_too=False)
+        target = LineChart()
+        _plot(target, data, row + 1, last, target_too=True, values=False)
+        bar += target
+        top = _place(charts, top, bar)
+        described.append(
+            (
+                title,
+                f"Bar chart of each council's result in {quarters[-1].short_label}, with its "
+                f"target drawn as a line ({r.kpi.direction} is better): "
+                + "; ".join(
+                    f"{names.clients[client]} {_value_text(f.measure.value if f else None, unit)} "
+                    f"against {_value_text(f.target if f else r.target, unit)}"
+                    for client, f in zip(clients, found, strict=True)
+                )
+                + "."
+                if clients
+                else "There are no councils' results to show.",
+            )
+        )
         row = last + 2
-        anchor += 16
+    charts.print_area = f"A1:P{max(top - 1, 1)}"
+    data.column_dimensions["A"].width = 36
+    data.column_dimensions["B"].width = 14
+    data.column_dimensions["C"].width = 14
+    return described
+
+
+def _place(ws: Worksheet, top: int, chart: LineChart | BarChart) -> int:
+    """Put `chart` on a printed page of its own from row `top`; returns the next page's row."""
+    ws.add_chart(chart, f"B{top + 1}")
+    ws.row_breaks.append(Break(id=top + CHART_ROWS - 1))
+    return top + CHART_ROWS
+
+
+def _chart(chart: LineChart | BarChart, title: str, unit: str) -> LineChart | BarChart:
+    """A chart of the house style: titled, its size fixed, its value axis honest (from 0,
+    and 0 to 100 for a percentage) and labelled with the unit, both axes shown."""
+    chart.title = title
+    chart.width, chart.height = CHART_WIDTH, CHART_HEIGHT
+    chart.y_axis.title = UNIT_WORDS.get(unit, unit)
+    chart.y_axis.scaling.min = 0
+    if unit == "percent":
+        chart.y_axis.scaling.max = 100
+    chart.y_axis.number_format = _unit_format(unit).replace("0.0", "0")
+    chart.y_axis.majorGridlines = ChartLines()
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    if chart.legend is not None:
+        chart.legend.position = "b"
+    return chart
 
 
 def _series(
-    ws: Worksheet, row: int, title: str, headers: list[str], rows: Sequence[Sequence[CellValue]]
+    ws: Worksheet,
+    row: int,
+    title: str,
+    headers: list[str],
+    rows: Sequence[Sequence[CellValue]],
+    unit: str,
 ) -> int:
-    """A titled block of chart data; returns its last row."""
+    """A titled block of chart data, its values in their unit; returns its last row."""
     write_cell(ws, row, 1, title).font = Font(bold=True)
     for column, name in enumerate(headers, start=1):
         write_cell(ws, row + 1, column, name)
     for offset, values in enumerate(rows, start=2):
         for column, value in enumerate(values, start=1):
             write_cell(ws, row + offset, column, value)
+        _in_unit(ws, row + offset, (2, 3), unit)
     return row + 1 + len(rows)
 
 
-def _plot(chart: LineChart | BarChart, ws: Worksheet, header_row: int, last_row: int) -> None:
+def _plot(
+    chart: LineChart | BarChart,
+    ws: Worksheet,
+    header_row: int,
+    last_row: int,
+    target_too: bool,
+    values: bool = True,
+) -> None:
+    """Draw the block's values (column 2) and, if `target_too`, its target (column 3) as a
+    dashed straight line; lines are never smoothed, which would invent values between
+    quarters."""
+    first = 2 if values else 3
     chart.add_data(
-        Reference(ws, min_col=2, max_col=3, min_row=header_row, max_row=last_row),
+        Reference(
+            ws, min_col=first, max_col=3 if target_too else 2, min_row=header_row, max_row=last_row
+        ),
         titles_from_data=True,
     )
     chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=last_row))
+    for series in chart.series:
+        series.graphicalProperties = GraphicalProperties(solidFill=BLUE)
+        if isinstance(chart, LineChart):
+            series.smooth = False
+            series.marker = Marker(symbol="circle", size=7)
+            series.graphicalProperties.line = LineProperties(solidFill=BLUE, w=28575)
+    if target_too:
+        target = chart.series[-1]
+        target.graphicalProperties = GraphicalProperties(
+            ln=LineProperties(solidFill=TEXT, prstDash="dash", w=22225)
+        )
+        target.marker = Marker(symbol="dash", size=9)

@@ -9,13 +9,14 @@ from opsplatform.config import Config, load_config
 from opsplatform.db import Database, storable
 from opsplatform.entrypoints import formats
 from opsplatform.entrypoints.api import init_api
-from opsplatform.entrypoints.extensions import csrf, login_manager
+from opsplatform.entrypoints.extensions import csrf, database, login_manager
 from opsplatform.entrypoints.web import web
 from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
 from opsplatform.entrypoints.web.portal import portal
 from opsplatform.entrypoints.web.reference import reference_data
+from opsplatform.settings import centre_settings
 from opsplatform.throttle import Throttle
 from opsplatform.vocabulary import (
     ImportStatus,
@@ -57,6 +58,14 @@ TEMPLATE_GLOBALS = {
     },
 }
 
+
+def centre_name() -> str:
+    """The centre's name (Settings `centre_name`), which every page's header shows beside
+    the product's name."""
+    with database().transaction() as session:
+        return centre_settings(session).centre_name
+
+
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "font-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
@@ -96,7 +105,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_view = "web.login"
     login_manager.login_message = "Sign in to continue"
 
-    app.jinja_env.globals.update(TEMPLATE_GLOBALS)
+    app.jinja_env.globals.update(TEMPLATE_GLOBALS, centre_name=centre_name)
     for blueprint in (web, dashboard, finance, kpis, portal, reference_data):
         app.register_blueprint(blueprint)
     init_api(app)

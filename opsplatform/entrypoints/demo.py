@@ -12,7 +12,9 @@ authority, Glanafon and the college pay VAT on it; every line carries both sides
 codes; Glanafon signs for internal audit in November, back-dated to April, and is caught
 up; Holmbridge leaves revenues and benefits (a pooled service) under six months' notice
 and pays its share until the notice ends; and the first financial year is locked once
-May is issued, as councils close their accounts.
+May is issued, as councils close their accounts. Councils have raised queries (one
+accepted, one rejected, two open), Wexcombe is still reviewing last month's draft, and
+there is one user per role sharing a published demo-only password (docs/SECURITY.md).
 """
 
 from __future__ import annotations
@@ -28,19 +30,24 @@ from functools import partial
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from billing.close import close_month
+from billing.disputes import answer_query, raise_query
 from billing.issue import ISSUED, issue_month
+from billing.statements import get_statement
 from billing.yearend import lock_year
 from importers.setup import load_setup
 from importers.setup_sheets import SHEETS_BY_NAME
 from importers.usage import import_file
 from importers.usage_rows import COLUMNS
+from opsplatform.accounts import create_user
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import Database
 from opsplatform.models import Client, UsageEvent
-from opsplatform.periods import LONDON, FinancialYear, Month, iter_months
+from opsplatform.periods import LONDON, FinancialYear, Month, Quarter, iter_months
 from opsplatform.workbooks import write_sheets
+from sla.commentary import set_commentary
 from sla.service import finalise_quarter
 
 SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
@@ -48,6 +55,16 @@ CENTRE = "Northmoor Shared Services"
 ACTOR = "demo"  # who the audit log says loaded the demo's setup workbook
 BASE_YEAR = FinancialYear(2025)  # the year whose prices and volumes the tables below give
 DEMO = "demo"  # who the audit log names for the demo's closes, issues and final assessments
+REVIEWING = "WEX"  # the partner still reviewing last month's draft: it stays a draft
+# One user per role, for evaluation only: they exist only in a demo database.
+DEMO_PASSWORD = "demo-only-not-for-live-use"
+DEMO_USERS = (
+    ("admin@northmoor.example", "admin", None),
+    ("manager@northmoor.example", "manager", None),
+    ("finance@northmoor.example", "finance", None),
+    ("auditor@northmoor.example", "auditor", None),
+    ("finance@ashvale.example", "client", "ASH"),
+)
 
 
 class DemoNotEmpty(Exception):
@@ -652,14 +669,111 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path, DEMO).inserted
             close_month(session, month, DEMO)
-            statements += len(issue_month(session, month, DEMO, centre.issued_at(month)))
+            holding = (REVIEWING,) if month == centre.last else ()
+            statements += len(issue_month(session, month, DEMO, centre.issued_at(month), holding))
             if month.month in (3, 6, 9, 12):  # a quarter is billed: freeze it, raise its credits
                 finalise_quarter(session, month.quarter, DEMO)
+                _comment(session, month.quarter)
             if month.month == 5 and month.financial_year.previous() in centre.years:
                 lock_year(session, month.financial_year.previous(), DEMO)  # accounts closed
+        _queries(session, centre.last)
+        sign_ins = _users(session)
     months = centre.last - centre.first + 1
     return (
         f"demo loaded: {CENTRE}, {len(CLIENTS)} clients, {len(SERVICES)} services, "
         f"{months} months of usage from {centre.first.label} to "
-        f"{centre.last.label} ({events:,} events), {statements} statements issued"
+        f"{centre.last.label} ({events:,} events), {statements} statements issued, "
+        f"{REVIEWING}'s {centre.last.label} statement still a draft in review\n"
+        f"demo sign-ins (evaluation only; the password is {DEMO_PASSWORD}):\n{sign_ins}"
     )
+
+
+COMMENTARY = {
+    "ICT-3WD": "Nearly every incident was resolved within three working days; the few that "
+    "were not waited on parts from suppliers.",
+    "ICT-8H": "Same-day fixes dipped at the start of the quarter while two engineers were "
+    "trained on the new service desk, and recovered by its end.",
+    "RB-20WD": "New claims rose after the autumn price rises; overtime kept most decisions "
+    "within twenty working days.",
+    "RB-AVG": "The average time to decide a new claim stayed close to the target of 18 days.",
+}  # the managers' commentary on each finished quarter
+
+
+def _comment(session: Session, quarter: Quarter) -> None:
+    """The managers' commentary on a finished quarter's KPIs, for the publication."""
+    for kpi, text in COMMENTARY.items():
+        set_commentary(session, quarter, kpi, text, "manager@northmoor.example")
+
+
+def _payroll_line(session: Session, number: str) -> tuple[int, Decimal]:
+    """Where statement `number`'s payroll charge is (counting from 1), and its price per
+    payslip."""
+    lines = get_statement(session, number).lines
+    position, line = next(
+        (n, line)
+        for n, line in enumerate(lines, start=1)
+        if line.kind == "charge" and line.service and line.service.code == "PAY"
+    )
+    return position, (line.amount / line.quantity).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+def _queries(session: Session, last: Month) -> None:
+    """Queries as councils raise them: one accepted (its adjustment waits for the next close)
+    and one rejected on earlier statements, one open on last month's, and one on the draft
+    still in review."""
+    earlier = f"NSS-{(last + -2).compact}-BRK"
+    position, rate = _payroll_line(session, earlier)
+    accepted = raise_query(
+        session,
+        earlier,
+        position,
+        "Twelve of these payslips were test runs for our new starters' module.",
+        "finance@brackenfield.example",
+    )
+    answer_query(
+        session,
+        accepted.id,
+        True,
+        "Agreed: the 12 test payslips come off your next statement.",
+        "finance@northmoor.example",
+        amount=-12 * rate,
+    )
+    rejected = raise_query(
+        session,
+        f"NSS-{(last + -1).compact}-BRK",
+        None,
+        "Our revenues and benefits caseload fell, so why has our share not?",
+        "finance@brackenfield.example",
+    )
+    answer_query(
+        session,
+        rejected.id,
+        False,
+        "The pool is shared by the number of properties (the published driver), not by "
+        "caseload, so the share follows the year's property count.",
+        "finance@northmoor.example",
+    )
+    latest = f"NSS-{last.compact}-ASH"
+    raise_query(
+        session,
+        latest,
+        _payroll_line(session, latest)[0],
+        "Please confirm the number of payslips: our HR system shows fewer.",
+        "finance@ashvale.example",
+    )
+    raise_query(
+        session,
+        f"NSS-{last.compact}-{REVIEWING}",
+        None,
+        "We are checking the print volumes against our post room's log before we agree.",
+        "finance@wexcombe.example",
+    )
+
+
+def _users(session: Session) -> str:
+    """One user per role with the demo's password; the lines that say how to sign in."""
+    lines = []
+    for email, role, client in DEMO_USERS:
+        user, _ = create_user(session, email, role, client, actor=ACTOR, password=DEMO_PASSWORD)
+        lines.append(f"  {role:<8} {user.email}")
+    return "\n".join(lines)

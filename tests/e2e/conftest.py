@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -44,6 +46,21 @@ def server(cli, instance, tmp_path):
         ),
         "finance": cli.json("users", "create", "finance@centre.gov.uk", "--role", "finance"),
     }
+    with serving() as base:
+        yield base, people
+
+
+@pytest.fixture
+def demo_server(cli, instance):
+    """The demo centre (a user of each role, sharing the demo's password), served."""
+    cli("demo")
+    with serving() as base:
+        yield base
+
+
+@contextmanager
+def serving() -> Iterator[str]:
+    """`opsplatform serve` in a subprocess on a free port, for as long as the block runs."""
     port = _free_port()
     script = Path(sys.executable).parent / "opsplatform"
     process = subprocess.Popen(
@@ -62,9 +79,11 @@ def server(cli, instance, tmp_path):
                 process.kill()
                 pytest.fail(f"opsplatform serve did not start on port {port}")
             time.sleep(0.2)
-    yield f"http://127.0.0.1:{port}", people
-    process.terminate()
-    process.wait(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

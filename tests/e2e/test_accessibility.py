@@ -30,6 +30,7 @@ CLIENT_PAGES = [
     "/queries",
     "/performance",
     "/api/v1/docs",
+    "/accessibility",
 ]
 STAFF_PAGES = [
     "/dashboard",
@@ -69,6 +70,7 @@ def axe():
 def test_the_sign_in_page_and_its_error_state(server, browser, axe):
     base, people = server
     found = violations(browser, f"{base}/login")
+    found += violations(browser, f"{base}/accessibility")  # open before signing in too
     sign_in(browser, base, {"email": people["finance"]["email"], "password": "wrong"})
     found += violations(browser)  # the page with its error summary
     assert found == []

@@ -1,6 +1,6 @@
 """Month close, issue, show and list on a real SQLite file (CONTRACT.md sections 2 and 5).
 
-The figures are those of /work/shared/acceptance/public.py, worked by hand: the small
+The figures are worked by hand from the contract's charging rules (docs/CHARGING.md): the small
 centre (tests/support.py) with May 2026 usage of 700 WYR and 300 LAN payslips.
 """
 

@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 
 import opsplatform.entrypoints.demo
 from billing.models import Statement, StatementLine
-from opsplatform.entrypoints.demo import load_demo
+from opsplatform.accounts import authenticate
+from opsplatform.entrypoints.demo import DEMO_PASSWORD, DEMO_USERS, load_demo
 from opsplatform.errors import Refused
 from opsplatform.models import Client, Tariff, UsageEvent
 from opsplatform.periods import LONDON, Month
+from opsplatform.vocabulary import Role
 
 CLIENTS = {"ASH", "BRK", "GLAN", "HOLM", "NCOL", "WEX", "WXFRA"}
 KPIS = {"ICT-3WD", "ICT-8H", "RB-20WD", "RB-AVG"}
@@ -25,8 +27,9 @@ def test_demo_loads_an_issued_balanced_centre_once(cli, database):
     last = Month.of(datetime.now(LONDON).date()).previous()
 
     statements = cli.json("billing", "list")
-    assert f"{len(statements)} statements issued" in loaded
-    assert {s["status"] for s in statements} == {"issued"}
+    drafts = [s["number"] for s in statements if s["status"] == "draft"]
+    assert drafts == [f"NSS-{last.compact}-WEX"]  # one partner still reviewing last month
+    assert f"{len(statements) - 1} statements issued" in loaded
     months = sorted({Month.parse(s["month"]) for s in statements})
     assert months[-1] == last and len(months) >= 13
     assert months[0].month == 4 and len(months) == months[-1] - months[0] + 1
@@ -62,8 +65,25 @@ def test_demo_loads_an_issued_balanced_centre_once(cli, database):
     assert cli.json("billing", "list") == statements
 
 
+def test_the_demo_has_queries_and_a_sign_in_for_each_role(cli, database):
+    loaded = cli("demo").stdout
+    assert DEMO_PASSWORD in loaded
+    with database.transaction() as session:
+        for email, role, _client in DEMO_USERS:
+            assert email in loaded
+            user = authenticate(session, email, DEMO_PASSWORD)
+            assert user is not None and user.role == role
+    assert {role for _, role, _ in DEMO_USERS} == {r.value for r in Role}
+
+    last = Month.of(datetime.now(LONDON).date()).previous()
+    queries = {(q["statement"], q["status"]) for q in cli.json("queries", "list")}
+    assert (f"NSS-{last.compact}-ASH", "open") in queries
+    assert (f"NSS-{last.compact}-WEX", "open") in queries
+    assert {"accepted", "rejected"} <= {status for _, status in queries}
+
+
 def test_a_failed_demo_leaves_the_database_empty(database, monkeypatch):
-    def refuse(session, month, actor, at):
+    def refuse(session, month, actor, at, holding):
         raise Refused(f"refused to issue {month}")
 
     monkeypatch.setattr(opsplatform.entrypoints.demo, "issue_month", refuse)

@@ -673,7 +673,8 @@ def test_history_is_newest_first_with_london_times_and_status_tags(app, finance)
     page = finance.get("/imports")
     html = page.text
     assert (
-        '<caption class="govuk-table__caption govuk-table__caption--m">Usage import history' in html
+        '<caption class="govuk-table__caption govuk-table__caption--m" id="imports-caption">Usage import history'
+        in html
     )
     assert '<th scope="col" class="govuk-table__header">Batch</th>' in html
     rows = [r for r in Page(html).rows if r and r[0].isdigit()]

@@ -592,6 +592,19 @@ def test_performance_shows_a_client_the_centre_and_its_own_results(wyr):
     assert "/performance/2026-27-Q1.xlsx" in Page(response.text).links
 
 
+def test_performance_draws_the_publications_charts_described_in_words(wyr):
+    text = wyr.get("/performance?quarter=2026-27-Q1").text
+    assert "Q1 2026-27, April to June 2026" in text
+    trend = "Payslips in 5 working days: whole centre, last 5 quarters"
+    councils = "Payslips in 5 working days: each council against its target, Q1 2026-27"
+    assert f'<title id="trend-PAY-5D-title">{trend}</title>' in text
+    assert f'<title id="councils-PAY-5D-title">{councils}</title>' in text
+    assert "Q4 2025-26 no data; Q1 2026-27 100%" in text  # the description gives the figures
+    assert "Wyre Council 100% against 95%" in text
+    assert "Lancaster" not in text  # the charts follow the publication rule too
+    assert 'class="app-chart__target"' in text and 'class="app-chart__line"' not in text
+
+
 def test_performance_shows_staff_every_council(app, people):
     for name in ("finance", "manager", "auditor", "admin"):
         client = sign_in(app, people[name])

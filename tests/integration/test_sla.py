@@ -5,6 +5,8 @@ Figures are worked by hand from CONTRACT.md sections 5 and 6.
 
 from __future__ import annotations
 
+import re
+import zipfile
 from datetime import date
 from decimal import Decimal
 
@@ -596,14 +598,21 @@ def test_publication_workbook(cli, tmp_path):
     book = load_workbook(out)
     for name in ("Summary", "KPIs", "By client", "Cost per transaction", "Chart data", "Charts"):
         assert name in book.sheetnames
+        sheet = book[name]
+        assert sheet.page_setup.orientation == "landscape", name
+        assert sheet.sheet_properties.pageSetUpPr.fitToPage, name
+        assert sheet.page_setup.fitToWidth == 1 and sheet.page_setup.fitToHeight == 0, name
+    # the quarter in words
+    assert book["Summary"]["A2"].value.startswith("Q1 2026-27, April to June 2026: ")
 
     kpis = book["KPIs"]
     header = [c.value for c in kpis[1]]
     rows = {
-        r[0]: dict(zip(header, r, strict=False))
+        r[1]: dict(zip(header, r, strict=False))
         for r in kpis.iter_rows(min_row=2, values_only=True)
     }
     pay = rows["PAY-5D"]
+    assert pay["KPI"] == "Payroll queries closed in 5 working days"
     assert abs(pay["value"] - 66.67) < 0.01
     assert pay["target"] == 95
     assert isinstance(pay["status"], str) and "red" in pay["status"].lower()
@@ -611,21 +620,71 @@ def test_publication_workbook(cli, tmp_path):
     assert pay["commentary"] == "Two late queries after the spring bank holiday."
     cal = rows["PAY-CAL"]
     assert "amber" in cal["status"].lower()  # 28 / 3 = 9.33 days against 7 / 10
+    # values are shown rounded in their units: 66.7%, 9.3 days
+    formats = {
+        kpis.cell(r, 2).value: kpis.cell(r, header.index("value") + 1).number_format for r in (2, 3)
+    }
+    assert formats == {"PAY-5D": '0.0"%"', "PAY-CAL": '0.0" days"'}
 
-    summary_text = [c for row in book["Summary"].iter_rows(values_only=True) for c in row if c]
-    assert "Two late queries after the spring bank holiday." in summary_text
+    summary = book["Summary"]
+    summary_rows = [r for r in summary.iter_rows(values_only=True) if r[0]]
+    commented = next(r for r in summary_rows if r[0] == "Payroll queries closed in 5 working days")
+    assert commented[-1] == "Two late queries after the spring bank holiday."  # beside its KPI
+    summary_text = [c for row in summary_rows for c in row if c]
     assert not any("after the bank holiday." in str(c) for c in summary_text)
 
     by_client = [r for r in book["By client"].iter_rows(values_only=True)]
-    assert any(r[0] == "WYR" for r in by_client)
-
-    charts = book["Charts"]._charts
-    assert charts, "the Charts sheet holds real charts"
-    assert any(isinstance(c, LineChart) for c in charts)
-    assert any(isinstance(c, BarChart) for c in charts)
+    assert [r[0] for r in by_client[1:]] == ["Lancaster City Council", "Wyre Council"]
+    assert "Payroll queries closed in 5 working days: value" in by_client[0]
 
     costs = [r for r in book["Cost per transaction"].iter_rows(values_only=True)]
-    assert any(r[0] == "PAY" and r[2] == "WYR" and r[3] == 2600 for r in costs)
+    assert any(r[0] == "Payroll" and r[2] == "Wyre Council" and r[3] == 2600 for r in costs)
+    assert book["Cost per transaction"]["D2"].number_format.startswith('"£"')
+
+
+def test_publication_charts_are_straight_honest_and_described(cli, tmp_path):
+    """Each KPI gets a straight trend line and a bar per council, each with its target as a
+    line; percentage axes run from 0 to 100 and others from 0; each chart prints on a page of
+    its own and carries alt text naming its figures."""
+    centre_with(cli, tmp_path, [[*PAY_5D, None], CAL_AVG], public_usage())
+    for month in ("2026-04", "2026-05", "2026-06"):
+        cli("billing", "close", month)
+    out = tmp_path / "publication.xlsx"
+    cli("sla", "publish", Q1, "-o", out)
+
+    charts = load_workbook(out)["Charts"]
+    placed = charts._charts
+    assert [type(c) for c in placed] == [LineChart, BarChart, LineChart, BarChart]
+    for chart in placed:
+        assert chart.y_axis.scaling.min == 0
+        assert not chart.x_axis.delete and not chart.y_axis.delete
+    percent, days = placed[0], placed[2]
+    assert percent.y_axis.scaling.max == 100
+    assert days.y_axis.scaling.max is None
+    for trend in (percent, days):
+        assert [s.tx.strRef.f.split("!")[1].strip("$")[0] for s in trend.series] == ["B", "C"]
+        assert all(s.smooth is False for s in trend.series)  # straight between quarters
+    bar = placed[1]
+    assert len(bar.series) == 1  # the councils' results as bars...
+    (target,) = [c for c in bar._charts if isinstance(c, LineChart)]
+    assert len(target.series) == 1 and target.series[0].smooth is False  # ...the target a line
+    assert target.series[0].graphicalProperties.line.prstDash == "dash"
+    # each chart starts a printed page of its own
+    anchors = [c.anchor._from.row for c in placed]
+    breaks = [b.id for b in charts.row_breaks.brk]
+    assert all(any(a - 1 <= b < a + 1 for b in [0, *breaks]) for a in anchors)
+
+    with zipfile.ZipFile(out) as book:
+        drawing = book.read("xl/drawings/drawing1.xml").decode()
+    descriptions = re.findall(r'title="([^"]*)" descr="([^"]*)"', drawing)
+    assert len(descriptions) == 4
+    title, text = descriptions[1]
+    assert (
+        title
+        == "Payroll queries closed in 5 working days: each council against its target, Q1 2026-27"
+    )
+    assert "Wyre Council" in text and "Lancaster City Council" in text and "%" in text
+    assert "Line chart" in descriptions[0][1] and "Q1 2026-27" in descriptions[0][1]
 
 
 @pytest.mark.parametrize("flag", [[], ["--final"]])

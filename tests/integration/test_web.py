@@ -438,3 +438,29 @@ def test_users_list_shows_every_user_and_whether_it_may_sign_in(cli, people):
     assert by_email["pay@lancaster.gov.uk"]["active"] is False
     text = cli("users", "list").stdout
     assert "6 user(s)" in text and "(disabled)" in text
+
+
+def test_the_accessibility_statement_is_open_to_all_and_linked_from_every_page(client):
+    """The 2018 regulations' statement: found before signing in, in the footer of every page,
+    with each section the regulations' model statement has."""
+    login = client.get("/login").get_data(as_text=True)
+    assert 'href="/accessibility"' in login
+    page = client.get("/accessibility")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    for section in (
+        "Compliance status",
+        "Non-accessible content",
+        "Reporting accessibility problems with this website",
+        "Enforcement procedure",
+        "How we tested this website",
+        "WCAG",
+        "axe-core",
+        "Public Sector Bodies (Websites and Mobile Applications)",
+    ):
+        assert section in text, section
+
+
+def test_the_header_names_the_centre_beside_the_product(client):
+    text = client.get("/login").get_data(as_text=True)
+    assert '<span class="app-header__centre">Test Shared Services</span>' in text

@@ -13,6 +13,7 @@ from opsplatform.entrypoints.web.charts import (
     Series,
     bar_chart,
     billing_comparison_chart,
+    line_chart,
     no_data_chart,
     status_chart,
 )
@@ -29,7 +30,8 @@ def bars(root: ET.Element) -> list[ET.Element]:
 
 
 def texts(root: ET.Element) -> list[str]:
-    return [t.text or "" for t in root.iter(f"{SVG}text")]
+    """Each text element's words, its lines (a long category name's) joined by spaces."""
+    return [" ".join(t.itertext()) for t in root.iter(f"{SVG}text")]
 
 
 def height(bar: ET.Element) -> float:
@@ -167,3 +169,60 @@ def test_many_categories_write_values_sideways_so_they_do_not_collide():
     labels = [t for t in root.iter(f"{SVG}text") if t.get("transform")]
     assert len(labels) == 20
     assert all(t.get("transform").startswith("rotate(-90") for t in labels)
+
+
+def test_a_line_chart_is_straight_from_zero_to_100_for_a_percentage_with_its_target_dashed():
+    root = parse(
+        line_chart(
+            "trend",
+            "Payroll: last 3 quarters",
+            "Whole centre against the target of 95%",
+            ["Q1", "Q2", "Q3"],
+            [Decimal("90"), None, Decimal("97.5")],
+            Decimal(95),
+            lambda v: f"{v}%",
+            top=100,
+        )
+    )
+    assert root.find(f"{SVG}title").text == "Payroll: last 3 quarters"
+    assert root.find(f"{SVG}desc").text == "Whole centre against the target of 95%"
+    assert not list(root.iter(f"{SVG}path"))  # straight lines, never a curve
+    segments = [x for x in root.iter(f"{SVG}line") if x.get("class") == "app-chart__line"]
+    assert segments == []  # the gap (no data in Q2) breaks the line rather than bridging it
+    points = [p for p in root.iter(f"{SVG}circle") if p.get("class") == "app-chart__point"]
+    assert len(points) == 2
+    legend, target = [x for x in root.iter(f"{SVG}line") if x.get("class") == "app-chart__target"]
+    assert legend.get("stroke-dasharray") == target.get("stroke-dasharray")  # the key says so
+    assert {"0%", "50%", "100%", "no data"} <= set(texts(root))  # the scale runs 0 to 100
+    zero = float(next(x for x in root.iter(f"{SVG}line") if x.get("stroke-width") == "1").get("y1"))
+    hundred = zero - 200  # PLOT: the 100% line sits a full plot above zero...
+    y = {float(p.get("cy")) for p in points}
+    assert y == {zero - 0.9 * 200, zero - 0.975 * 200}  # ...and each point in proportion
+    assert float(target.get("y1")) == pytest.approx(zero - 0.95 * 200)
+    assert hundred < min(y)
+
+
+def test_a_line_joins_neighbouring_points_with_straight_segments():
+    root = parse(line_chart("t", "T", "D", ["a", "b", "c"], [1, 2, 3], 2))
+    segments = [x for x in root.iter(f"{SVG}line") if x.get("class") == "app-chart__line"]
+    assert len(segments) == 2
+
+
+def test_bars_against_targets_draw_each_target_as_a_dashed_line_on_an_honest_scale():
+    root = parse(
+        bar_chart(
+            "c",
+            "Councils",
+            "Each council against its target",
+            ["Ashvale District Council", "Wyre"],
+            [Series("Result", [Decimal(50), Decimal(80)])],
+            top=100,
+            targets=[Decimal(95), Decimal(90)],
+        )
+    )
+    targets = [x for x in root.iter(f"{SVG}line") if x.get("class") == "app-chart__target"]
+    assert len(targets) == 2 and all(t.get("stroke-dasharray") for t in targets)
+    first, second = bars(root)
+    assert height(first) == pytest.approx(100)  # 50 of a scale topped at 100, not at 80
+    assert height(second) == pytest.approx(160)
+    assert "Ashvale District Council" in texts(root)  # a long name wraps, whole

@@ -183,3 +183,11 @@ def statement_download(number: str) -> Response:
         abort(404)
     content, name = found
     return workbook_download(content, name)
+
+
+@web.get("/accessibility")
+def accessibility() -> ResponseReturnValue:
+    """The accessibility statement the 2018 regulations require, open to everyone: it must
+    be found before signing in as well as after."""
+    with database().transaction() as session:
+        return render_template("accessibility.html", centre=centre_settings(session))

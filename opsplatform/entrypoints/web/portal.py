@@ -9,15 +9,18 @@ client's behalf) and answered by finance; the auditor reads only.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,11 +44,12 @@ from opsplatform.entrypoints.formats import (
     page_of,
     workbook_download,
 )
+from opsplatform.entrypoints.web.charts import Number, Series, bar_chart, line_chart
 from opsplatform.errors import Refused
 from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
 from opsplatform.vocabulary import KpiStatus, LineKind, QueryStatus, Role
-from sla.publication import write_publication
+from sla.publication import recent_history, write_publication
 from sla.service import Result, visible_results
 
 portal = Blueprint("portal", __name__)
@@ -449,6 +453,7 @@ def performance() -> ResponseReturnValue:
     with database().reading() as session:
         names = dict(session.execute(select(Client.code, Client.name)).all())
         results = visible_results(session, quarter, audience(current_user))
+        charts = _performance_charts(session, quarter, results, names)
         rows = [
             {
                 "kpi": r.kpi.code,
@@ -469,6 +474,7 @@ def performance() -> ResponseReturnValue:
         text=str(quarter),
         error=None,
         rows=rows,
+        charts=charts,
         final=any(r.final for r in results),
         staff=current_user.role in STAFF,
         months=(quarter.months()[0].label, quarter.months()[-1].label),
@@ -476,6 +482,61 @@ def performance() -> ResponseReturnValue:
         following=_following(quarter),
         latest=latest_complete_quarter(),
     )
+
+
+def _performance_charts(
+    session: Session, quarter: Quarter, results: list[Result], names: dict[str, str]
+) -> list[tuple[str, Markup, Markup]]:
+    """Each KPI's name, the whole centre's trend over the last quarters (straight lines, the
+    target dashed) and each council's result as a bar against its target (dashed): the
+    publication's charts, on the page; each described in words for screen readers."""
+    quarters, history = recent_history(session, quarter, results)
+    charts = []
+    for r in (r for r in results if r.client is None):
+        unit, code = r.kpi.unit, r.kpi.code
+        text = partial(_chart_text, unit=unit)
+        top = 100 if unit == "percent" else None
+        values = [history[q].get((code, None)) for q in quarters]
+        trend = line_chart(
+            f"trend-{code}",
+            f"{r.kpi.name}: whole centre, last {len(quarters)} quarters",
+            f"Whole centre against the target of {text(r.target)}: "
+            + "; ".join(
+                f"{q.short_label} {_or_no_data(v, text)}"
+                for q, v in zip(quarters, values, strict=True)
+            ),
+            [q.short_label for q in quarters],
+            values,
+            r.target,
+            text,
+            top,
+        )
+        councils = [c for c in results if c.kpi.code == code and c.client]
+        bars = bar_chart(
+            f"councils-{code}",
+            f"{r.kpi.name}: each council against its target, {quarter.short_label}",
+            "; ".join(
+                f"{names[c.client or '']} {_or_no_data(c.measure.value, text)} against {text(c.target)}"
+                for c in councils
+            )
+            or "No council's results to show.",
+            [names[c.client or ""] for c in councils],
+            [Series("Result", [c.measure.value for c in councils])],
+            text,
+            top=top,
+            targets=[c.target for c in councils],
+        )
+        charts.append((r.kpi.name, trend, bars))
+    return charts
+
+
+def _chart_text(value: Number, unit: str) -> str:
+    """A chart's figure in the KPI's unit: `97.6%`, `18.2 days`."""
+    return measure_text(Decimal(value), unit)
+
+
+def _or_no_data(value: Decimal | None, text: Callable[[Number], str]) -> str:
+    return "no data" if value is None else text(value)
 
 
 def _following(quarter: Quarter) -> Quarter:
