@@ -10,6 +10,7 @@ coloured and also spelled out, because colour alone is not accessible.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,15 +18,26 @@ from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsplatform.audit import record
+from opsplatform.errors import Refused
+from opsplatform.models import AuditEvent
 from opsplatform.notify import link, queue, staff
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import KpiStatus
 from opsplatform.workbooks import CellValue, active_sheet, write_cell, write_table
 from sla.commentary import commentary
-from sla.service import Result, baselines, quarter_values, unit_costs, visible_results
+from sla.service import (
+    Result,
+    baselines,
+    quarter_is_final,
+    quarter_values,
+    unit_costs,
+    visible_results,
+)
 from sla.visibility import STAFF, Audience
 
 # each status's tag colour (opsplatform.vocabulary) as a light cell fill that black text reads on
@@ -309,3 +321,28 @@ def _plot(chart: LineChart | BarChart, ws: Worksheet, header_row: int, last_row:
         titles_from_data=True,
     )
     chart.set_categories(Reference(ws, min_col=1, min_row=header_row + 1, max_row=last_row))
+
+
+PUBLISH = "sla publish"  # the audit action that marks a quarter published
+
+
+def publish_quarter(session: Session, quarter: Quarter, actor: str) -> None:
+    """Mark `quarter`'s publication published, as `actor`: there is no state of its own, so
+    publishing is an audit entry (the workbook itself is always written afresh from the
+    frozen results). Only a final quarter is published."""
+    if not quarter_is_final(session, quarter):
+        raise Refused(
+            f"{quarter} is not final: finalise it first, so that the publication shows "
+            "results that will not change"
+        )
+    record(session, actor, PUBLISH, str(quarter))
+
+
+def publications(session: Session, quarter: Quarter) -> list[tuple[str, datetime]]:
+    """Who published `quarter`, and when, oldest first."""
+    rows = session.execute(
+        select(AuditEvent.actor, AuditEvent.at)
+        .where(AuditEvent.action == PUBLISH, AuditEvent.subject == str(quarter))
+        .order_by(AuditEvent.id)
+    )
+    return [(actor, at) for actor, at in rows]

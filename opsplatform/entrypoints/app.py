@@ -11,6 +11,7 @@ from opsplatform.entrypoints import formats
 from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, login_manager
 from opsplatform.entrypoints.web import web
+from opsplatform.entrypoints.web.cycle import cycle
 from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
@@ -94,7 +95,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue"
 
     app.jinja_env.globals.update(TEMPLATE_GLOBALS)
-    for blueprint in (web, dashboard, finance, kpis, portal):
+    for blueprint in (web, dashboard, finance, kpis, portal, cycle):
         app.register_blueprint(blueprint)
     init_api(app)
 
