@@ -509,11 +509,21 @@ class ClientDraft:
     open_queries: int
 
 
+@dataclass(frozen=True)
+class ClientWaiting:
+    """What waits for a council: its drafts in review, and its queries still open (on any
+    of its statements)."""
+
+    drafts: list[ClientDraft]
+    open_queries: int
+
+
 def client_waiting(
     session: Session, client_id: int, close_day: int, calendar: WorkingCalendar
-) -> list[ClientDraft]:
+) -> ClientWaiting:
     """The council's draft statements, each with the day its review window ends and its
-    open queries: what it may still query before the month is issued."""
+    open queries (what it may still query before the month is issued), and how many of its
+    queries are open."""
     rows = session.execute(
         select(
             Statement.id, Statement.number, Statement.month, Statement.total, Statement.created_at
@@ -522,7 +532,12 @@ def client_waiting(
         .order_by(Statement.month)
     ).all()
     queries = _open_queries_by_statement(session, [r.id for r in rows])
-    return [
+    still_open = session.scalar(
+        select(func.count(StatementQuery.id))
+        .join(Statement, StatementQuery.statement_id == Statement.id)
+        .where(Statement.client_id == client_id, StatementQuery.status == "open")
+    )
+    drafts = [
         ClientDraft(
             r.number,
             Month.parse(r.month),
@@ -532,3 +547,4 @@ def client_waiting(
         )
         for r in rows
     ]
+    return ClientWaiting(drafts, still_open or 0)

@@ -242,6 +242,9 @@ def test_a_month_with_open_queries_cannot_be_issued_and_the_page_says_which(sign
     assert f"Query {query_id} on TSS-202605-WYR" in refused.text
     assert counts(app) == before
     assert "1 open query to answer first" in Page(client.get("/").text).text
+    wyre = Page(signed_in("wyr").get("/").text).text
+    assert "1 open query on it" in wyre and "Follow your 1 open query" in wyre
+    assert "open query" not in Page(signed_in("lan").get("/").text).text
 
 
 def test_issuing_a_month_says_what_it_will_do_then_issues_as_the_officer(signed_in, app):
