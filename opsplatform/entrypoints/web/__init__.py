@@ -139,9 +139,9 @@ def logout() -> ResponseReturnValue:
 @signed_in()
 def home() -> ResponseReturnValue:
     with database().transaction() as session:
-        statements = visible_statements(session, current_user)
-        drafts = [s for s in statements if s.status == "draft"]
-        recent = [s for s in statements if s.status == "issued"][-12:][::-1]
+        # the drafts and the twelve newest issued only: never every statement there is
+        drafts = visible_statements(session, current_user, status="draft")
+        recent = visible_statements(session, current_user, status="issued", latest=12)
         waiting = waiting_for(session, current_user)
         return render_template("home.html", drafts=drafts, recent=recent, waiting=waiting)
 
