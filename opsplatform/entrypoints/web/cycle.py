@@ -14,6 +14,7 @@ the quarter end (access.COMMENTATORS); other staff get 403, a council's users 40
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -38,6 +39,7 @@ from opsplatform.calendars import WorkingCalendar, load_calendars
 from opsplatform.entrypoints.access import COMMENTATORS, WRITERS, signed_in
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import date_text, money_text, months_text, today
+from opsplatform.entrypoints.web.portal import latest_complete_quarter
 from opsplatform.errors import Refused
 from opsplatform.models import Client, User
 from opsplatform.periods import FinancialYear, Month, PeriodError, Quarter
@@ -99,8 +101,18 @@ def _refusals(refusal: Refused, href: str = "#main-content") -> tuple[tuple[str,
     return tuple((p.message[:1].upper() + p.message[1:], href) for p in refusal.problems)
 
 
-def _plural(count: int, word: str, many: str | None = None) -> str:
-    return f"{count:,} {word if count == 1 else many or word + 's'}"
+def _refusal_of(act: Callable[[Session], object]) -> Refused | None:
+    """What `act` would refuse, found by a dry run that is rolled back; None if nothing."""
+    try:
+        with database().transaction(dry_run=True) as session:
+            act(session)
+    except Refused as refusal:
+        return refusal
+    return None
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word if count == 1 else word + 's'}"
 
 
 # -- the month end -------------------------------------------------------------------------------
@@ -322,12 +334,7 @@ def _lock_check(year: FinancialYear, refusal: Refused | None) -> Check:
 @signed_in(*WRITERS)
 def lock_check(year: str) -> ResponseReturnValue:
     parsed = _year(year)
-    refusal = None
-    try:  # what locking would say, by a dry run
-        with database().transaction(dry_run=True) as session:
-            lock_year(session, parsed, current_user.email)
-    except Refused as error:
-        refusal = error
+    refusal = _refusal_of(lambda session: lock_year(session, parsed, current_user.email))
     return _check_page(_lock_check(parsed, refusal))
 
 
@@ -351,18 +358,13 @@ def lock(year: str) -> ResponseReturnValue:
 # -- the quarter end -----------------------------------------------------------------------------
 
 
-def latest_ended_quarter() -> Quarter:
-    """The latest quarter that has ended: the one to assess and finalise."""
-    return Month.of(today()).quarter.previous()
-
-
 @cycle.get("/quarter-end")
 @signed_in(*COMMENTATORS)
 def quarter_end() -> ResponseReturnValue:
     """A quarter's provisional (or final) results in counts, and what to do next."""
     text = (request.args.get("quarter") or "").strip()
     try:
-        quarter = Quarter.parse(text) if text else latest_ended_quarter()
+        quarter = Quarter.parse(text) if text else latest_complete_quarter()
     except PeriodError as error:
         page = render_template("cycle/quarter_end.html", quarter=None, text=text, error=str(error))
         return page, 400
@@ -477,12 +479,7 @@ def _publish_check(quarter: Quarter, refusal: Refused | None) -> Check:
 @signed_in(*COMMENTATORS)
 def publish_check(quarter: str) -> ResponseReturnValue:
     parsed = _quarter(quarter)
-    refusal = None
-    try:  # what publishing would say, by a dry run
-        with database().transaction(dry_run=True) as session:
-            publish_quarter(session, parsed, current_user.email)
-    except Refused as error:
-        refusal = error
+    refusal = _refusal_of(lambda session: publish_quarter(session, parsed, current_user.email))
     return _check_page(_publish_check(parsed, refusal))
 
 
