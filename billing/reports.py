@@ -19,8 +19,9 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from billing.models import Statement, StatementLine, StatementQuery
-from opsplatform.models import Client, Service
-from opsplatform.periods import Month, days_after, iter_months
+from opsplatform.calendars import WorkingCalendar
+from opsplatform.models import Client, Service, Subscription, YearLock
+from opsplatform.periods import Month, days_after, iter_months, london_date
 
 MEASURE_MONTHS = 12
 
@@ -285,3 +286,265 @@ def paperwork_measures(session: Session, last: Month) -> PaperworkMeasures:
         still_open=still_open,
         median_days=float(statistics.median(days)) if days else None,
     )
+
+
+# -- the month end: each draft against last month, and the council's review window ---------------
+
+REVIEW_WORKING_DAYS = 5  # a council's review window: working days after its drafts are built
+
+
+def review_ends(month: Month, close_day: int, calendar: WorkingCalendar, built: date) -> date:
+    """The last day of a council's review of its draft for `month`: REVIEW_WORKING_DAYS
+    working days after the scheduled close (the `close_day`-th working day of the month
+    after, CONTRACT section 7), or after the day the draft was built if that was later,
+    so that a late close still leaves the council its whole window."""
+    after = month.next()
+    scheduled = calendar.nth_working_day(after.year, after.month, close_day)
+    return calendar.working_days_on(max(scheduled, built), REVIEW_WORKING_DAYS)
+
+
+@dataclass(frozen=True)
+class LineChange:
+    """What one kind of line for one service came to on the draft and on last month's
+    statement; None where it was not on that statement (so `before` None is a new line)."""
+
+    service: str  # the service's name; "" for lines not about one service
+    kind: str  # a LineKind
+    now: Decimal | None
+    before: Decimal | None
+
+
+@dataclass(frozen=True)
+class DraftReview:
+    """A draft statement beside the client's statement for the month before."""
+
+    number: str
+    client: str  # the client's code
+    client_name: str
+    total: Decimal
+    previous_total: Decimal | None  # None: no statement for the month before
+    open_queries: int
+    review_ends: date
+    changes: list[LineChange]
+
+    @property
+    def difference(self) -> Decimal | None:
+        return None if self.previous_total is None else self.total - self.previous_total
+
+
+@dataclass(frozen=True)
+class MonthReview:
+    """A month's statements at the month end: its drafts under review, and how many are
+    issued already."""
+
+    month: Month
+    drafts: list[DraftReview]
+    issued: int
+    locked: bool  # its financial year is locked (billing lock-year)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((d.total for d in self.drafts), Decimal("0.00"))
+
+    @property
+    def open_queries(self) -> int:
+        return sum(d.open_queries for d in self.drafts)
+
+
+def month_review(
+    session: Session, month: Month, close_day: int, calendar: WorkingCalendar
+) -> MonthReview:
+    """The drafts of `month`, each with its total against the client's statement for the
+    month before, the lines that are new or changed (summed by service and kind of line),
+    its open queries and the day its council's review window ends."""
+    before = month.previous()
+    statements = session.execute(
+        select(
+            Statement.id,
+            Statement.client_id,
+            Statement.month,
+            Statement.status,
+            Statement.number,
+            Statement.total,
+            Statement.created_at,
+        ).where(Statement.month.in_([str(month), str(before)]))
+    ).all()
+    drafts = [s for s in statements if s.month == str(month) and s.status == "draft"]
+    previous = {s.client_id: s for s in statements if s.month == str(before)}
+    sums = _line_sums(session, [s.id for s in drafts] + [s.id for s in previous.values()])
+    clients = {i: (code, name) for i, code, name in session.execute(_CLIENT_NAMES)}
+    queries = _open_queries_by_statement(session, [s.id for s in drafts])
+    reviews = []
+    for s in sorted(drafts, key=lambda s: s.number):
+        last = previous.get(s.client_id)
+        reviews.append(
+            DraftReview(
+                number=s.number,
+                client=clients[s.client_id][0],
+                client_name=clients[s.client_id][1],
+                total=s.total,
+                previous_total=last.total if last else None,
+                open_queries=queries.get(s.id, 0),
+                review_ends=review_ends(month, close_day, calendar, london_date(s.created_at)),
+                changes=_changes(sums.get(s.id, {}), sums.get(last.id, {}) if last else {}),
+            )
+        )
+    issued = sum(1 for s in statements if s.month == str(month) and s.status == "issued")
+    locked = session.get(YearLock, str(month.financial_year)) is not None
+    return MonthReview(month, reviews, issued, locked)
+
+
+_CLIENT_NAMES = select(Client.id, Client.code, Client.name)
+
+
+def _line_sums(
+    session: Session, statement_ids: list[int]
+) -> dict[int, dict[tuple[str, str], Decimal]]:
+    """Each statement's lines summed by (service name, kind of line)."""
+    rows = session.execute(
+        select(
+            StatementLine.statement_id,
+            func.coalesce(Service.name, ""),
+            StatementLine.kind,
+            func.sum(StatementLine.amount),
+        )
+        .outerjoin(Service, StatementLine.service_id == Service.id)
+        .where(StatementLine.statement_id.in_(statement_ids))
+        .group_by(StatementLine.statement_id, Service.name, StatementLine.kind)
+    )
+    sums: dict[int, dict[tuple[str, str], Decimal]] = {}
+    for statement_id, service, kind, amount in rows:
+        sums.setdefault(statement_id, {})[(service, kind)] = amount
+    return sums
+
+
+def _changes(
+    now: dict[tuple[str, str], Decimal], before: dict[tuple[str, str], Decimal]
+) -> list[LineChange]:
+    """The (service, kind) sums that are new, changed or gone since the month before."""
+    return [
+        LineChange(service, kind, now.get((service, kind)), before.get((service, kind)))
+        for service, kind in sorted(set(now) | set(before))
+        if now.get((service, kind)) != before.get((service, kind))
+    ]
+
+
+def _open_queries_by_statement(session: Session, statement_ids: list[int]) -> dict[int, int]:
+    rows = session.execute(
+        select(StatementQuery.statement_id, func.count(StatementQuery.id))
+        .where(StatementQuery.statement_id.in_(statement_ids), StatementQuery.status == "open")
+        .group_by(StatementQuery.statement_id)
+    )
+    return {statement_id: count for statement_id, count in rows}
+
+
+# -- what is waiting for finance and for a council (the home page) -------------------------------
+
+
+@dataclass(frozen=True)
+class DraftMonth:
+    """A month with drafts waiting to be issued."""
+
+    month: Month
+    statements: int
+    total: Decimal
+    open_queries: int  # open queries on those drafts: each blocks the issue
+
+
+@dataclass(frozen=True)
+class FinanceWaiting:
+    """What waits for a finance officer: months of drafts to review and issue, open
+    queries to answer, and the month the scheduler closes this month if nobody has yet."""
+
+    drafts: list[DraftMonth]
+    open_queries: int
+    month_to_close: Month | None
+
+
+def finance_waiting(
+    session: Session, today: date, close_day: int, calendar: WorkingCalendar
+) -> FinanceWaiting:
+    """A few aggregates over statements and queries (never over usage), for the home page.
+    The month to close is last month once this month's close day has come, while it has
+    no statements and some client is subscribed."""
+    draft_months = session.execute(
+        select(Statement.month, func.count(Statement.id), func.sum(Statement.total))
+        .where(Statement.status == "draft")
+        .group_by(Statement.month)
+        .order_by(Statement.month)
+    ).all()
+    queries = dict(
+        session.execute(
+            select(Statement.month, func.count(StatementQuery.id))
+            .join(Statement, StatementQuery.statement_id == Statement.id)
+            .where(StatementQuery.status == "open", Statement.status == "draft")
+            .group_by(Statement.month)
+        ).all()
+    )
+    open_count = session.scalar(
+        select(func.count(StatementQuery.id)).where(StatementQuery.status == "open")
+    )
+    last = Month.of(today).previous()
+    due = today >= calendar.nth_working_day(today.year, today.month, close_day)
+    closed = session.scalar(select(Statement.id).where(Statement.month == str(last)).limit(1))
+    subscribed = session.scalar(select(Subscription.id).limit(1))
+    return FinanceWaiting(
+        drafts=[
+            DraftMonth(Month.parse(m), count, total, queries.get(m, 0))
+            for m, count, total in draft_months
+        ],
+        open_queries=open_count or 0,
+        month_to_close=last if due and closed is None and subscribed is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class ClientDraft:
+    """A council's draft statement in its review window."""
+
+    number: str
+    month: Month
+    total: Decimal
+    review_ends: date
+    open_queries: int
+
+
+@dataclass(frozen=True)
+class ClientWaiting:
+    """What waits for a council: its drafts in review, and its queries still open (on any
+    of its statements)."""
+
+    drafts: list[ClientDraft]
+    open_queries: int
+
+
+def client_waiting(
+    session: Session, client_id: int, close_day: int, calendar: WorkingCalendar
+) -> ClientWaiting:
+    """The council's draft statements, each with the day its review window ends and its
+    open queries (what it may still query before the month is issued), and how many of its
+    queries are open."""
+    rows = session.execute(
+        select(
+            Statement.id, Statement.number, Statement.month, Statement.total, Statement.created_at
+        )
+        .where(Statement.client_id == client_id, Statement.status == "draft")
+        .order_by(Statement.month)
+    ).all()
+    queries = _open_queries_by_statement(session, [r.id for r in rows])
+    still_open = session.scalar(
+        select(func.count(StatementQuery.id))
+        .join(Statement, StatementQuery.statement_id == Statement.id)
+        .where(Statement.client_id == client_id, StatementQuery.status == "open")
+    )
+    drafts = [
+        ClientDraft(
+            r.number,
+            Month.parse(r.month),
+            r.total,
+            review_ends(Month.parse(r.month), close_day, calendar, london_date(r.created_at)),
+            queries.get(r.id, 0),
+        )
+        for r in rows
+    ]
+    return ClientWaiting(drafts, still_open or 0)

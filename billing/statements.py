@@ -41,13 +41,21 @@ def get_statement(session: Session, number: str, client_id: int | None = None) -
 
 
 def list_statements(
-    session: Session, month: Month | None = None, client: str | None = None
+    session: Session,
+    month: Month | None = None,
+    client: str | None = None,
+    status: str | None = None,
+    latest: int | None = None,
 ) -> list[Statement]:
-    query = (
-        select(Statement)
-        .options(selectinload(Statement.client))
-        .order_by(Statement.month, Statement.number)
-    )
+    """Statements by month and number, of one month, client or status if given; with
+    `latest`, only that many of the newest, newest first (the home page's recent ones)."""
+    query = select(Statement).options(selectinload(Statement.client))
+    if latest is None:
+        query = query.order_by(Statement.month, Statement.number)
+    else:
+        query = query.order_by(Statement.month.desc(), Statement.number.desc()).limit(latest)
+    if status is not None:
+        query = query.where(Statement.status == status)
     if month is not None:
         query = query.where(Statement.month == str(month))
     if client is not None:

@@ -55,6 +55,14 @@ class WorkingCalendar:
             day += timedelta(days=1)
         return count
 
+    def working_days_on(self, start: date, days: int) -> date:
+        """The `days`-th working day after `start` (`start` itself when `days` is 0)."""
+        day = start
+        while days > 0:
+            day += timedelta(days=1)
+            days -= self.is_working_day(day)
+        return day
+
     def nth_working_day(self, year: int, month: int, n: int) -> date:
         """The n-th working day of a calendar month (n >= 1)."""
         day = date(year, month, 1)

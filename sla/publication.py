@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -30,7 +31,9 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsplatform.models import Client, Service
+from opsplatform.audit import record
+from opsplatform.errors import Refused
+from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.notify import link, queue, staff
 from opsplatform.periods import Quarter
 from opsplatform.settings import centre_settings
@@ -45,7 +48,14 @@ from opsplatform.workbooks import (
     write_table,
 )
 from sla.commentary import commentary
-from sla.service import Result, baselines, quarter_values, unit_costs, visible_results
+from sla.service import (
+    Result,
+    baselines,
+    quarter_is_final,
+    quarter_values,
+    unit_costs,
+    visible_results,
+)
 from sla.visibility import STAFF, Audience
 
 # each status's tag colour (opsplatform.vocabulary) as a light cell fill that black text reads on
@@ -542,3 +552,28 @@ def _plot(
             ln=LineProperties(solidFill=TEXT, prstDash="dash", w=22225)
         )
         target.marker = Marker(symbol="dash", size=9)
+
+
+PUBLISH = "sla publish"  # the audit action that marks a quarter published
+
+
+def publish_quarter(session: Session, quarter: Quarter, actor: str) -> None:
+    """Mark `quarter`'s publication published, as `actor`: there is no state of its own, so
+    publishing is an audit entry (the workbook itself is always written afresh from the
+    frozen results). Only a final quarter is published."""
+    if not quarter_is_final(session, quarter):
+        raise Refused(
+            f"{quarter} is not final: finalise it first, so that the publication shows "
+            "results that will not change"
+        )
+    record(session, actor, PUBLISH, str(quarter))
+
+
+def publications(session: Session, quarter: Quarter) -> list[tuple[str, datetime]]:
+    """Who published `quarter`, and when, oldest first."""
+    rows = session.execute(
+        select(AuditEvent.actor, AuditEvent.at)
+        .where(AuditEvent.action == PUBLISH, AuditEvent.subject == str(quarter))
+        .order_by(AuditEvent.id)
+    )
+    return [(actor, at) for actor, at in rows]

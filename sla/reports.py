@@ -1,4 +1,5 @@
-"""The latest quarter's KPI statuses by client, and what the manager's figures come from.
+"""The latest quarter's KPI statuses by client, what the manager's figures come from, and
+what waits for a manager at the quarter end.
 
 Plain functions on a Session that return plain values, which outlive the session; the
 pages choose the words and colours.
@@ -7,6 +8,7 @@ pages choose the words and colours.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -16,8 +18,8 @@ from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.models import AuditEvent, Client, ImportBatch, Kpi, KpiFigure, UsageEvent
 from opsplatform.periods import LONDON, Month, Quarter
 from opsplatform.vocabulary import KpiStatus
-from sla.models import KpiResult
-from sla.service import assess_quarter
+from sla.models import KpiCommentary, KpiResult
+from sla.service import assess_quarter, quarter_is_final
 
 
 def latest_kpi_quarter(session: Session) -> Quarter | None:
@@ -121,3 +123,37 @@ def data_version(session: Session) -> tuple[object, ...]:
         func.max(AuditEvent.id),
     )
     return tuple(session.execute(select(*(select(m).scalar_subquery() for m in newest))).one())
+
+
+@dataclass(frozen=True)
+class QuarterWaiting:
+    """The latest quarter that has ended, as a manager's work on it stands: whether it is
+    final, and how many KPIs have commentary for it."""
+
+    quarter: Quarter
+    final: bool
+    kpis: int
+    commented: int
+
+    @property
+    def commentary_missing(self) -> int:
+        return self.kpis - self.commented
+
+
+def quarter_progress(session: Session, quarter: Quarter) -> QuarterWaiting | None:
+    """How a manager's work on `quarter` stands, told by index look-ups and counts over the
+    KPIs and their commentary (never by measuring the quarter). None while there are no
+    KPIs."""
+    kpis = session.scalar(select(func.count(Kpi.id))) or 0
+    if not kpis:
+        return None
+    commented = session.scalar(
+        select(func.count(KpiCommentary.id)).where(KpiCommentary.quarter == str(quarter))
+    )
+    return QuarterWaiting(quarter, quarter_is_final(session, quarter), kpis, commented or 0)
+
+
+def quarter_waiting(session: Session, today: date) -> QuarterWaiting | None:
+    """What waits for a manager on the home page: the latest quarter that ended before
+    `today`, as `quarter_progress` tells it."""
+    return quarter_progress(session, Month.of(today).quarter.previous())

@@ -267,8 +267,23 @@ def _freeze(session: Session, results: list[Result]) -> None:
     session.flush()
 
 
-def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) -> None:
-    """A service credit for each red client result with an SLA credit percentage, capped."""
+@dataclass(frozen=True)
+class Credit:
+    """A service credit a final quarter raises for a client's next statement."""
+
+    client_id: int
+    client: str  # the client's code
+    service_id: int
+    amount: Decimal  # negative: a credit
+    description: str
+    reason: str
+    corrects: str
+    not_before: Month
+
+
+def service_credits(session: Session, quarter: Quarter, results: list[Result]) -> list[Credit]:
+    """A service credit for each red client result with an SLA credit percentage, capped:
+    what finalising `results` raises, computed without writing anything."""
     last = quarter.months()[-1]  # the cap in force for the quarter, as its months were issued
     cap_percent = monthly_values(session, "service_credit_cap_percent", [last]).get(
         last, centre_settings(session).service_credit_cap_percent
@@ -278,6 +293,7 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
     services = {s.id: s for s in session.scalars(select(Service))}
     credited: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
     charged = rated_charges(session, quarter.months())
+    credits = []
     for r in results:
         if r.client is None or r.status != "red" or r.kpi.service_id is None:
             continue
@@ -294,25 +310,50 @@ def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) ->
         credited[key] += credit
         service = services[r.kpi.service_id]
         unit = "%" if r.kpi.unit == "percent" else f" {r.kpi.unit}"
+        credits.append(
+            Credit(
+                client_id=key[0],
+                client=r.client,
+                service_id=key[1],
+                amount=-credit,
+                description=f"{service.name}: service credit, {r.kpi.code} missed in {quarter}",
+                reason=(
+                    f"{r.kpi.name} ended red at {r.measure.value:.2f}{unit} against a target of "
+                    f"{r.target.normalize():f}{unit}: {sla.service_credit_percent.normalize():f}% "
+                    f"of {format_gbp(charges)} charged for {service.name} in {quarter}"
+                    + (
+                        f", limited to {format_gbp(credit)} by the cap of "
+                        f"{cap_percent.normalize():f}% on a quarter's credits"
+                        if credit < due
+                        else ""
+                    )
+                ),
+                corrects=f"{r.kpi.code} {quarter}",
+                not_before=last + 1,
+            )
+        )
+    return credits
+
+
+def credits_due(session: Session, quarter: Quarter) -> list[Credit]:
+    """The service credits finalising `quarter` now would raise (none once it is final)."""
+    if quarter_is_final(session, quarter):
+        return []
+    return service_credits(session, quarter, _measure_all(session, quarter))
+
+
+def _raise_credits(session: Session, quarter: Quarter, results: list[Result]) -> None:
+    """Raise each of the quarter's service credits for the client's next statement."""
+    for c in service_credits(session, quarter, results):
         raise_service_credit(
             session,
-            client_id=key[0],
-            service_id=key[1],
-            amount=-credit,
-            description=f"{service.name}: service credit, {r.kpi.code} missed in {quarter}",
-            reason=(
-                f"{r.kpi.name} ended red at {r.measure.value:.2f}{unit} against a target of "
-                f"{r.target.normalize():f}{unit}: {sla.service_credit_percent.normalize():f}% of "
-                f"{format_gbp(charges)} charged for {service.name} in {quarter}"
-                + (
-                    f", limited to {format_gbp(credit)} by the cap of "
-                    f"{cap_percent.normalize():f}% on a quarter's credits"
-                    if credit < due
-                    else ""
-                )
-            ),
-            corrects=f"{r.kpi.code} {quarter}",
-            not_before=quarter.months()[-1] + 1,
+            client_id=c.client_id,
+            service_id=c.service_id,
+            amount=c.amount,
+            description=c.description,
+            reason=c.reason,
+            corrects=c.corrects,
+            not_before=c.not_before,
         )
 
 

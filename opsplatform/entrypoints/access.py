@@ -68,11 +68,18 @@ def audience(user: User) -> Audience:
     return STAFF_AUDIENCE if user.role in STAFF else council(client_code(user))
 
 
-def visible_statements(session: Session, user: User, month: str | None = None) -> list[Statement]:
+def visible_statements(
+    session: Session,
+    user: User,
+    month: str | None = None,
+    status: str | None = None,
+    latest: int | None = None,
+) -> list[Statement]:
+    """The statements `user` may see (billing.statements.list_statements' choices)."""
     code = client_code(user)
     if user.role == Role.CLIENT and code is None:
         return []
-    return list_statements(session, Month.parse(month) if month else None, code)
+    return list_statements(session, Month.parse(month) if month else None, code, status, latest)
 
 
 def statement_for(session: Session, user: User, number: str) -> Statement | None:

@@ -11,6 +11,7 @@ from opsplatform.entrypoints import formats
 from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, database, login_manager
 from opsplatform.entrypoints.web import web
+from opsplatform.entrypoints.web.cycle import cycle
 from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
@@ -106,7 +107,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue"
 
     app.jinja_env.globals.update(TEMPLATE_GLOBALS, centre_name=centre_name)
-    for blueprint in (web, dashboard, finance, kpis, portal, reference_data):
+    for blueprint in (web, dashboard, finance, kpis, portal, reference_data, cycle):
         app.register_blueprint(blueprint)
     init_api(app)
 

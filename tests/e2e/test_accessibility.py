@@ -141,6 +141,32 @@ def test_the_kpi_pages_and_a_refused_change(server, browser, axe, cli, tmp_path)
     assert found + violations(browser) == []
 
 
+def test_the_month_end_and_quarter_end_pages(server, browser, axe, cli, tmp_path):
+    """Both ends as an admin sees them: a month with drafts under review, each check page,
+    a refused lock and a quarter's page and check pages."""
+    base, _ = server
+    kpis = [
+        ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit"],
+        ["PAY-5D", "Payslips in 5 working days", "PAY", "percent", "higher", 95, 90, "within", 5],
+    ]
+    cli("setup", "load", write_book(tmp_path / "kpis.xlsx", {"KPIs": kpis}))
+    cli("billing", "close", "2026-06")
+    admin = cli.json("users", "create", "admin@centre.gov.uk", "--role", "admin")
+    sign_in(browser, base, admin)
+    pages = [
+        "/",
+        "/month-end?month=2026-06",
+        "/month-end?month=nonsense",
+        "/month-end/2026-07/close",
+        "/month-end/2026-06/issue",
+        "/month-end/year/2026-27/lock",
+        "/quarter-end?quarter=2026-27-Q1",
+        "/quarter-end/2026-27-Q1/finalise",
+        "/quarter-end/2026-27-Q1/publish",
+    ]
+    assert [v for page in pages for v in violations(browser, base + page)] == []
+
+
 def test_an_import_under_way(server, browser, axe, instance, database):
     """The progress page of a long import, as a worker's job leaves it in the instance folder."""
     from opsplatform.models import User

@@ -40,6 +40,7 @@ from opsplatform.entrypoints.access import (
 )
 from opsplatform.entrypoints.extensions import database, login_manager, throttle
 from opsplatform.entrypoints.formats import workbook_download
+from opsplatform.entrypoints.web.cycle import waiting_for
 from opsplatform.models import User
 from opsplatform.periods import Month, PeriodError
 from opsplatform.settings import centre_settings
@@ -138,10 +139,11 @@ def logout() -> ResponseReturnValue:
 @signed_in()
 def home() -> ResponseReturnValue:
     with database().transaction() as session:
-        statements = visible_statements(session, current_user)
-        drafts = [s for s in statements if s.status == "draft"]
-        recent = [s for s in statements if s.status == "issued"][-12:][::-1]
-        return render_template("home.html", drafts=drafts, recent=recent)
+        # the drafts and the twelve newest issued only: never every statement there is
+        drafts = visible_statements(session, current_user, status="draft")
+        recent = visible_statements(session, current_user, status="issued", latest=12)
+        waiting = waiting_for(session, current_user)
+        return render_template("home.html", drafts=drafts, recent=recent, waiting=waiting)
 
 
 @web.get("/statements")
