@@ -11,10 +11,12 @@ from opsplatform.entrypoints import formats
 from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, login_manager
 from opsplatform.entrypoints.web import web
+from opsplatform.entrypoints.web.account import account
 from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
 from opsplatform.entrypoints.web.portal import portal
+from opsplatform.entrypoints.web.users import users
 from opsplatform.throttle import Throttle
 from opsplatform.vocabulary import (
     ImportStatus,
@@ -94,7 +96,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue"
 
     app.jinja_env.globals.update(TEMPLATE_GLOBALS)
-    for blueprint in (web, dashboard, finance, kpis, portal):
+    for blueprint in (web, dashboard, finance, kpis, portal, account, users):
         app.register_blueprint(blueprint)
     init_api(app)
 
