@@ -139,6 +139,10 @@ def test_an_invitation_is_checked_then_sent_and_its_link_sets_the_password_once(
     app, people, database
 ):
     admin = signed_in(app, people["admin"])
+    radios = Forms(admin.get("/users/invite").text).forms[-1]["inputs"]
+    assert (
+        radios["role"]["type"] == "radio" and 'value="auditor"' in admin.get("/users/invite").text
+    )
     users_before = count(database, User)
     check = post_form(
         admin, "/users/invite", email="New.Clerk@Wyre.gov.uk", role="client", client="WYR"
