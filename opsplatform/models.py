@@ -355,6 +355,11 @@ class User(Base):
     # is none; None ends every session (sign-out, password reset, role change, disabling).
     # Being random, it also stops a deleted user's cookie signing in whoever gets its id next.
     session_token: Mapped[str | None] = mapped_column(String(64))
+    # Set while the password is a one-time password (printed by `users create` or `users
+    # reset`): it signs in until then, and the user is asked to change it; None once the
+    # user has chosen a password.
+    one_time_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_signed_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     client: Mapped[Client | None] = relationship()
 
     # What flask-login asks of a signed-in user.
@@ -372,6 +377,21 @@ class User(Base):
     def end_sessions(self) -> None:
         """Sign the user out of every browser."""
         self.session_token = None
+
+
+class PasswordLink(Base):
+    """An e-mailed link that sets a user's password once: an invitation or a reset. Only
+    the SHA-256 hash of its token is kept; it works until `expires_at`, once."""
+
+    __tablename__ = "password_links"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))  # invitation or reset
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user: Mapped[User] = relationship()
 
 
 class ApiToken(Base):

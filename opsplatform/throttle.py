@@ -42,6 +42,10 @@ ACCOUNT = Policy("account", 10)
 ADDRESS = Policy("address", 100)
 # a program holding a good token never fails; ten failures are a mistake or a probe
 TOKEN = Policy("token", 10)
+# requests for a password reset link, every one counted (known address or not), so that
+# nobody can fill a person's inbox or the outbox
+RESET_ACCOUNT = Policy("reset", 5, window=timedelta(hours=1), lock=timedelta(hours=1))
+RESET_ADDRESS = Policy("resetaddr", 50, window=timedelta(hours=1), lock=timedelta(hours=1))
 
 # both dialects' inserts take ON CONFLICT DO NOTHING; SQLAlchemy's generic one does not
 _INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {

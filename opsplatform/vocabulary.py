@@ -37,6 +37,15 @@ class Role(Term):
     AUDITOR = "auditor", "Auditor"
 
 
+class UserStatus(Term):
+    """Where a user stands (worked out from the user, not stored)."""
+
+    ACTIVE = "active", "Active", "green"
+    INVITED = "invited", "Invited", "blue"  # has never signed in, nor chosen a password
+    ONE_TIME = "one_time", "One-time password", "yellow"  # signed in, password not yet changed
+    DISABLED = "disabled", "Disabled", "grey"
+
+
 class LineKind(Term):
     CHARGE = "charge", "Charge for the month"
     PRIOR_PERIOD = "prior_period", "Prior-period adjustment"

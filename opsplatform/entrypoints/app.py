@@ -11,12 +11,14 @@ from opsplatform.entrypoints import formats
 from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, database, login_manager
 from opsplatform.entrypoints.web import web
+from opsplatform.entrypoints.web.account import account
 from opsplatform.entrypoints.web.cycle import cycle
 from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
 from opsplatform.entrypoints.web.portal import portal
 from opsplatform.entrypoints.web.reference import reference_data
+from opsplatform.entrypoints.web.users import users
 from opsplatform.settings import centre_settings
 from opsplatform.throttle import Throttle
 from opsplatform.vocabulary import (
@@ -107,7 +109,8 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue"
 
     app.jinja_env.globals.update(TEMPLATE_GLOBALS, centre_name=centre_name)
-    for blueprint in (web, dashboard, finance, kpis, portal, reference_data, cycle):
+    blueprints = (web, dashboard, finance, kpis, portal, reference_data, cycle, account, users)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     init_api(app)
 

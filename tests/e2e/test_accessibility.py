@@ -7,6 +7,7 @@ checked as the people who use them see them: a client council and finance staff.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import date
 from pathlib import Path
@@ -16,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import follow, sign_in
 from tests.support import write_book, write_csv
 
 AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -223,3 +224,54 @@ def test_a_setup_check_listing_its_changes(server, browser, axe, tmp_path):
 def test_the_check_itself_catches_an_unlabelled_field(browser, axe):
     page = "data:text/html,<html lang='en'><title>t</title><main><input type='text'></main></html>"
     assert any(" label: " in v for v in violations(browser, page))
+
+
+def test_the_password_and_users_pages(server, browser, axe, cli, database):
+    """Forgotten and chosen passwords, the change-password page and the administrators'
+    users pages, with their error states and check pages."""
+    from opsplatform.models import Notification, User
+
+    base, people = server
+
+    def press(label: str) -> None:
+        follow(browser, browser.find_element(By.XPATH, f"//button[normalize-space()='{label}']"))
+
+    found = violations(browser, f"{base}/password/forgot")
+    press("Send the link")  # nothing typed: the error summary
+    found += violations(browser)
+    browser.find_element(By.ID, "email").send_keys(people["client"]["email"])
+    press("Send the link")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Check your email"
+    found += violations(browser)
+    with database.transaction() as session:
+        body = session.scalars(select(Notification.body)).one()
+    link = re.search(r"/password/[A-Za-z0-9_-]+", body)
+    assert link, "the reset e-mail holds no link"
+    found += violations(browser, base + link.group(0))
+    found += violations(browser, f"{base}/password/{'x' * 43}")  # a link that is gone
+    admin = cli.json("users", "create", "admin@centre.gov.uk", "--role", "admin")
+    sign_in(browser, base, admin)
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Change your password"
+    found += violations(browser)
+    press("Change password")  # nothing typed: the error summary
+    found += violations(browser)
+    with database.transaction() as session:
+        client_id = session.scalar(select(User.id).where(User.email == people["client"]["email"]))
+    for page in (
+        "/users",
+        "/users/invite",
+        f"/users/{client_id}",
+        f"/users/{client_id}/role",
+        f"/users/{client_id}/disable",
+        f"/users/{client_id}/send-link",
+    ):
+        found += violations(browser, base + page)
+    browser.get(f"{base}/users/invite")
+    press("Continue")  # nothing chosen: the error summary
+    found += violations(browser)
+    browser.find_element(By.ID, "email").send_keys("new@centre.gov.uk")
+    browser.find_element(By.ID, "role-auditor").click()
+    press("Continue")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Check the invitation"
+    found += violations(browser)
+    assert found == []

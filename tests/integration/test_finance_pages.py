@@ -234,7 +234,7 @@ def test_good_csv_is_checked_then_imported_on_confirmation(app, finance, people)
     assert row[1] == "May_usage.csv"
     assert row[3:7] == ["3", "3", "0", "Imported"]
     # the banner is shown once
-    assert "govuk-notification-banner" not in finance.get("/imports").text
+    assert "govuk-notification-banner--success" not in finance.get("/imports").text
 
 
 def test_xlsx_usage_file_is_accepted(app, finance, tmp_path):

@@ -17,6 +17,7 @@ from opsplatform.accounts import (
 )
 from opsplatform.entrypoints.cli.common import emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database, throttle
+from opsplatform.passwords import INVITATION_VALID, invite_user
 from opsplatform.throttle import ACCOUNT
 from opsplatform.vocabulary import Role
 
@@ -41,6 +42,26 @@ def users_create(email: str, role: str, client: str | None, as_json: bool) -> No
         emit({"email": email, "password": password})
         return
     click.echo(f"user {email} ({role}) created; one-time password: {password}")
+
+
+@users_commands.command("invite")
+@click.argument("email")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--client", help="The client council a client user belongs to.")
+@json_option
+@refusals
+def users_invite(email: str, role: str, client: str | None, as_json: bool) -> None:
+    """Create a user and e-mail it a link to choose its password; nothing secret is printed."""
+    with database().transaction() as session:
+        user = invite_user(session, email, role, client, actor=raised_by())
+        email, code = user.email, user.client.code if user.client else None
+    if as_json:
+        emit({"email": email, "role": role, "client": code})
+        return
+    click.echo(
+        f"user {email} ({role}) invited: a link to choose a password is e-mailed to it, "
+        f"valid for {INVITATION_VALID.days} days"
+    )
 
 
 @users_commands.command("list")

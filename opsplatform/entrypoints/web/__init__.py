@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import math
 import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -31,7 +32,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
 from billing.statements import charges_vat, issued_on, vat_by_rate
-from opsplatform.accounts import authenticate, normalised_email, open_session
+from opsplatform.accounts import normalised_email, sign_in, sign_out
 from opsplatform.entrypoints.access import (
     signed_in,
     statement_for,
@@ -87,13 +88,39 @@ def signed_in_user(session_id: str) -> User | None:
     return user
 
 
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site, else None: it must start with one `/` and
+    name no scheme or host (not `//host`, `/\\host` or `https:...`), so that a link to the
+    sign-in page cannot send anyone elsewhere after signing in."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or not target.isprintable():
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+@login_manager.unauthorized_handler
+def sign_in_first() -> ResponseReturnValue:
+    """Someone not signed in asks for a page: to the sign-in page, which brings them back to
+    it (with its query) afterwards; a form sent without a session is not sent again."""
+    if request.method != "GET":
+        return redirect(url_for("web.login"))
+    target = request.full_path if request.query_string else request.path
+    return redirect(url_for("web.login", next=target))
+
+
 @web.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    """Sign in, throttled per account and per address (see opsplatform.throttle)."""
+    """Sign in, throttled per account and per address (see opsplatform.throttle), then go
+    to `?next=` if it is a path on this site, else Home; a one-time password is changed
+    first (the change-password page goes on to `?next=` after)."""
     form = LoginForm()
+    after = local_path(request.args.get("next"))
     if not form.validate_on_submit():
         error = "Enter your email address and password" if request.method == "POST" else None
-        return render_template("login.html", form=form, error=error), 401 if error else 200
+        page = render_template("login.html", form=form, error=error, after=after)
+        return page, 401 if error else 200
     given, password = form.email.data, form.password.data
     assert given is not None and password is not None  # both DataRequired, and the form is valid
     email = normalised_email(given)
@@ -104,22 +131,23 @@ def login() -> ResponseReturnValue:
         minutes = math.ceil(wait / 60)
         unit = "minute" if minutes == 1 else "minutes"
         error = f"Too many failed sign-ins: try again in {minutes} {unit}"
-        page = render_template("login.html", form=form, error=error)
+        page = render_template("login.html", form=form, error=error, after=after)
         return page, 429, {"Retry-After": str(wait)}
     with database().transaction() as db:
-        user = authenticate(db, email, password)
-        if user is None:
+        attempt = sign_in(db, email, password, address)
+        if attempt.user is None:
             throttle().failed(db, ADDRESS, address)
         else:
             throttle().forget(db, ACCOUNT, email)
-            open_session(db, user)
-    if user is None:
-        error = "Enter a correct email address and password"
-        return render_template("login.html", form=form, error=error), 401
+    if attempt.user is None:
+        error = attempt.refusal or "Enter a correct email address and password"
+        return render_template("login.html", form=form, error=error, after=after), 401
     session.clear()  # a new session: nothing carries over, the CSRF token included
-    login_user(user)
+    login_user(attempt.user)
     session[SIGNED_IN_AT] = session[SEEN_AT] = int(time.time())
-    return redirect(url_for("web.home"))
+    if attempt.one_time:
+        return redirect(url_for("account.change_password", next=after))
+    return redirect(after or url_for("web.home"))
 
 
 @web.post("/logout")
@@ -127,9 +155,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """Sign out: every session of the user ends, in this browser and any other."""
     with database().transaction() as db:
-        user = db.get(User, current_user.id)
-        if user is not None:
-            user.end_sessions()
+        sign_out(db, current_user.id)
     logout_user()
     session.clear()
     return redirect(url_for("web.login"))
