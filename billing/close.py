@@ -188,7 +188,8 @@ def _billed_elsewhere(
 
 
 def _pending_for(session: Session, month: Month) -> list[PendingLine]:
-    """Pending lines due by `month` that no statement but this month's drafts carries yet."""
+    """Pending lines due by `month`, not withdrawn, that no statement but this month's drafts
+    carries yet."""
     carried = (
         select(StatementLine.pending_id)
         .join(Statement, StatementLine.statement_id == Statement.id)
@@ -198,7 +199,7 @@ def _pending_for(session: Session, month: Month) -> list[PendingLine]:
     return list(
         session.scalars(
             select(PendingLine)
-            .where(PendingLine.id.not_in(carried))
+            .where(PendingLine.id.not_in(carried), PendingLine.withdrawn_at.is_(None))
             .where(PendingLine.not_before.is_(None) | (PendingLine.not_before <= str(month)))
             .options(selectinload(PendingLine.service))
             .order_by(PendingLine.id)

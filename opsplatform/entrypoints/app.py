@@ -11,6 +11,7 @@ from opsplatform.entrypoints import formats
 from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, login_manager
 from opsplatform.entrypoints.web import web
+from opsplatform.entrypoints.web.adjustments import adjustments
 from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
@@ -36,6 +37,8 @@ TEMPLATE_GLOBALS = {
     "london_text": formats.london_text,
     "date_text": formats.date_text,
     "months_text": formats.months_text,
+    "month_text": formats.month_text,
+    "quarter_text": formats.quarter_text,
     "unit_price_text": formats.unit_price_text,
     "vat_text": formats.vat_text,
     "address_lines": formats.address_lines,
@@ -94,7 +97,7 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue"
 
     app.jinja_env.globals.update(TEMPLATE_GLOBALS)
-    for blueprint in (web, dashboard, finance, kpis, portal):
+    for blueprint in (web, dashboard, finance, kpis, portal, adjustments):
         app.register_blueprint(blueprint)
     init_api(app)
 
