@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from billing.models import PendingLine, StatementQuery
+from opsplatform.entrypoints.formats import quarter_text
 from opsplatform.entrypoints.web.portal import latest_complete_quarter
 from opsplatform.models import AuditEvent, User
 from tests.pages import Page
@@ -612,7 +613,7 @@ def test_performance_defaults_to_the_latest_complete_quarter_and_refuses_a_bad_o
     assert str(latest_complete_quarter(date(2026, 4, 1))) == "2025-26-Q4"
     page = wyr.get("/performance")
     assert page.status_code == 200
-    assert f"Performance in {latest_complete_quarter()}" in page.text
+    assert f"Performance in {quarter_text(latest_complete_quarter())}" in page.text
     bad = wyr.get("/performance?quarter=2026-Q1")
     assert bad.status_code == 400
     assert 'class="govuk-error-summary"' in bad.text

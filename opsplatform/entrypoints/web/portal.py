@@ -563,7 +563,6 @@ def performance() -> ResponseReturnValue:
         rows=rows,
         final=any(r.final for r in results),
         staff=current_user.role in STAFF,
-        months=(quarter.months()[0].label, quarter.months()[-1].label),
         previous=quarter.previous(),
         following=_following(quarter),
         latest=latest_complete_quarter(),
