@@ -42,7 +42,7 @@ class CentreSettings:
     vat_number: str
     vat_control_code: str
     debtors_code: str
-    remittance_bank: str = ""  # these four: how clients pay, "" until set (CONTRACT section 10)
+    remittance_bank: str = ""  # these four: how clients pay, "" until set (CONTRACT section 12)
     remittance_sort_code: str = ""
     remittance_account: str = ""
     remittance_reference: str = ""

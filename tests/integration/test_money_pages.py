@@ -10,8 +10,8 @@ of Wyre's April statement is its payroll.
 from __future__ import annotations
 
 import json
-from html import unescape
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from openpyxl import load_workbook
