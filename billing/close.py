@@ -5,7 +5,8 @@ month's own lines; for every earlier month of the open years that the centre has
 issued statements for and the client has no draft for, the difference between what that month should now cost and what has been
 billed for it on any other statement (a `prior_period` line naming what it corrects,
 or the month caught up when nothing was billed for it: an agreement loaded after its
-start date); and the pending lines (adjustments, service credits) due by the month.
+start date); and the pending lines (adjustments, service credits) due by the month and
+not withdrawn.
 Issued statements are never touched.
 """
 

@@ -50,7 +50,7 @@ class CentreSettings:
     def remittance(self) -> list[tuple[str, str]]:
         """How to pay the centre, as (what, value) pairs, each only if it is set."""
         given = [
-            ("Bank and account name", self.remittance_bank),
+            ("Bank and payee", self.remittance_bank),
             ("Sort code", self.remittance_sort_code),
             ("Account number", self.remittance_account),
             ("Payment reference", self.remittance_reference),

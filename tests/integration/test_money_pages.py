@@ -356,7 +356,7 @@ def test_the_statement_page_and_workbook_say_how_to_pay(app, finance, cli, tmp_p
     page = Page(finance.get(f"/statements/{WYR_APRIL}").text)
     assert page.value("Sort code") == "40-11-62"
     assert page.value("Account number") == "01835204"
-    assert page.value("Bank and account name") == "Fylde Bank plc, Test Shared Services"
+    assert page.value("Bank and payee") == "Fylde Bank plc, Test Shared Services"
     assert f"quoting the statement number {WYR_APRIL}" in unescape(page.text)
     assert page.value("Date of issue") != "Not yet issued"
 
