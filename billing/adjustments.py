@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from billing.close import close_month
@@ -227,9 +228,19 @@ def withdraw(session: Session, pending_id: int, actor: str) -> Withdrawn:
             f"pending line {pending_id} is line {on.position} of statement {on.number}, "
             "already issued: raise an adjustment the other way to correct it"
         )
-    pending.withdrawn_at = utcnow()
-    pending.withdrawn_by = actor
-    session.flush()
+    # Only the first of two officers withdrawing at once takes effect: the line is claimed in
+    # one conditional UPDATE, as a query's answer is (billing.disputes).
+    claimed = cast(
+        CursorResult[Any],  # what an UPDATE gives, though Session.execute says any Result
+        session.execute(
+            update(PendingLine)
+            .where(PendingLine.id == pending_id, PendingLine.withdrawn_at.is_(None))
+            .values(withdrawn_at=utcnow(), withdrawn_by=actor)
+        ),
+    )
+    if claimed.rowcount != 1:
+        raise Refused(f"pending line {pending_id} has just been withdrawn by someone else")
+    session.refresh(pending)
     reclosed = Month.parse(on.month) if on is not None else None
     record(
         session,
