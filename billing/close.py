@@ -5,7 +5,8 @@ month's own lines; for every earlier month of the open years that the centre has
 issued statements for and the client has no draft for, the difference between what that month should now cost and what has been
 billed for it on any other statement (a `prior_period` line naming what it corrects,
 or the month caught up when nothing was billed for it: an agreement loaded after its
-start date); and the pending lines (adjustments, service credits) due by the month.
+start date); and the pending lines (adjustments, service credits) due by the month and
+not withdrawn.
 Issued statements are never touched.
 """
 
@@ -188,7 +189,8 @@ def _billed_elsewhere(
 
 
 def _pending_for(session: Session, month: Month) -> list[PendingLine]:
-    """Pending lines due by `month` that no statement but this month's drafts carries yet."""
+    """Pending lines due by `month`, not withdrawn, that no statement but this month's drafts
+    carries yet."""
     carried = (
         select(StatementLine.pending_id)
         .join(Statement, StatementLine.statement_id == Statement.id)
@@ -198,7 +200,7 @@ def _pending_for(session: Session, month: Month) -> list[PendingLine]:
     return list(
         session.scalars(
             select(PendingLine)
-            .where(PendingLine.id.not_in(carried))
+            .where(PendingLine.id.not_in(carried), PendingLine.withdrawn_at.is_(None))
             .where(PendingLine.not_before.is_(None) | (PendingLine.not_before <= str(month)))
             .options(selectinload(PendingLine.service))
             .order_by(PendingLine.id)

@@ -22,6 +22,7 @@ from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client
+from opsplatform.money import format_gbp
 from opsplatform.notify import link, queue, staff
 from opsplatform.periods import days_after, london_date
 
@@ -84,7 +85,7 @@ def raise_query(
         if not 1 <= line <= len(statement.lines):
             raise Refused(f"statement {statement.number} has no line {line}")
         found = statement.lines[line - 1]
-        summary = f"{found.description}: £{found.amount:,.2f}"
+        summary = f"{found.description}: {format_gbp(found.amount)}"
     query = StatementQuery(
         statement=statement,
         line_position=line,
@@ -107,16 +108,12 @@ def raise_query(
     return query
 
 
-def answer_query(
-    session: Session,
-    query_id: int,
-    accept: bool,
-    answer: str,
-    answered_by: str,
-    amount: Decimal | None = None,
+def check_answer(
+    session: Session, query_id: int, accept: bool, answer: str, amount: Decimal | None = None
 ) -> StatementQuery:
-    """Accept (with an adjustment of `amount`, if any) or reject an open query, explaining why,
-    as `answered_by` (who the audit log names)."""
+    """The open query `query_id`, if it may be answered so (accepted or not, with an
+    adjustment of `amount` or none); refused, naming why, if not. Nothing is written: the
+    answer's check page asks this before the officer confirms."""
     query = session.get(StatementQuery, query_id)
     if query is None:
         raise Refused(f"there is no query {query_id}")
@@ -128,14 +125,37 @@ def answer_query(
         raise Refused("give the client an explanation")
     if amount is not None and not accept:
         raise Refused("only an accepted query raises an adjustment")
+    if amount is not None and _queried_line_service(query) is None:
+        raise Refused("an adjustment needs a query on a service's line")
+    return query
+
+
+def _queried_line_service(query: StatementQuery) -> str | None:
+    """The code of the service of the line queried, if it is a service's line."""
+    if query.line_position is None:
+        return None
+    service = query.statement.lines[query.line_position - 1].service
+    return service.code if service else None
+
+
+def answer_query(
+    session: Session,
+    query_id: int,
+    accept: bool,
+    answer: str,
+    answered_by: str,
+    amount: Decimal | None = None,
+) -> StatementQuery:
+    """Accept (with an adjustment of `amount`, if any: negative for a credit) or reject an
+    open query, explaining why, as `answered_by` (who the audit log names)."""
+    query = check_answer(session, query_id, accept, answer, amount)
     if amount is not None:
-        line = query.statement.lines[query.line_position - 1] if query.line_position else None
-        if line is None or line.service is None:
-            raise Refused("an adjustment needs a query on a service's line")
+        service = _queried_line_service(query)
+        assert service is not None  # check_answer refuses an adjustment on any other line
         pending = pending_adjustment(
             session,
             query.statement.client.code,
-            line.service.code,
+            service,
             amount,
             f"query {query.id}: {answer.strip()}",
             answered_by,

@@ -31,7 +31,7 @@ from billing.statements import VatBand, charges_vat, issued_on, vat_by_rate
 from opsplatform.errors import Refused
 from opsplatform.models import Subscription, UsageEvent
 from opsplatform.periods import Month, to_london
-from opsplatform.settings import centre_settings
+from opsplatform.settings import CentreSettings, centre_settings
 from opsplatform.vocabulary import LineKind
 from opsplatform.workbooks import (
     DATE_FORMAT,
@@ -91,7 +91,7 @@ DETAIL_WIDTHS = [11, 12, 26, 32, 11, 17, 17, 8]
 TEXT_FORMAT = "@"
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 MONTH_FORMAT = "mmm yyyy"
-RATE_FORMAT = '"£"#,##0.00##'
+RATE_FORMAT = '"£"#,##0.00##;-"£"#,##0.00##'  # the minus before the pound, as MONEY_FORMAT
 WHOLE_FORMAT = "#,##0"
 DAYS_FORMAT = '0 "days"'
 DETAIL_FORMATS = [
@@ -180,6 +180,20 @@ def _write_statement_sheet(session: Session, ws: WriteOnlyWorksheet, statement: 
         ws.append(_band_row(ws, band))
     ws.append([])
     ws.append([_cell(ws, "Please quote the statement number with any payment or query.")])
+    ws.append([])
+    for row in _how_to_pay_rows(ws, centre_settings(session)):
+        ws.append(row)
+
+
+def _how_to_pay_rows(ws: WriteOnlyWorksheet, settings: CentreSettings) -> list[list[object]]:
+    """ "How to pay" and the centre's remittance details (label in column A, value in C),
+    as the Settings give them; a line saying whom to ask when none are set."""
+    rows: list[list[object]] = [[_cell(ws, "How to pay", font=BOLD)]]
+    for what, value in settings.remittance():
+        rows.append([_cell(ws, what, font=BOLD), None, _cell(ws, value, number_format=TEXT_FORMAT)])
+    if len(rows) == 1:
+        rows.append([_cell(ws, "Ask the centre's finance team for its bank details.")])
+    return rows
 
 
 def _cover_rows(

@@ -16,6 +16,7 @@ from opsplatform.audit import record
 from opsplatform.db import utcnow
 from opsplatform.errors import Refused
 from opsplatform.models import Client
+from opsplatform.money import format_gbp
 from opsplatform.notify import client_users, link, queue
 from opsplatform.periods import FinancialYear, Month, london_date
 from opsplatform.settings import centre_settings
@@ -76,7 +77,7 @@ def statements_issued(session: Session, statements: Sequence[Statement]) -> int:
         month = Month.parse(s.month).label
         body = (
             f"Your statement {s.number} for {month} has been issued.\n\n"
-            f"Total: £{s.total:,.2f} (net £{s.net:,.2f}, VAT £{s.vat:,.2f})\n"
+            f"Total: {format_gbp(s.total)} (net {format_gbp(s.net)}, VAT {format_gbp(s.vat)})\n"
             f"Payment due by: {s.due_date:%-d %B %Y}\n\n"
             f"View it, download it or raise a query on a line: {link(f'/statements/{s.number}')}"
         )

@@ -80,7 +80,8 @@ class PendingLine(Base):
 
     It goes on the client's next statement: the first draft built for a month after the
     client's latest issued statement and not before `not_before` (the month after what
-    it corrects); once that statement is issued the line is billed for good.
+    it corrects); once that statement is issued the line is billed for good. Until then it
+    may be withdrawn (`withdrawn_at`, `withdrawn_by`): kept for the record, billed never.
     """
 
     __tablename__ = "pending_lines"
@@ -96,6 +97,8 @@ class PendingLine(Base):
     raised_by: Mapped[str] = mapped_column(String(254))
     approved_by: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(254))
     client: Mapped[Client] = relationship()
     service: Mapped[Service | None] = relationship()
 

@@ -18,7 +18,7 @@ from typing import cast
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from billing.models import Statement, StatementLine, StatementQuery
+from billing.models import PendingLine, Statement, StatementLine, StatementQuery
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.models import Client, Service, Subscription, YearLock
 from opsplatform.periods import Month, days_after, iter_months, london_date
@@ -548,3 +548,73 @@ def client_waiting(
         for r in rows
     ]
     return ClientWaiting(drafts, still_open or 0)
+
+
+# -- pending adjustments and service credits ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingRow:
+    """An adjustment or service credit not yet on an issued statement (or one withdrawn):
+    whose, how much (negative: a credit), why, who raised it, and the draft carrying it."""
+
+    id: int
+    client: str
+    client_name: str
+    service_name: str | None
+    kind: str
+    amount: Decimal
+    description: str
+    reason: str
+    raised_by: str
+    raised_at: datetime
+    draft: str | None
+    withdrawn_by: str | None
+    withdrawn_at: datetime | None
+
+
+def pending_rows(session: Session, withdrawn: bool = False) -> list[PendingRow]:
+    """The pending lines still to be billed, oldest first, with the draft each is on if a
+    close has put it on one; with `withdrawn`, those withdrawn instead, latest first."""
+    on_issued = (
+        select(StatementLine.pending_id)
+        .join(Statement, StatementLine.statement_id == Statement.id)
+        .where(StatementLine.pending_id.is_not(None), Statement.status == "issued")
+    )
+    on_draft = (
+        select(StatementLine.pending_id, Statement.number)
+        .join(Statement, StatementLine.statement_id == Statement.id)
+        .where(StatementLine.pending_id.is_not(None), Statement.status == "draft")
+        .subquery()
+    )
+    query = (
+        select(PendingLine, Client.code, Client.name, Service.name, on_draft.c.number)
+        .join(Client, PendingLine.client_id == Client.id)
+        .outerjoin(Service, PendingLine.service_id == Service.id)
+        .outerjoin(on_draft, on_draft.c.pending_id == PendingLine.id)
+        .where(PendingLine.id.not_in(on_issued))
+    )
+    if withdrawn:
+        query = query.where(PendingLine.withdrawn_at.is_not(None)).order_by(
+            PendingLine.withdrawn_at.desc(), PendingLine.id.desc()
+        )
+    else:
+        query = query.where(PendingLine.withdrawn_at.is_(None)).order_by(PendingLine.id)
+    return [
+        PendingRow(
+            line.id,
+            code,
+            name,
+            service,
+            line.kind,
+            line.amount,
+            line.description,
+            line.reason,
+            line.raised_by,
+            line.created_at,
+            draft,
+            line.withdrawn_by,
+            line.withdrawn_at,
+        )
+        for line, code, name, service, draft in session.execute(query)
+    ]

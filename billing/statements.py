@@ -8,9 +8,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TypedDict
+from typing import TypedDict, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.models import Statement, StatementLine
@@ -20,6 +20,8 @@ from opsplatform.money import ZERO
 from opsplatform.periods import Month, london_date
 from opsplatform.settings import CentreSettings
 from opsplatform.vocabulary import VatCode
+
+_T = TypeVar("_T")
 
 
 def get_statement(session: Session, number: str, client_id: int | None = None) -> Statement:
@@ -66,6 +68,53 @@ def list_statements(
             raise Refused(f"unknown client '{client}'")
         query = query.where(Statement.client_id == found.id)
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class StatementFilter:
+    """Which statements a list shows: a month, a client (by id), a status; None for any."""
+
+    month: Month | None = None
+    client_id: int | None = None
+    status: str | None = None
+
+    def applied(self, query: Select[_T]) -> Select[_T]:
+        """`query` narrowed to the statements this filter lets through."""
+        if self.month is not None:
+            query = query.where(Statement.month == str(self.month))
+        if self.client_id is not None:
+            query = query.where(Statement.client_id == self.client_id)
+        if self.status is not None:
+            query = query.where(Statement.status == self.status)
+        return query
+
+
+def count_statements(session: Session, wanted: StatementFilter) -> int:
+    """How many statements `wanted` lets through."""
+    counted = wanted.applied(select(func.count(Statement.id)))
+    return session.scalar(counted) or 0
+
+
+def statements_page(
+    session: Session, wanted: StatementFilter, offset: int, limit: int
+) -> list[Statement]:
+    """`limit` of the statements `wanted` lets through, after the first `offset`: the
+    latest month first, then by client name."""
+    query = (
+        select(Statement)
+        .join(Client, Statement.client_id == Client.id)
+        .options(selectinload(Statement.client))
+        .order_by(Statement.month.desc(), Client.name, Statement.id)
+    )
+    return list(session.scalars(wanted.applied(query).offset(offset).limit(limit)))
+
+
+def statement_months(session: Session, client_id: int | None = None) -> list[Month]:
+    """The months that have statements (of the client, if named), the latest first."""
+    query = select(Statement.month).distinct().order_by(Statement.month.desc())
+    if client_id is not None:
+        query = query.where(Statement.client_id == client_id)
+    return [Month.parse(m) for m in session.scalars(query)]
 
 
 def money_text(amount: Decimal) -> str:

@@ -147,6 +147,25 @@ class Sheet:
         return {c.name for c in self.columns}
 
 
+def _digits(count: int, what: str, shown: str) -> Callable[[object], object]:
+    """A parser of `count` digits (spaces and dashes allowed between them), kept as `shown`
+    lays them out ("NN-NN-NN" for a sort code)."""
+
+    def parse(value: object) -> str:
+        typed = cell.text(value)
+        digits = typed.replace(" ", "").replace("-", "")
+        if len(digits) != count or not digits.isascii() or not digits.isdigit():
+            raise ValueError(f"'{typed}' is not a {what}: write {count} digits, like {shown}")
+        groups = shown.split("-")
+        parts, start = [], 0
+        for group in groups:
+            parts.append(digits[start : start + len(group)])
+            start += len(group)
+        return "-".join(parts)
+
+    return parse
+
+
 # each setting's parser and what it is
 SETTINGS: dict[str, tuple[Callable[[object], object], str]] = {
     "centre_name": (cell.text, "Name of the shared-service centre, shown on statements"),
@@ -159,6 +178,10 @@ SETTINGS: dict[str, tuple[Callable[[object], object], str]] = {
     "vat_number": (cell.text, "The centre's VAT registration number, for VAT invoices"),
     "vat_control_code": (cell.text, "Ledger code of the centre's VAT output account"),
     "debtors_code": (cell.text, "Ledger code of the centre's receivables (debtors) account"),
+    "remittance_bank": (cell.text, "Bank and account name clients pay into, on statements"),
+    "remittance_sort_code": (_digits(6, "sort code", "20-00-00"), "Sort code, like 20-00-00"),
+    "remittance_account": (_digits(8, "bank account number", "12345678"), "Account number"),
+    "remittance_reference": (cell.text, "What clients quote when they pay, on statements"),
 }
 
 SHEETS = [

@@ -23,6 +23,10 @@ DEFAULTS = {
     "vat_number": "",
     "vat_control_code": "",
     "debtors_code": "",
+    "remittance_bank": "",
+    "remittance_sort_code": "",
+    "remittance_account": "",
+    "remittance_reference": "",
 }
 
 
@@ -38,6 +42,20 @@ class CentreSettings:
     vat_number: str
     vat_control_code: str
     debtors_code: str
+    remittance_bank: str = ""  # these four: how clients pay, "" until set (CONTRACT section 12)
+    remittance_sort_code: str = ""
+    remittance_account: str = ""
+    remittance_reference: str = ""
+
+    def remittance(self) -> list[tuple[str, str]]:
+        """How to pay the centre, as (what, value) pairs, each only if it is set."""
+        given = [
+            ("Bank and payee", self.remittance_bank),
+            ("Sort code", self.remittance_sort_code),
+            ("Account number", self.remittance_account),
+            ("Payment reference", self.remittance_reference),
+        ]
+        return [(what, value) for what, value in given if value]
 
 
 def centre_settings(session: Session) -> CentreSettings:
@@ -54,6 +72,10 @@ def centre_settings(session: Session) -> CentreSettings:
         vat_number=values["vat_number"],
         vat_control_code=values["vat_control_code"],
         debtors_code=values["debtors_code"],
+        remittance_bank=values["remittance_bank"],
+        remittance_sort_code=values["remittance_sort_code"],
+        remittance_account=values["remittance_account"],
+        remittance_reference=values["remittance_reference"],
     )
 
 

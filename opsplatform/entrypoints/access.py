@@ -68,6 +68,17 @@ def audience(user: User) -> Audience:
     return STAFF_AUDIENCE if user.role in STAFF else council(client_code(user))
 
 
+NO_CLIENT = -1  # no client has this id: a client user with no council sees nothing
+
+
+def confined_to(user: User) -> int | None:
+    """The id of the one client whose statements `user` may list: None for centre staff
+    (every client's), the user's council for a client user (NO_CLIENT if it has none)."""
+    if user.role in STAFF:
+        return None
+    return user.client_id if user.client_id is not None else NO_CLIENT
+
+
 def visible_statements(
     session: Session,
     user: User,

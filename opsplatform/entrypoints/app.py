@@ -12,6 +12,7 @@ from opsplatform.entrypoints.api import init_api
 from opsplatform.entrypoints.extensions import csrf, database, login_manager
 from opsplatform.entrypoints.web import web
 from opsplatform.entrypoints.web.account import account
+from opsplatform.entrypoints.web.adjustments import adjustments
 from opsplatform.entrypoints.web.cycle import cycle
 from opsplatform.entrypoints.web.dashboard import dashboard
 from opsplatform.entrypoints.web.finance import finance
@@ -42,6 +43,8 @@ TEMPLATE_GLOBALS = {
     "london_text": formats.london_text,
     "date_text": formats.date_text,
     "months_text": formats.months_text,
+    "month_text": formats.month_text,
+    "quarter_text": formats.quarter_text,
     "unit_price_text": formats.unit_price_text,
     "vat_text": formats.vat_text,
     "address_lines": formats.address_lines,
@@ -109,7 +112,18 @@ def create_app(config: Config | None = None) -> Flask:
     login_manager.login_message = "Sign in to continue"
 
     app.jinja_env.globals.update(TEMPLATE_GLOBALS, centre_name=centre_name)
-    blueprints = (web, dashboard, finance, kpis, portal, reference_data, cycle, account, users)
+    blueprints = (
+        web,
+        dashboard,
+        finance,
+        kpis,
+        portal,
+        reference_data,
+        cycle,
+        account,
+        users,
+        adjustments,
+    )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     init_api(app)

@@ -395,6 +395,10 @@ class _Centre:
                 ["vat_number", "GB 318 4402 17"],
                 ["vat_control_code", "NSS-9100"],
                 ["debtors_code", "NSS-8100"],
+                ["remittance_bank", "Northmoor Bank plc, Northmoor Shared Services"],
+                ["remittance_sort_code", "40-11-62"],
+                ["remittance_account", "71835204"],
+                ["remittance_reference", "The statement number, for example NSS-202604-ASH"],
             ],
             "Clients": [
                 [

@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 
 from billing.rules import format_gbp_rate
 from opsplatform.money import format_gbp
-from opsplatform.periods import LONDON, Month
+from opsplatform.periods import LONDON, Month, Quarter
 from opsplatform.vocabulary import Term, VatCode
 
 NO_DATA = "no data"
@@ -110,6 +110,17 @@ def months_text(first: Month, last: Month) -> str:
     if first.year == last.year:
         return f"{first.first_day:%B} to {last.label}"
     return f"{first.label} to {last.label}"
+
+
+def month_text(code: str | Month) -> str:
+    """A month in words, `October 2026`, from its code `2026-10` (as statements keep it)."""
+    return (code if isinstance(code, Month) else Month.parse(code)).label
+
+
+def quarter_text(quarter: Quarter | str) -> str:
+    """A quarter in words, `Q2 2026-27, July to September 2026`, from the quarter or its code
+    `2026-27-Q2` (codes stay in addresses and JSON; pages say this)."""
+    return (quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)).label
 
 
 def tag(term: Term, text: str | None = None) -> Markup:

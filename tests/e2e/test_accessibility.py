@@ -45,6 +45,8 @@ STAFF_PAGES = [
     "/reference/services",
     "/reference/subscriptions?client=WYR",
     "/reference/tariffs",
+    "/statements?month=2026-05&status=issued",
+    "/adjustments",
 ]
 
 
@@ -219,6 +221,31 @@ def test_a_setup_check_listing_its_changes(server, browser, axe, tmp_path):
         "→ becomes",
     )
     assert violations(browser) == []
+
+
+def test_a_query_answer_its_check_page_and_withdrawing_the_credit(server, browser, axe, cli):
+    """The answer form with its errors, the check page saying what the credit will do, the
+    pending adjustments with the credit on them, and the withdraw check page."""
+    base, people = server
+    cli("queries", "raise", "TSS-202605-WYR", "--line", "1", "--reason", "Too much")
+    cli("billing", "adjust", "WYR", "PAY", "-10.00", "--reason", "Goodwill")
+    sign_in(browser, base, people["finance"])
+    browser.get(f"{base}/queries/1")
+    browser.find_element(By.ID, "adjustment-credit").click()
+    browser.find_element(By.ID, "amount").send_keys("-5")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Continue']").click()
+    found = violations(browser)  # the form with its error summary
+    assert "Amount must not be negative" in browser.find_element(By.ID, "amount-error").text
+    browser.find_element(By.ID, "decision").click()
+    browser.find_element(By.ID, "amount").clear()
+    browser.find_element(By.ID, "amount").send_keys("5")
+    browser.find_element(By.ID, "answer").send_keys("Sorry")
+    browser.find_element(By.XPATH, "//button[normalize-space()='Continue']").click()
+    found += violations(browser)  # the check page
+    assert "reduced by £5.00" in browser.find_element(By.ID, "effect").text
+    found += violations(browser, f"{base}/adjustments")
+    found += violations(browser, f"{base}/adjustments/1/withdraw")
+    assert found == []
 
 
 def test_the_check_itself_catches_an_unlabelled_field(browser, axe):

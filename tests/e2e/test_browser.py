@@ -13,7 +13,9 @@ def test_a_client_signs_in_sees_only_its_statement_and_downloads_it(server, brow
     base, people = server
     sign_in(browser, base, people["client"])
     browser.get(f"{base}/statements")
-    numbers = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "td a")]
+    numbers = [
+        a.text for a in browser.find_elements(By.CSS_SELECTOR, "#statements td:first-child a")
+    ]
     assert numbers == ["TSS-202605-WYR"]
     follow(browser, browser.find_element(By.LINK_TEXT, "TSS-202605-WYR"))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Statement TSS-202605-WYR"

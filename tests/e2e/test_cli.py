@@ -51,6 +51,7 @@ COMMANDS = [
     ["billing", "list"],
     ["billing", "export"],
     ["billing", "adjust"],
+    ["billing", "withdraw"],
     ["billing", "estimate"],
     ["sla", "assess"],
     ["sla", "publish"],

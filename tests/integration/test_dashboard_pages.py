@@ -23,6 +23,7 @@ from billing.disputes import answer_query, raise_query
 from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.entrypoints import jobs
 from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.formats import quarter_text
 from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month, Quarter, iter_months
@@ -329,7 +330,7 @@ def test_the_kpi_matrix_shows_the_latest_quarter_with_results(app, signed_in):
     page = Page(signed_in("manager").get("/dashboard").text)
     with db(app) as session:
         results = assess_quarter(session, Quarter.parse(QUARTER))
-    assert f"Performance in {QUARTER}" in page.text
+    assert f"Performance in {quarter_text(QUARTER)}" in page.text
     header = page.tables["kpi-matrix"][0]
     clients = sorted(r.client for r in results if r.client)
     assert header == ["KPI", "Whole centre", *clients]

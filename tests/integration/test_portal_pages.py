@@ -17,6 +17,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from billing.models import PendingLine, StatementQuery
+from opsplatform.entrypoints.formats import quarter_text
 from opsplatform.entrypoints.web.portal import latest_complete_quarter
 from opsplatform.models import AuditEvent, User
 from tests.pages import Page
@@ -63,7 +64,16 @@ def raise_one(client, reason: str = "We had 90 payslips, not 100", **where) -> i
 
 
 def answer(client, query_id: int, **data):
+    """Submit an answer: the check page, which writes nothing."""
     return post(client, f"/queries/{query_id}", **data)
+
+
+def confirm(client, query_id: int, **data):
+    """Confirm an answer on its check page: what writes it."""
+    return post(client, f"/queries/{query_id}/confirm", **data)
+
+
+CREDIT_TEN = {"decision": "accept", "adjustment": "credit", "amount": "10.00"}
 
 
 def count(app, model, *where) -> int:
@@ -181,7 +191,7 @@ def test_usage_is_paged_by_100_and_a_later_total_is_explained(app, wyr, cli, tmp
 
 def test_an_adjustment_line_has_no_source_usage(app, finance, cli):
     query_id = raise_one(finance)
-    answer(finance, query_id, decision="accept", amount="-10.00", answer="Ten payslips were void")
+    confirm(finance, query_id, **CREDIT_TEN, answer="Ten payslips were void")
     cli("billing", "close", "2026-05")
     statement = Page(finance.get(f"/statements/{WYR_MAY}").text)
     adjustment = next(row for row in statement.rows if "manual credit" in " ".join(row))
@@ -346,12 +356,10 @@ def test_finance_accepts_with_a_credit_and_an_adjustment_names_the_statement_and
     page = Page(finance.get(f"/queries/{query_id}").text)
     forms = page.forms_to(f"/queries/{query_id}")
     assert len(forms) == 1
-    assert set(forms[0]["inputs"]) == {"csrf_token", "decision", "amount"}
+    assert set(forms[0]["inputs"]) == {"csrf_token", "decision", "adjustment", "amount"}
     assert forms[0]["textareas"] == ["answer"]
 
-    response = answer(
-        finance, query_id, decision="accept", amount="-10.00", answer="Ten payslips were void"
-    )
+    response = confirm(finance, query_id, **CREDIT_TEN, answer="Ten payslips were void")
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/queries/{query_id}")
 
@@ -369,7 +377,10 @@ def test_finance_accepts_with_a_credit_and_an_adjustment_names_the_statement_and
     assert count(app, AuditEvent, AuditEvent.action == "query answer") == 1
 
     shown = finance.get(f"/queries/{query_id}")
-    assert "was accepted, with a credit of £10.00" in shown.text
+    assert (
+        "was accepted. Wyre Council&#39;s next statement will be reduced by £10.00 (a credit)"
+        in shown.text
+    )
     parsed = Page(shown.text)
     assert parsed.value("Explanation") == "Ten payslips were void"
     assert parsed.value("Time to answer") == "0 working days (0 days)"
@@ -391,42 +402,33 @@ def test_a_rejection_needs_an_explanation_and_no_amount(app, wyr, finance):
     cases = [
         ({"decision": "reject", "answer": ""}, "#answer", "Enter an explanation for the client"),
         (
-            {"decision": "reject", "amount": "-10.00", "answer": "No"},
-            "#amount",
-            "Leave the adjustment empty when you reject a query",
+            {"decision": "reject", "adjustment": "credit", "amount": "10.00", "answer": "No"},
+            "#adjustment",
+            "Select no adjustment when you reject a query",
         ),
         (
-            {"decision": "accept", "amount": "ten pounds", "answer": "Yes"},
+            {"decision": "reject", "amount": "10.00", "answer": "No"},
             "#amount",
-            "Enter the adjustment in pounds and pence",
-        ),
-        (
-            {"decision": "accept", "amount": "1.234", "answer": "Yes"},
-            "#amount",
-            "Enter the adjustment in pounds and pence",
-        ),
-        (
-            {"decision": "accept", "amount": "0", "answer": "Yes"},
-            "#amount",
-            "Enter an adjustment other than £0.00",
+            "Amount: leave it empty, or select a credit or a charge",
         ),
         ({"answer": "Maybe"}, "#decision", "Select whether you accept or reject the query"),
     ]
     for data, href, message in cases:
-        response = answer(finance, query_id, **data)
-        assert response.status_code == 400, data
-        assert 'class="govuk-error-summary"' in response.text
-        assert f'<a href="{href}">{message}' in response.text, data
-        assert f'id="{href[1:]}-error"' in response.text
-        assert stored_query(app, query_id).status == "open"
+        for step in (answer, confirm):
+            response = step(finance, query_id, **data)
+            assert response.status_code == 400, data
+            assert 'class="govuk-error-summary"' in response.text
+            assert f'<a href="{href}">{message}' in response.text, data
+            assert f'id="{href[1:]}-error"' in response.text
+            assert stored_query(app, query_id).status == "open"
     assert count(app, PendingLine) == 0
     assert count(app, AuditEvent, AuditEvent.action == "query answer") == 0
     # what was typed comes back
-    response = answer(finance, query_id, decision="reject", amount="-5", answer="Keep this")
+    response = answer(finance, query_id, decision="reject", amount="5", answer="Keep this")
     assert "Keep this</textarea>" in response.text
-    assert 'value="-5"' in response.text
+    assert 'value="5"' in response.text
 
-    ok = answer(finance, query_id, decision="reject", answer="The payroll system shows 100")
+    ok = confirm(finance, query_id, decision="reject", answer="The payroll system shows 100")
     assert ok.status_code == 302
     stored = stored_query(app, query_id)
     assert (stored.status, stored.adjustment_id) == ("rejected", None)
@@ -438,25 +440,27 @@ def test_billings_refusal_is_shown_in_the_error_summary(app, wyr, finance, cli):
     query_id = stored_query_ids(app)[-1]
     listed = Page(wyr.get("/queries").text)
     assert "Whole statement" in next(r for r in listed.rows if r and r[0] == f"Query {query_id}")
-    response = answer(finance, query_id, decision="accept", amount="-10.00", answer="Sorry")
-    assert response.status_code == 400
-    assert 'class="govuk-error-summary"' in response.text
-    assert "an adjustment needs a query on a service&#39;s line" in response.text
-    assert stored_query(app, query_id).status == "open"
-    assert count(app, PendingLine) == 0
-    ok = answer(finance, query_id, decision="accept", answer="Sorry, it was late")
+    for step in (answer, confirm):
+        response = step(finance, query_id, **CREDIT_TEN, answer="Sorry")
+        assert response.status_code == 400
+        assert 'class="govuk-error-summary"' in response.text
+        assert "an adjustment needs a query on a service&#39;s line" in response.text
+        assert stored_query(app, query_id).status == "open"
+        assert count(app, PendingLine) == 0
+    ok = confirm(finance, query_id, decision="accept", answer="Sorry, it was late")
     assert ok.status_code == 302
     assert stored_query(app, query_id).status == "accepted"
 
 
 def test_answering_twice_is_refused(app, wyr, finance):
     query_id = raise_one(wyr)
-    assert answer(finance, query_id, decision="accept", amount="-10.00", answer="Yes").status_code
-    again = answer(finance, query_id, decision="accept", amount="-10.00", answer="Yes again")
-    assert again.status_code == 409
-    assert 'class="govuk-error-summary"' in again.text
-    assert "This query was already accepted" in again.text
-    assert "cannot be answered again" in again.text
+    assert confirm(finance, query_id, **CREDIT_TEN, answer="Yes").status_code == 302
+    for step in (answer, confirm):
+        again = step(finance, query_id, **CREDIT_TEN, answer="Yes again")
+        assert again.status_code == 409
+        assert 'class="govuk-error-summary"' in again.text
+        assert "This query was already accepted" in again.text
+        assert "cannot be answered again" in again.text
     assert count(app, PendingLine) == 1
     assert stored_query(app, query_id).answer == "Yes"
 
@@ -467,13 +471,15 @@ def test_a_client_cannot_answer_its_own_query_nor_see_another_councils(app, wyr,
 
     page = Page(wyr.get(f"/queries/{own}").text)
     assert not page.forms_to(f"/queries/{own}")
-    response = answer(wyr, own, decision="accept", amount="-400.00", answer="We say so")
-    assert response.status_code == 403
+    for step in (answer, confirm):
+        response = step(wyr, own, **CREDIT_TEN, answer="We say so")
+        assert response.status_code == 403
     assert stored_query(app, own).status == "open"
     assert count(app, PendingLine) == 0
 
     assert wyr.get(f"/queries/{theirs}").status_code == 404
     assert answer(wyr, theirs, decision="reject", answer="x").status_code == 404
+    assert confirm(wyr, theirs, decision="reject", answer="x").status_code == 404
     assert wyr.get("/queries/9999").status_code == 404
     assert finance.get(f"/queries/{theirs}").status_code == 200
 
@@ -486,6 +492,7 @@ def test_auditor_and_manager_read_queries_but_cannot_answer(app, wyr, people):
         assert page.status_code == 200
         assert not Page(page.text).forms_to(f"/queries/{query_id}")
         assert answer(client, query_id, decision="reject", answer="no").status_code == 403
+        assert confirm(client, query_id, decision="reject", answer="no").status_code == 403
     admin = sign_in(app, people["admin"])
     assert Page(admin.get(f"/queries/{query_id}").text).forms_to(f"/queries/{query_id}")
     assert stored_query(app, query_id).status == "open"
@@ -500,7 +507,7 @@ def test_answering_needs_the_csrf_token(app, wyr, finance):
 
 def test_time_to_answer_counts_working_days_in_the_clients_nation(app, wyr, finance):
     query_id = raise_one(wyr)
-    answer(finance, query_id, decision="reject", answer="No")
+    confirm(finance, query_id, decision="reject", answer="No")
     with app.extensions["opsplatform.db"].transaction() as session:
         session.execute(  # Friday before the late-May bank holiday, answered the Tuesday after
             update(StatementQuery)
@@ -524,7 +531,7 @@ def test_queries_list_shows_a_client_only_its_own_and_staff_all(app, wyr, lan, f
     own = raise_one(wyr)
     answered = raise_one(wyr, "And hosting?", line=1)
     theirs = raise_one(lan, number=LAN_APRIL)
-    answer(finance, answered, decision="reject", answer="Hosting is a fixed fee")
+    confirm(finance, answered, decision="reject", answer="Hosting is a fixed fee")
 
     response = wyr.get("/queries")
     assert response.status_code == 200
@@ -621,7 +628,7 @@ def test_performance_defaults_to_the_latest_complete_quarter_and_refuses_a_bad_o
     assert str(latest_complete_quarter(date(2026, 4, 1))) == "2025-26-Q4"
     page = wyr.get("/performance")
     assert page.status_code == 200
-    assert f"Performance in {latest_complete_quarter()}" in page.text
+    assert f"Performance in {quarter_text(latest_complete_quarter())}" in page.text
     bad = wyr.get("/performance?quarter=2026-Q1")
     assert bad.status_code == 400
     assert 'class="govuk-error-summary"' in bad.text
@@ -663,7 +670,7 @@ def test_pages_need_sign_in(client, url):
 
 def test_audit_entries_say_who_raised_and_answered(app, wyr, finance, people):
     query_id = raise_one(wyr)
-    answer(finance, query_id, decision="accept", amount="-10.00", answer="Yes")
+    confirm(finance, query_id, **CREDIT_TEN, answer="Yes")
     with app.extensions["opsplatform.db"].transaction() as session:
         entries = session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
         found = [(e.actor, e.action, e.subject, json.loads(e.detail)) for e in entries]

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from billing.adjustments import adjust
+from billing.adjustments import adjust, withdraw
 from billing.close import close_month
 from billing.issue import issue_month
 from billing.models import PendingLine, Statement
@@ -175,3 +175,50 @@ def test_a_refused_adjustment_raises_nothing_and_records_nothing(centre):
         ]
         assert session.scalar(select(func.count()).select_from(PendingLine)) == 0
         assert audit_trail(session) == []
+
+
+def test_an_absurd_adjustment_is_refused_either_way(centre):
+    with centre.transaction() as session:
+        for amount in ("1000000.01", "-1000000.01"):
+            with pytest.raises(Refused) as refused:
+                adjust(session, "WYR", "PAY", Decimal(amount), "A pasted reference", FINANCE)
+            assert "at most £1,000,000.00 either way" in refused.value.problems[0].message
+        assert session.scalar(select(func.count()).select_from(PendingLine)) == 0
+
+
+def test_a_withdrawn_adjustment_leaves_its_draft_at_once_and_is_kept_and_recorded(centre):
+    with centre.transaction() as session:
+        close_month(session, APRIL, FINANCE)
+        issue_month(session, APRIL, FINANCE)
+        pending = adjust(session, "WYR", "PAY", Decimal("-50.00"), "Goodwill", FINANCE)
+        close_month(session, MAY, FINANCE)
+        assert get_statement(session, "TSS-202605-WYR").total == Decimal("8883.33")
+    with centre.transaction() as session:
+        done = withdraw(session, pending.id, "head@centre.gov.uk")
+        assert done.reclosed == MAY
+        assert get_statement(session, "TSS-202605-WYR").total == Decimal("8933.33")
+        assert [entry[:3] for entry in audit_trail(session)[-2:]] == [
+            ("head@centre.gov.uk", "billing withdraw", f"pending line {pending.id}"),
+            ("head@centre.gov.uk", "billing close", "2026-05"),
+        ]
+    with centre.transaction() as session:
+        kept = session.get(PendingLine, pending.id)
+        assert (kept.amount, kept.withdrawn_by) == (Decimal("-50.00"), "head@centre.gov.uk")
+        close_month(session, MAY, FINANCE)
+        assert get_statement(session, "TSS-202605-WYR").total == Decimal("8933.33")
+        issue_month(session, MAY, FINANCE)
+        with pytest.raises(Refused, match="already withdrawn"):
+            withdraw(session, pending.id, FINANCE)
+
+
+def test_a_credit_on_an_issued_statement_cannot_be_withdrawn(centre):
+    with centre.transaction() as session:
+        close_month(session, APRIL, FINANCE)
+        issue_month(session, APRIL, FINANCE)
+        pending = adjust(session, "WYR", "PAY", Decimal("-50.00"), "Goodwill", FINANCE)
+        close_month(session, MAY, FINANCE)
+        issue_month(session, MAY, FINANCE)
+        with pytest.raises(Refused) as refused:
+            withdraw(session, pending.id, FINANCE)
+        assert "statement TSS-202605-WYR, already issued" in refused.value.problems[0].message
+        assert session.get(PendingLine, pending.id).withdrawn_at is None

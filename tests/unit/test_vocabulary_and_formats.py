@@ -12,11 +12,14 @@ from opsplatform.entrypoints.formats import (
     london_text,
     measure_text,
     money_text,
+    month_text,
     page_of,
     quantity_text,
+    quarter_text,
     tag,
 )
 from opsplatform.entrypoints.web.charts import FILLS as CHART_FILLS
+from opsplatform.periods import Quarter
 from opsplatform.vocabulary import (
     ImportStatus,
     KpiStatus,
@@ -62,6 +65,15 @@ def test_figures_read_the_same_everywhere():
     summer = datetime(2026, 6, 3, 13, 5, tzinfo=UTC)
     assert london_text(summer) == "3 Jun 2026 14:05"
     assert london_text(summer, with_time=False) == "3 Jun 2026"
+
+
+def test_money_puts_the_minus_before_the_pound_and_periods_read_in_words():
+    assert money_text(Decimal("-888")) == "-£888.00"
+    assert money_text(Decimal("-226.08"), signed=True) == "-£226.08"
+    assert money_text(Decimal("226.08"), signed=True) == "+£226.08"
+    assert month_text("2026-10") == "October 2026"
+    assert quarter_text("2026-27-Q2") == "Q2 2026-27, July to September 2026"
+    assert quarter_text(Quarter.parse("2026-27-Q4")) == "Q4 2026-27, January to March 2027"
 
 
 def test_there_is_no_page_past_the_last_or_before_the_first():

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from billing.adjustments import adjust
+from billing.adjustments import adjust, withdraw, withdrawn_document
 from billing.budget import estimate_entries, project_year, write_budget_workbook
 from billing.close import close_month
 from billing.export import write_statement_workbook
@@ -184,6 +184,22 @@ def billing_adjust(
         f"adjustment {document['id']}: {document['amount']} for {document['client']} "
         f"{document['service']} will appear on its next statement"
     )
+
+
+@billing_commands.command("withdraw")
+@click.argument("pending_id", metavar="ID", type=int)
+@json_option
+@refusals
+def billing_withdraw(pending_id: int, as_json: bool) -> None:
+    """Withdraw pending line ID (an adjustment or service credit) before it is issued."""
+    with database().transaction() as session:
+        document = withdrawn_document(withdraw(session, pending_id, raised_by()))
+    if as_json:
+        emit(document)
+        return
+    click.echo(f"pending line {pending_id} ({document['amount']}) withdrawn")
+    if document["reclosed"]:
+        click.echo(f"{document['reclosed']} closed again: its draft no longer carries it")
 
 
 @billing_commands.command("post")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import math
 import time
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from flask import (
@@ -27,25 +28,36 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired
 
-from billing.statements import charges_vat, issued_on, vat_by_rate
+from billing.statements import (
+    StatementFilter,
+    charges_vat,
+    count_statements,
+    issued_on,
+    statement_months,
+    statements_page,
+    vat_by_rate,
+)
 from opsplatform.accounts import normalised_email, sign_in, sign_out
 from opsplatform.entrypoints.access import (
+    confined_to,
     signed_in,
     statement_for,
     statement_workbook,
     visible_statements,
 )
 from opsplatform.entrypoints.extensions import database, login_manager, throttle
-from opsplatform.entrypoints.formats import workbook_download
+from opsplatform.entrypoints.formats import requested_page, workbook_download
 from opsplatform.entrypoints.web.cycle import waiting_for
-from opsplatform.models import User
+from opsplatform.models import Client, User
 from opsplatform.periods import Month, PeriodError
 from opsplatform.settings import centre_settings
 from opsplatform.throttle import ACCOUNT, ADDRESS
+from opsplatform.vocabulary import StatementStatus
 
 web = Blueprint("web", __name__)
 
@@ -172,16 +184,63 @@ def home() -> ResponseReturnValue:
         return render_template("home.html", drafts=drafts, recent=recent, waiting=waiting)
 
 
+STATEMENTS_PER_PAGE = 25
+
+
 @web.get("/statements")
 @signed_in()
 def statements() -> ResponseReturnValue:
-    month = request.args.get("month") or None
-    with database().transaction() as session:
+    """Statements filtered by month, client and status (GET parameters), a page at a time;
+    a client user's own council's only."""
+    with database().reading() as session:
+        own = confined_to(current_user)
+        clients = (
+            None if own is not None else list(session.scalars(select(Client).order_by(Client.name)))
+        )
+        wanted, errors = _statement_filter(clients)
+        if own is not None:
+            wanted = replace(wanted, client_id=own)
+        months = statement_months(session, own)
+        count = 0 if errors else count_statements(session, wanted)
+        paging = requested_page(count, STATEMENTS_PER_PAGE)
+        found = [] if errors else statements_page(session, wanted, paging.offset, paging.size)
+        page = render_template(
+            "statements.html",
+            statements=[(s, issued_on(s)) for s in found],
+            paging=paging,
+            months=months,
+            clients=clients,
+            statuses=list(StatementStatus),
+            chosen={k: v for k in ("month", "client", "status") if (v := request.args.get(k))},
+            errors=errors,
+        )
+        return page, 400 if errors else 200
+
+
+def _statement_filter(
+    clients: list[Client] | None,
+) -> tuple[StatementFilter, list[tuple[str, str]]]:
+    """The statements list's filter from the request's GET parameters, and what is wrong
+    with them (message, the field's anchor); `clients` to choose from (None: the user
+    may not choose, and the client parameter is ignored)."""
+    errors = []
+    month = None
+    if request.args.get("month"):
         try:
-            found = visible_statements(session, current_user, month)
+            month = Month.parse(request.args["month"])
         except PeriodError as error:
-            return render_template("statements.html", statements=[], error=str(error)), 400
-        return render_template("statements.html", statements=found[::-1], error=None)
+            errors.append((f"Month: {error}", "#month"))
+    client_id = None
+    if clients is not None and request.args.get("client"):
+        by_code = {c.code: c.id for c in clients}
+        client_id = by_code.get(request.args["client"].strip().upper())
+        if client_id is None:
+            errors.append(("Client: choose a client from the list", "#client"))
+    status = request.args.get("status") or None
+    if status is not None and status not in tuple(StatementStatus):
+        errors.append(("Status: choose draft or issued", "#status"))
+        status = None
+    return StatementFilter(month, client_id, status), errors
 
 
 @web.get("/statements/<number>")

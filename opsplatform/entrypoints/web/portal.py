@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,15 @@ from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.disputes import answer_query, list_queries, raise_query, working_days_open
+from billing.adjustments import LARGEST_ADJUSTMENT, carrier, effect_text
+from billing.disputes import (
+    answer_query,
+    check_answer,
+    list_queries,
+    raise_query,
+    working_days_open,
+)
 from billing.models import PendingLine, Statement, StatementLine, StatementQuery
-from importers.tables import money
 from opsplatform.calendars import WorkingCalendar, load_calendars
 from opsplatform.entrypoints.access import (
     RAISERS,
@@ -41,12 +47,14 @@ from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import (
     Page,
     measure_text,
+    money_text,
     page_of,
     workbook_download,
 )
 from opsplatform.entrypoints.web.charts import Number, Series, bar_chart, line_chart
 from opsplatform.errors import Refused
 from opsplatform.models import Client, UsageEvent
+from opsplatform.money import round_money
 from opsplatform.periods import LONDON, Month, PeriodError, Quarter
 from opsplatform.vocabulary import KpiStatus, LineKind, QueryStatus, Role
 from sla.publication import recent_history, write_publication
@@ -329,17 +337,10 @@ def _query_page(
     line = next((li for li in found.statement.lines if li.position == found.line_position), None)
     # A draft's lines are rebuilt at each close: the line now at that position may differ.
     line_changed = found.line_position is not None and (
-        line is None or f"{line.description}: £{line.amount:,.2f}" != found.line_summary
+        line is None or f"{line.description}: {money_text(line.amount)}" != found.line_summary
     )
     adjustment = session.get(PendingLine, found.adjustment_id) if found.adjustment_id else None
-    billed_on = None
-    if adjustment is not None:
-        billed_on = session.execute(
-            select(Statement.number, StatementLine.position)
-            .join(StatementLine, StatementLine.statement_id == Statement.id)
-            .where(StatementLine.pending_id == adjustment.id)
-            .order_by(Statement.month)
-        ).first()
+    billed_on = carrier(session, adjustment.id) if adjustment is not None else None
     page = render_template(
         "portal/query.html",
         query=found,
@@ -355,75 +356,166 @@ def _query_page(
     return page, status
 
 
+ADJUSTMENTS = ("none", "credit", "charge")  # what accepting a query does to the next statement
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as the officer gave it, checked: the adjustment signed (a credit negative)."""
+
+    accept: bool
+    text: str
+    amount: Decimal | None
+
+
 @portal.post("/queries/<int:query_id>")
 @signed_in()
 def answer(query_id: int) -> ResponseReturnValue:
-    form = {key: request.form.get(key, "") for key in ("decision", "amount", "answer")}
-    with database().transaction() as session:
-        found = _query_for(session, query_id)
-        if not may_answer_queries():
-            abort(403)
-        if found.status != "open":
-            answered_at = found.answered_at
-            when = f" on {answered_at.astimezone(LONDON):%-d %B %Y}" if answered_at else ""
-            refusal = (
-                f"This query was already {found.status} by {found.answered_by}{when}: "
-                "it cannot be answered again",
-                "#answer-summary",
-            )
-            return _query_page(session, found, {}, [refusal], 409)
-        errors, amount = _answer_problems(form)
-        if errors:
+    """Check an answer and say exactly what it will do; nothing is written until the
+    officer confirms (`confirm_answer`). "Change" comes back here to edit the answer."""
+    form = _answer_form()
+    with database().reading() as session:
+        found = _answerable(session, query_id)
+        if not isinstance(found, StatementQuery):
+            return found
+        if request.form.get("change"):
+            return _query_page(session, found, form, [])
+        given, errors = _checked_answer(session, found, form)
+        if given is None:
             return _query_page(session, found, form, errors, 400)
-        accept = form["decision"] == "accept"
+        effect = (
+            effect_text(found.statement.client.name, given.amount)
+            if given.amount is not None
+            else None
+        )
+        return render_template(
+            "portal/answer_check.html", query=found, form=form, given=given, effect=effect
+        )
+
+
+@portal.post("/queries/<int:query_id>/confirm")
+@signed_in()
+def confirm_answer(query_id: int) -> ResponseReturnValue:
+    """Record the answer the officer has checked and confirmed."""
+    form = _answer_form()
+    with database().transaction() as session:
+        found = _answerable(session, query_id)
+        if not isinstance(found, StatementQuery):
+            return found
+        given, errors = _checked_answer(session, found, form)
+        if given is None:
+            return _query_page(session, found, form, errors, 400)
         try:
             answered = answer_query(
-                session, found.id, accept, form["answer"], current_user.email, amount
+                session, found.id, given.accept, given.text, current_user.email, given.amount
             )
-        except Refused as refusal:
+        except Refused as refusal:  # answered by someone else since the check
             session.rollback()
             found = _query_for(session, query_id)
-            problems = [(p.message, "#decision") for p in refusal.problems]
-            return _query_page(session, found, form, problems, 400)
-        message = f"Query {found.id} was {answered.status}"
-        if amount is not None:
-            what = "credit" if amount < 0 else "charge"
-            message += f", with a {what} of £{abs(amount):,.2f} on the client's next statement"
-        flash(message + ".", "success")
+            problems = [(p.message, "#answer-summary") for p in refusal.problems]
+            return _query_page(session, found, {}, problems, 409)
+        message = f"Query {found.id} was {answered.status}."
+        if given.amount is not None:
+            message += f" {effect_text(found.statement.client.name, given.amount)}."
+        flash(message, "success")
     return redirect(url_for("portal.query", query_id=query_id))
 
 
+def _answer_form() -> dict[str, str]:
+    return {
+        key: request.form.get(key, "") for key in ("decision", "adjustment", "amount", "answer")
+    }
+
+
+def _answerable(session: Session, query_id: int) -> StatementQuery | ResponseReturnValue:
+    """The query if the user may answer it and it is still open; else the page refusing."""
+    found = _query_for(session, query_id)
+    if not may_answer_queries():
+        abort(403)
+    if found.status == "open":
+        return found
+    answered_at = found.answered_at
+    when = f" on {answered_at.astimezone(LONDON):%-d %B %Y}" if answered_at else ""
+    refusal = (
+        f"This query was already {found.status} by {found.answered_by}{when}: "
+        "it cannot be answered again",
+        "#answer-summary",
+    )
+    return _query_page(session, found, {}, [refusal], 409)
+
+
+def _checked_answer(
+    session: Session, found: StatementQuery, form: dict[str, str]
+) -> tuple[Answer | None, list[tuple[str, str]]]:
+    """The answer as submitted, checked by the page and by billing; or what is wrong with it."""
+    errors, amount = _answer_problems(form)
+    if errors:
+        return None, errors
+    given = Answer(form["decision"] == "accept", form["answer"], amount)
+    try:
+        check_answer(session, found.id, given.accept, given.text, given.amount)
+    except Refused as refusal:
+        return None, [(p.message, "#adjustment") for p in refusal.problems]
+    return given, []
+
+
 def _answer_problems(form: dict[str, str]) -> tuple[list[tuple[str, str]], Decimal | None]:
-    """What is wrong with an answer as submitted, and the adjustment amount if one is given."""
+    """What is wrong with an answer as submitted, and its adjustment (negative for a
+    credit) if it makes one."""
     errors = []
-    if form["decision"] not in ("accept", "reject"):
+    decision, adjustment = form["decision"], form["adjustment"] or "none"
+    if decision not in ("accept", "reject"):
         errors.append(("Select whether you accept or reject the query", "#decision"))
     amount = None
-    if form["amount"].strip():
-        try:
-            amount = money(form["amount"])
-        except ValueError:
+    if adjustment not in ADJUSTMENTS:
+        errors.append(("Select a credit, a charge or no adjustment", "#adjustment"))
+    elif adjustment == "none":
+        if form["amount"].strip():
             errors.append(
-                ("Enter the adjustment in pounds and pence, like -10.00 for a credit", "#amount")
+                ("Amount: leave it empty, or select a credit or a charge for it", "#amount")
             )
-        else:
-            if amount == 0:
-                errors.append(
-                    ("Enter an adjustment other than £0.00, or leave it empty", "#amount")
-                )
-            elif form["decision"] == "reject":
-                errors.append(
-                    (
-                        "Leave the adjustment empty when you reject a query: only an accepted "
-                        "query raises an adjustment",
-                        "#amount",
-                    )
-                )
+    elif decision == "reject":
+        errors.append(
+            (
+                "Select no adjustment when you reject a query: only an accepted query "
+                "credits or charges the client",
+                "#adjustment",
+            )
+        )
+    else:
+        problem, amount = _amount_problem(form["amount"])
+        if problem:
+            errors.append((problem, "#amount"))
+        elif amount is not None and adjustment == "credit":
+            amount = -amount
     if not form["answer"].strip():
         errors.append(("Enter an explanation for the client", "#answer"))
     elif len(form["answer"]) > REASON_LIMIT:
         errors.append((f"The explanation must be {REASON_LIMIT:,} characters or fewer", "#answer"))
     return errors, amount
+
+
+def _amount_problem(typed: str) -> tuple[str | None, Decimal | None]:
+    """What is wrong with an amount of pounds and pence as typed (a positive sum: whether it
+    is a credit or a charge is chosen apart), or the amount."""
+    cleaned = typed.strip().removeprefix("£").replace(",", "")
+    if not cleaned:
+        return "Enter the amount of the credit or charge, like 226.08", None
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite():
+        return "Amount must be a sum in pounds and pence, like 226.08", None
+    if amount < 0:
+        return "Amount must not be negative: enter it as 226.08 and select credit or charge", None
+    if amount == 0:
+        return "Amount must be more than £0.00", None
+    if amount > LARGEST_ADJUSTMENT:
+        return f"Amount must be {money_text(LARGEST_ADJUSTMENT)} or less", None
+    if amount != round_money(amount):
+        return "Amount must have no more than 2 decimal places, like 226.08", None
+    return None, round_money(amount)
 
 
 # -- KPI results -------------------------------------------------------------------------------
@@ -477,7 +569,6 @@ def performance() -> ResponseReturnValue:
         charts=charts,
         final=any(r.final for r in results),
         staff=current_user.role in STAFF,
-        months=(quarter.months()[0].label, quarter.months()[-1].label),
         previous=quarter.previous(),
         following=_following(quarter),
         latest=latest_complete_quarter(),
