@@ -222,15 +222,20 @@ class _Loader:
             self.problem(f"unknown {kind} '{code}'", sheet, row, column)
         return found
 
+    def differs(self, row: Base, values: Row) -> bool:
+        """Whether `values` (those the sheet gives) would change `row`."""
+        return any(getattr(row, k) != v for k, v in self.kept(values).items())
+
     def changes(self, model: type[_Model], key: dict[str, Any], values: Row) -> bool:
         """Whether upserting `values` at `key` would create or change a row."""
         row = self.find(model, **key)
-        return row is None or any(getattr(row, k) != v for k, v in self.kept(values).items())
+        return row is None or self.differs(row, values)
 
-    def locked(self, year: str, what: str, sheet: str, row: int) -> bool:
-        """Refuse (and say so) a change to `what` of a financial year locked for good."""
-        if self.session.get(YearLock, year) is None:
-            return False
+    def year_locked(self, year: str) -> bool:
+        return self.session.get(YearLock, year) is not None
+
+    def refuse_locked(self, year: str, what: str, sheet: str, row: int) -> None:
+        """Refuse a change to `what` of a financial year locked for good, saying why."""
         self.problem(
             f"{year} is locked (billing lock-year): its {what} can no longer change; "
             "correct its statements with billing adjust",
@@ -238,7 +243,6 @@ class _Loader:
             row,
             "financial_year",
         )
-        return True
 
     # One method per sheet: check what cells alone cannot, then upsert.
 
@@ -312,9 +316,8 @@ class _Loader:
             return
         key = {"client_id": client.id, "financial_year": r["financial_year"], "driver": r["driver"]}
         values = {"value": r["value"]}
-        if self.changes(Driver, key, values) and self.locked(
-            r["financial_year"], "drivers", "Drivers", n
-        ):
+        if self.year_locked(r["financial_year"]) and self.changes(Driver, key, values):
+            self.refuse_locked(r["financial_year"], "drivers", "Drivers", n)
             return
         self.upsert("Drivers", Driver, key, values)
 
@@ -364,8 +367,9 @@ class _Loader:
         values = _without(r, "service", "financial_year", "client")
         values["client_id"] = client.id if client else None
         existing = self.find(Tariff, **key)
-        changed = self.changes(Tariff, key, values)
-        if changed and self.locked(r["financial_year"], "tariffs", sheet, n):
+        changed = existing is None or self.differs(existing, values)
+        if changed and self.year_locked(r["financial_year"]):
+            self.refuse_locked(r["financial_year"], "tariffs", sheet, n)
             return
         if changed and not self.rerate:
             months = self.issued.months(self.session, r["financial_year"])
@@ -428,9 +432,8 @@ class _Loader:
             "financial_year": r["financial_year"],
         }
         values = {"quantity": r["quantity"]}
-        if self.changes(Estimate, key, values) and self.locked(
-            r["financial_year"], "estimates", "Estimates", n
-        ):
+        if self.year_locked(r["financial_year"]) and self.changes(Estimate, key, values):
+            self.refuse_locked(r["financial_year"], "estimates", "Estimates", n)
             return
         self.upsert("Estimates", Estimate, key, values)
 

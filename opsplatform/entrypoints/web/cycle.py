@@ -410,7 +410,7 @@ def _finalise_check(session: Session, quarter: Quarter, refusal: Refused | None 
         cancel=_quarter_back(quarter),
         cancel_text="Cancel and go back to the quarter end",
         rows=[
-            ("Quarter", f"{quarter} ({months_text(quarter.months()[0], quarter.months()[-1])})"),
+            ("Quarter", quarter.label),
             ("Service credits", _plural(len(credits), "service credit")),
             ("Total of the credits", money_text(total)),
         ],
@@ -464,7 +464,7 @@ def _publish_check(quarter: Quarter, refusal: Refused | None) -> Check:
         cancel=_quarter_back(quarter),
         cancel_text="Cancel and go back to the quarter end",
         rows=[
-            ("Quarter", f"{quarter} ({months_text(quarter.months()[0], quarter.months()[-1])})"),
+            ("Quarter", quarter.label),
             ("Publication", f"performance-{quarter}.xlsx, from the final results"),
         ],
         warning=(
