@@ -295,6 +295,10 @@ class Uploads:
         self._start(upload, "importing", functools.partial(work, email=email), wait)
         return True
 
+    def close(self) -> None:
+        """Wait for the job under way, and take no more."""
+        self.jobs.shutdown(wait=True)
+
     def _start(
         self, upload: Upload, state: str, work: Callable[[Upload], None], wait: float
     ) -> None:

@@ -14,7 +14,7 @@ from opsplatform.entrypoints.web import web
 from opsplatform.entrypoints.web.account import account
 from opsplatform.entrypoints.web.adjustments import adjustments
 from opsplatform.entrypoints.web.cycle import cycle
-from opsplatform.entrypoints.web.dashboard import dashboard
+from opsplatform.entrypoints.web.dashboard import KEPT_FIGURES, dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
 from opsplatform.entrypoints.web.portal import portal
@@ -164,3 +164,12 @@ def create_app(config: Config | None = None) -> Flask:
         return {"status": "ok"}
 
     return app
+
+
+def close_app(app: Flask) -> None:
+    """Let an app go: wait for its background work (an upload being checked or imported,
+    the dashboard's figures being recalculated), then close its database connections, so
+    that none is left open for the garbage collector (PostgreSQL's driver warns of each)."""
+    app.extensions["opsplatform.uploads"].close()
+    app.extensions[KEPT_FIGURES].close()
+    app.extensions["opsplatform.db"].engine.dispose()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.app import close_app, create_app
 from tests.conftest import Cli
 from tests.integration.test_posting import coded_centre
 from tests.support import small_centre, write_book, write_csv
@@ -95,7 +95,7 @@ def app(people):
     assert app.config.get("WTF_CSRF_ENABLED", True)
     app.config["IMPORT_WAIT_SECONDS"] = 60  # small test files finish within the request
     yield app
-    app.extensions["opsplatform.db"].engine.dispose()
+    close_app(app)
 
 
 @pytest.fixture
@@ -131,4 +131,4 @@ def coded(instance, tmp_path):
     }
     app = create_app()
     yield Coded(app, cli, people)
-    app.extensions["opsplatform.db"].engine.dispose()
+    close_app(app)

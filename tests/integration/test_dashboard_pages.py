@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from billing.disputes import answer_query, raise_query
 from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.entrypoints import jobs
-from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.app import close_app, create_app
 from opsplatform.entrypoints.formats import quarter_text
 from opsplatform.models import AuditEvent, Client, Service
 from opsplatform.money import format_gbp
@@ -424,7 +424,7 @@ def test_an_empty_centre_says_no_data_rather_than_nothing(cli):
     try:
         page = Page(sign_in(app, person).get("/dashboard").text)
     finally:
-        app.extensions["opsplatform.db"].engine.dispose()
+        close_app(app)
     assert "No data: no statements have been drafted yet." in page.text
     assert "No data: there are no KPI results yet." in page.text
     assert "There are no draft statements." in page.text

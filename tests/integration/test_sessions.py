@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from opsplatform.config import load_config
-from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.app import close_app, create_app
 from opsplatform.models import User
 from tests.integration.test_web import WYR_APRIL, Forms, csrf_token, login, signed_in
 
@@ -205,7 +205,7 @@ def test_the_timeouts_are_configurable(people, instance, monkeypatch):
         age(client, "signed_in_at", timedelta(hours=2, seconds=1))
         assert_signed_out(client)
     finally:
-        app.extensions["opsplatform.db"].engine.dispose()
+        close_app(app)
 
 
 @pytest.mark.parametrize(

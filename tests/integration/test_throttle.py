@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.app import close_app, create_app
 from opsplatform.throttle import ACCOUNT, ADDRESS, TOKEN
 from tests.integration.test_web import csrf_token, login
 
@@ -87,7 +87,7 @@ def test_counts_are_shared_by_workers(app, people):
         assert login(app.test_client(), person["email"], "wrong").status_code == 429
         assert login(other.test_client(), person["email"], "wrong").status_code == 429
     finally:
-        other.extensions["opsplatform.db"].engine.dispose()
+        close_app(other)
 
 
 def test_forms_that_check_no_password_are_not_counted(app, people):
@@ -152,7 +152,7 @@ def test_x_forwarded_for_names_the_client_behind_trusted_proxies(people, monkeyp
         # the proxy's own address is not the client's: others behind it are not locked out
         assert login(app.test_client(), person["email"], person["password"]).status_code == 302
     finally:
-        app.extensions["opsplatform.db"].engine.dispose()
+        close_app(app)
 
 
 @pytest.mark.parametrize("value", ["-1", "one"])

@@ -29,7 +29,7 @@ USAGE = [
 def uploads(instance, database):
     found = Uploads(instance / "uploads", database, ISSUED, issued_among, measured)
     yield found
-    found.jobs.shutdown(wait=True)
+    found.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from opsplatform.entrypoints.app import create_app
+from opsplatform.entrypoints.app import close_app, create_app
 from opsplatform.models import User
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -368,7 +368,7 @@ def test_users_create_prints_a_one_time_password_that_signs_in(cli, people):
         assert login(client, made["email"], made["password"]).status_code == 302
         assert numbers_on(client.get("/statements").text) == {"TSS-202604-WYR", "TSS-202605-WYR"}
     finally:
-        app.extensions["opsplatform.db"].engine.dispose()
+        close_app(app)
 
 
 def test_users_create_without_json_prints_the_password(cli, people, database):

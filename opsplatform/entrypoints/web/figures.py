@@ -69,6 +69,10 @@ class KeptFigures(Generic[T]):
             self.refreshing = self.worker.submit(copy_current_request_context(self._refresh))
         return found, True
 
+    def close(self) -> None:
+        """Wait for a refresh under way, and take no more."""
+        self.worker.shutdown(wait=True)
+
     def _computed(self, session: Session, version: Version) -> Computed[T]:
         return Computed(self.compute(session), version, utcnow())
 
