@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import PendingLine, Statement, StatementLine, StatementQuery
 from opsplatform.calendars import WorkingCalendar
-from opsplatform.models import Client, Service, Subscription, YearLock
+from opsplatform.models import Client, Service, Subscription, UsageEvent, YearLock
 from opsplatform.periods import Month, days_after, iter_months, london_date
 
 MEASURE_MONTHS = 12
@@ -81,6 +81,23 @@ class BillingComparison:
         return self.statuses.get("draft", 0)
 
 
+def _billed(session: Session, months: list[str]) -> list[tuple[int, int | None, str, Decimal]]:
+    """Net billing (the sum of statement lines, issued and draft) in the statement months
+    `months`, by client, service (None for a line of no service) and month."""
+    rows = session.execute(
+        select(
+            Statement.client_id,
+            StatementLine.service_id,
+            Statement.month,
+            func.sum(StatementLine.amount),
+        )
+        .join(Statement, StatementLine.statement_id == Statement.id)
+        .where(Statement.month.in_(months))
+        .group_by(Statement.client_id, StatementLine.service_id, Statement.month)
+    )
+    return [(client, service, month, amount) for client, service, month, amount in rows]
+
+
 def billing_comparison(session: Session) -> BillingComparison | None:
     """Net billing (the sum of statement lines, before VAT, on issued and draft statements)
     by client and service, for the latest month with statements and its year to date,
@@ -99,17 +116,7 @@ def billing_comparison(session: Session) -> BillingComparison | None:
         periods[name] = ["year_last_year"] + (
             ["month_last_year"] if name == str(month + -12) else []
         )
-    sums = session.execute(
-        select(
-            Statement.client_id,
-            StatementLine.service_id,
-            Statement.month,
-            func.sum(StatementLine.amount),
-        )
-        .join(Statement, StatementLine.statement_id == Statement.id)
-        .where(Statement.month.in_(year + last_year))
-        .group_by(Statement.client_id, StatementLine.service_id, Statement.month)
-    ).all()
+    sums = _billed(session, year + last_year)
     clients = {
         i: (code, name)
         for i, code, name in session.execute(select(Client.id, Client.code, Client.name))
@@ -144,6 +151,92 @@ def billing_comparison(session: Session) -> BillingComparison | None:
         services=sorted(by_service.values(), key=lambda r: (r.code == "", r.code)),
         total=total,
         statuses=statuses,
+    )
+
+
+# -- month by month -----------------------------------------------------------------------------
+
+TREND_MONTHS = 12
+
+
+@dataclass(frozen=True)
+class TrendRow:
+    """A client's or a service's figure in each month of a trend (None where it had none),
+    and, for usage, the unit it is counted in."""
+
+    code: str
+    name: str
+    values: list[Decimal | None]
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class MonthlyTrends:
+    """Net billing by client and by service, and usage by service, month by month."""
+
+    months: list[Month]
+    total: list[Decimal | None]
+    clients: list[TrendRow]
+    services: list[TrendRow]
+    volumes: list[TrendRow]
+
+
+def monthly_trends(session: Session, last: Month) -> MonthlyTrends:
+    """The TREND_MONTHS months to `last` (the latest month with statements): net billing
+    (statement lines before VAT, issued and draft) by client and by service, and the
+    usage logged for each service (quantities, in the service's unit, by the month it
+    happened in). A month with nothing is None, never zero."""
+    months = list(iter_months(last + -(TREND_MONTHS - 1), last))
+    keys = [str(m) for m in months]
+    at = {key: i for i, key in enumerate(keys)}
+    clients = {
+        i: (code, name)
+        for i, code, name in session.execute(select(Client.id, Client.code, Client.name))
+    }
+    services = {
+        i: (code, name, unit)
+        for i, code, name, unit in session.execute(
+            select(Service.id, Service.code, Service.name, Service.unit)
+        )
+    }
+    total: list[Decimal | None] = [None] * len(months)
+    by_client: dict[int, list[Decimal | None]] = {}
+    by_service: dict[int | None, list[Decimal | None]] = {}
+    for client_id, service_id, month, amount in _billed(session, keys):
+        i = at[month]
+        for values in (
+            total,
+            by_client.setdefault(client_id, [None] * len(months)),
+            by_service.setdefault(service_id, [None] * len(months)),
+        ):
+            values[i] = (values[i] or Decimal("0.00")) + amount
+    used: dict[int, list[Decimal | None]] = {}
+    for service_id, month, quantity in session.execute(
+        select(UsageEvent.service_id, UsageEvent.month, func.sum(UsageEvent.quantity))
+        .where(UsageEvent.month.in_(keys))
+        .group_by(UsageEvent.service_id, UsageEvent.month)
+    ):
+        used.setdefault(service_id, [None] * len(months))[at[month]] = quantity
+
+    def service_row(service_id: int | None, values: list[Decimal | None]) -> TrendRow:
+        if service_id is None:
+            return TrendRow("", "Not for one service", values)
+        code, name, unit = services[service_id]
+        return TrendRow(code, name, values, unit)
+
+    return MonthlyTrends(
+        months=months,
+        total=total,
+        clients=sorted(
+            (TrendRow(*clients[i], values) for i, values in by_client.items()), key=lambda r: r.code
+        ),
+        services=sorted(
+            (service_row(i, values) for i, values in by_service.items()),
+            key=lambda r: (r.code == "", r.code),
+        ),
+        volumes=sorted(
+            (service_row(i, values) for i, values in used.items()), key=lambda r: r.code
+        ),
     )
 
 

@@ -104,6 +104,57 @@ def kpi_matrix(session: Session) -> KpiMatrix | None:
     )
 
 
+TREND_QUARTERS = 4
+
+
+@dataclass(frozen=True)
+class KpiTrendRow:
+    """A KPI over quarters: the whole centre's value in each (None where nothing was
+    measured), and how many of the clients' results met the target (were green), of how
+    many (None where there were none)."""
+
+    code: str
+    name: str
+    unit: str
+    centre: list[Decimal | None]
+    met: list[tuple[int, int] | None]
+
+
+@dataclass(frozen=True)
+class KpiTrend:
+    """The KPIs over the TREND_QUARTERS quarters to the matrix's, oldest first."""
+
+    quarters: list[Quarter]
+    rows: list[KpiTrendRow]
+
+
+def kpi_trend(session: Session, latest: KpiMatrix) -> KpiTrend:
+    """Every KPI of the latest matrix over the quarters to its quarter: the matrix's own
+    figures for that quarter, and earlier quarters' final results (or as measured now,
+    for a quarter never finalised)."""
+    quarters = [latest.quarter]
+    while len(quarters) < TREND_QUARTERS:
+        quarters.insert(0, quarters[0].previous())
+    cells: dict[str, list[dict[str | None, KpiCell]]] = {
+        row.code: [{} for _ in quarters] for row in latest.rows
+    }
+    for i, quarter in enumerate(quarters[:-1]):
+        for r in assess_quarter(session, quarter):
+            if r.kpi.code in cells:
+                cells[r.kpi.code][i][r.client] = KpiCell(r.status, r.measure.value)
+    rows = []
+    for row in latest.rows:
+        by_quarter = cells[row.code]
+        by_quarter[-1] = row.cells
+        centre = [found[None].value if None in found else None for found in by_quarter]
+        met = [
+            (sum(c.status == KpiStatus.GREEN for c in clients), len(clients)) if clients else None
+            for clients in ([c for k, c in found.items() if k is not None] for found in by_quarter)
+        ]
+        rows.append(KpiTrendRow(row.code, row.name, row.unit, centre, met))
+    return KpiTrend(quarters, rows)
+
+
 def data_version(session: Session) -> tuple[object, ...]:
     """What billing.reports' comparison and paperwork measures and this module's KPI matrix
     are computed from, told by a few index look-ups: the newest usage event, statement,

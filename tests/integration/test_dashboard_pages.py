@@ -24,7 +24,7 @@ from billing.models import Statement, StatementLine, StatementQuery
 from opsplatform.entrypoints import jobs
 from opsplatform.entrypoints.app import close_app, create_app
 from opsplatform.entrypoints.formats import quarter_text
-from opsplatform.models import AuditEvent, Client, Service
+from opsplatform.models import AuditEvent, Client, Service, UsageEvent
 from opsplatform.money import format_gbp
 from opsplatform.periods import LONDON, Month, Quarter, iter_months
 from sla.commentary import commentary
@@ -344,6 +344,56 @@ def test_the_kpi_matrix_shows_the_latest_quarter_with_results(app, signed_in):
     assert counts["Green"] == [str(len(clients))] and counts["Red"] == ["0"]
     assert f"/performance?quarter={QUARTER}" in page.links
     assert COMMENTARY in page.links  # a manager may write commentary
+
+
+def test_month_by_month_billing_and_usage_add_up_from_every_line_and_event(app, signed_in):
+    page = Page(signed_in("manager").get("/dashboard").text)
+    months = [m.label for m in iter_months(Month(2025, 6), Month(2026, 5))]
+    billed: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    used: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    with db(app) as session:
+        clients = dict(session.execute(select(Client.id, Client.code)).all())
+        services = dict(session.execute(select(Service.id, Service.code)).all())
+        for statement in session.scalars(select(Statement)):
+            for line in statement.lines:
+                label = Month.parse(statement.month).label
+                billed[clients[statement.client_id], label] += line.amount
+                billed["All clients", label] += line.amount
+        for event in session.scalars(select(UsageEvent)):
+            used[services[event.service_id], Month.parse(event.month).label] += event.quantity
+    by_client = page.tables["trend-clients"]
+    codes = by_client[0][1:]
+    assert codes == ["LAN", "PRS", "WYR", "All clients"]
+    assert [row[0] for row in by_client[1:]] == months  # oldest first, in words
+    for row in by_client[1:]:
+        for code, cell in zip(codes, row[1:], strict=True):
+            assert cell == text(billed.get((code, row[0])))
+    assert page.table("trend-clients")["March 2026"] == ["no data"] * 4  # never zero
+    assert page.table("trend-clients")["April 2026"][-1] == format_gbp(
+        billed["All clients", "April 2026"]
+    )
+    volumes = page.tables["trend-volumes"]
+    heading = volumes[0][1:]
+    assert heading == ["PAY payslip"]
+    for row in volumes[1:]:
+        found = used.get(("PAY", row[0]))
+        assert row[1] == ("no data" if found is None else f"{found:,.0f}")
+    assert page.table("trend-volumes")["April 2026"] == ["200"]
+    assert '<title id="trends-chart-title">Net billing of all clients by month' in page.html
+    assert "April 2026: " + format_gbp(billed["All clients", "April 2026"]) in page.html
+
+
+def test_kpis_are_shown_quarter_by_quarter(app, signed_in):
+    page = Page(signed_in("manager").get("/dashboard").text)
+    with db(app) as session:
+        results = assess_quarter(session, Quarter.parse(QUARTER))
+    clients = [r for r in results if r.client and r.kpi.code == "PAY-5D"]
+    green = sum(r.status == "green" for r in clients)
+    trend = page.tables["kpi-trend"]
+    assert trend[0] == ["KPI", "Q2 2025-26", "Q3 2025-26", "Q4 2025-26", "Q1 2026-27"]
+    row = page.table("kpi-trend")["PAY-5D Payslips in 5 working days"]
+    assert row[:3] == ["no data"] * 3
+    assert row[3] == f"100% {green} of {len(clients)} clients on target"
 
 
 def test_only_commentators_are_offered_the_commentary_link(signed_in):

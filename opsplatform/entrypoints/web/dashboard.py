@@ -2,8 +2,8 @@
 
 The dashboard gathers what a manager looks at first: what the centre is billing (this
 month and the financial year to date, against the same months last year), drafts waiting
-to be issued, the KPI status matrix, open statement queries, recent imports, and the
-low-bureaucracy measures. The figures are the domain's read models (billing.reports,
+to be issued, the KPI status matrix, twelve months of billing and usage and four quarters
+of KPIs, open statement queries, recent imports, and the low-bureaucracy measures. The figures are the domain's read models (billing.reports,
 sla.reports); this module chooses their words and renders them, and each worker keeps
 the costly ones (web/figures.py). Figures that do not exist are shown as "no data",
 never as £0.00.
@@ -40,9 +40,11 @@ from sqlalchemy.orm import Session
 from billing.reports import (
     BillingComparison,
     BillingRow,
+    MonthlyTrends,
     PaperworkMeasures,
     billing_comparison,
     drafts_awaiting_issue,
+    monthly_trends,
     open_queries,
     paperwork_measures,
 )
@@ -60,7 +62,12 @@ from opsplatform.entrypoints.formats import (
     tag,
     today,
 )
-from opsplatform.entrypoints.web.charts import billing_comparison_chart, status_chart
+from opsplatform.entrypoints.web.charts import (
+    Series,
+    bar_chart,
+    billing_comparison_chart,
+    status_chart,
+)
 from opsplatform.entrypoints.web.figures import KeptFigures
 from opsplatform.errors import Refused
 from opsplatform.models import AuditEvent, ImportBatch, JobRun, Kpi, Notification
@@ -71,7 +78,7 @@ from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import KpiStatus, RunStatus
 from sla.commentary import COMMENTARY_LIMIT, commentary_authors, save_commentary
 from sla.commentary import commentary as saved_commentary
-from sla.reports import KpiMatrix, data_version, kpi_matrix, latest_kpi_quarter
+from sla.reports import KpiMatrix, data_version, kpi_matrix, kpi_trend, latest_kpi_quarter
 from sla.service import assess_quarter
 
 dashboard = Blueprint("dashboard", __name__)
@@ -120,6 +127,25 @@ def billing_chart(found: BillingComparison) -> Markup:
     )
 
 
+# -- month by month ---------------------------------------------------------------------------
+
+
+def trends_chart(trends: MonthlyTrends) -> Markup:
+    """Net billing of all clients in each month of the trend, as bars from zero."""
+    described = "; ".join(
+        f"{month.label}: {money_text(amount)}"
+        for month, amount in zip(trends.months, trends.total, strict=True)
+    )
+    return bar_chart(
+        "trends-chart",
+        f"Net billing of all clients by month, {months_text(trends.months[0], trends.months[-1])}",
+        described + ".",
+        [f"{month.first_day:%b %Y}" for month in trends.months],
+        [Series("Net billing", trends.total)],
+        value_text=lambda amount: format_gbp(Decimal(amount)),
+    )
+
+
 # -- the KPI status matrix ----------------------------------------------------------------------
 
 
@@ -157,6 +183,7 @@ class Figures:
 
     billing_html: Markup
     kpi_html: dict[bool, Markup]
+    trends_html: Markup
     measures: PaperworkMeasures | None
 
 
@@ -184,8 +211,17 @@ def computed_figures(session: Session) -> Figures:
         )
         for may_comment in (False, True)
     }
+    trends = monthly_trends(session, found.month) if found else None
+    trends_html = Markup(
+        render_template(
+            "dashboard/_trends.html",
+            trends=trends,
+            trends_chart=trends_chart(trends) if trends else None,
+            kpi_trend=kpi_trend(session, matrix) if matrix else None,
+        )
+    )
     measures = paperwork_measures(session, found.month) if found else None
-    return Figures(billing_html, kpi_html, measures)
+    return Figures(billing_html, kpi_html, trends_html, measures)
 
 
 @dashboard.record_once
@@ -206,6 +242,7 @@ def overview() -> str:
             figures_at=london_text(kept.at),
             refreshing=refreshing,
             billing_html=kept.figures.billing_html,
+            trends_html=kept.figures.trends_html,
             drafts=drafts_awaiting_issue(session),
             kpi_html=kept.figures.kpi_html[current_user.role in COMMENTATORS],
             queries=open_queries(session, today()),
