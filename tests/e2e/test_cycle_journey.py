@@ -64,15 +64,15 @@ def test_a_manager_finalises_and_publishes_a_quarter(server, browser, cli, tmp_p
     sign_in(browser, base, manager)
     browser.get(f"{base}/quarter-end?quarter=2026-27-Q1")
     assert "provisional" in browser.find_element(By.TAG_NAME, "main").text
-    click(browser, "Finalise 2026-27-Q1")
+    click(browser, "Finalise Q1 2026-27")
     main = browser.find_element(By.TAG_NAME, "main").text
-    assert "results of 2026-27-Q1 are frozen" in main
+    assert "results of Q1 2026-27 are frozen" in main
     assert "0 service credits totalling £0.00 will be raised for the next statements" in main
-    click(browser, "Finalise 2026-27-Q1")
+    click(browser, "Finalise Q1 2026-27")
     banner = browser.find_element(By.CSS_SELECTOR, ".govuk-notification-banner--success")
-    assert "2026-27-Q1 finalised" in banner.text
-    click(browser, "Publish 2026-27-Q1")
-    click(browser, "Publish 2026-27-Q1")
+    assert "Q1 2026-27 finalised" in banner.text
+    click(browser, "Publish Q1 2026-27")
+    click(browser, "Publish Q1 2026-27")
     main = browser.find_element(By.TAG_NAME, "main").text
     assert "Published by manager@centre.gov.uk" in main
     browser.find_element(By.PARTIAL_LINK_TEXT, "Download the performance report").click()

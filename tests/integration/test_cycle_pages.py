@@ -202,6 +202,12 @@ def test_the_month_end_shows_each_draft_against_last_month(signed_in, app):
         )
     rows = {row[0]: row for row in page.rows if row and row[0].startswith("TSS-202605")}
     assert sorted(rows) == ["TSS-202605-LAN", "TSS-202605-PRS", "TSS-202605-WYR"]
+    # each draft's row is followed by one that says what changed on it
+    changes = {
+        row[0]: after[0]
+        for row, after in zip(page.rows, page.rows[1:], strict=False)
+        if row and row[0].startswith("TSS-202605")
+    }
     for draft in review.drafts:
         row = rows[draft.number]
         before = april[draft.number.replace("202605", "202604")]
@@ -209,12 +215,13 @@ def test_the_month_end_shows_each_draft_against_last_month(signed_in, app):
         assert row[2] == format_gbp(draft.total)
         assert row[3] == format_gbp(before)
         assert row[4] == ("+" if draft.total > before else "") + format_gbp(draft.total - before)
-        assert row[7] == f"{draft.review_ends:%-d %B %Y}"
+        assert row[6] == f"{draft.review_ends:%-d %B %Y}"
+        assert changes[draft.number].startswith("New or changed lines against April 2026:")
     # WYR used 100 payslips in April and none in May: its payroll charge is the change
     wyr = next(d for d in review.drafts if d.client == "WYR")
     payroll = next(c for c in wyr.changes if c.service == "Payroll" and c.kind == "charge")
     assert payroll.before == Decimal("400.00") and payroll.now in (None, Decimal("0.00"))
-    assert "Payroll, charge for the month" in rows["TSS-202605-WYR"][5]
+    assert "Payroll, charge for the month" in changes["TSS-202605-WYR"]
 
 
 def test_the_review_window_is_five_working_days_after_the_close_or_a_later_build():
@@ -346,7 +353,7 @@ def test_finalising_shows_the_credits_it_will_raise_then_freezes_as_the_manager(
         assert session.scalar(select(func.count(KpiResult.id)))
     assert ("manager@centre.gov.uk", QUARTER) in audit_entries(app, "sla final")
     again = client.get(f"/quarter-end/{QUARTER}/finalise")
-    assert again.status_code == 409 and f"{QUARTER} is already final" in again.text
+    assert again.status_code == 409 and "Q1 2026-27 is already final" in again.text
 
 
 def test_a_quarter_is_published_only_once_final(signed_in, app):

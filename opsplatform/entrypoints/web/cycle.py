@@ -398,15 +398,17 @@ def _finalise_check(session: Session, quarter: Quarter, refusal: Refused | None 
     errors = _refusals(refusal) if refusal else ()
     credits = credits_due(session, quarter)
     if not errors and quarter_is_final(session, quarter):
-        errors = ((f"{quarter} is already final: its results are frozen", "#main-content"),)
+        errors = (
+            (f"{quarter.short_label} is already final: its results are frozen", "#main-content"),
+        )
     names = dict(session.execute(select(Client.code, Client.name)).all())
     total = sum((-c.amount for c in credits), Decimal("0.00"))
     return Check(
-        title=f"Finalise {quarter}",
+        title=f"Finalise {quarter.short_label}",
         caption="Quarter end",
-        heading=f"Check before finalising {quarter}",
+        heading=f"Check before finalising {quarter.short_label}",
         action=url_for("cycle.finalise", quarter=str(quarter)),
-        button=f"Finalise {quarter}",
+        button=f"Finalise {quarter.short_label}",
         cancel=_quarter_back(quarter),
         cancel_text="Cancel and go back to the quarter end",
         rows=[
@@ -415,7 +417,7 @@ def _finalise_check(session: Session, quarter: Quarter, refusal: Refused | None 
             ("Total of the credits", money_text(total)),
         ],
         warning=(
-            f"The results of {quarter} are frozen: they will not change, whatever usage or "
+            f"The results of {quarter.short_label} are frozen: they will not change, whatever usage or "
             f"figures arrive later. {_plural(len(credits), 'service credit')} totalling "
             f"{money_text(total)} will be raised for the next statements."
         ),
@@ -445,22 +447,22 @@ def finalise(quarter: str) -> ResponseReturnValue:
     try:
         with database().transaction() as session:
             if quarter_is_final(session, parsed):
-                raise Refused(f"{parsed} is already final: its results are frozen")
+                raise Refused(f"{parsed.short_label} is already final: its results are frozen")
             finalise_quarter(session, parsed, current_user.email)
     except Refused as refusal:
         with database().reading() as session:
             return _check_page(_finalise_check(session, parsed, refusal))
-    flash(f"{parsed} finalised: its results are frozen", "success")
+    flash(f"{parsed.short_label} finalised: its results are frozen", "success")
     return redirect(_quarter_back(parsed), 303)
 
 
 def _publish_check(quarter: Quarter, refusal: Refused | None) -> Check:
     return Check(
-        title=f"Publish {quarter}",
+        title=f"Publish {quarter.short_label}",
         caption="Quarter end",
-        heading=f"Check before publishing {quarter}",
+        heading=f"Check before publishing {quarter.short_label}",
         action=url_for("cycle.publish", quarter=str(quarter)),
-        button=f"Publish {quarter}",
+        button=f"Publish {quarter.short_label}",
         cancel=_quarter_back(quarter),
         cancel_text="Cancel and go back to the quarter end",
         rows=[
@@ -468,7 +470,7 @@ def _publish_check(quarter: Quarter, refusal: Refused | None) -> Check:
             ("Publication", f"performance-{quarter}.xlsx, from the final results"),
         ],
         warning=(
-            f"Publishing records in the audit log that you published {quarter}'s performance "
+            f"Publishing records in the audit log that you published {quarter.short_label}'s performance "
             "report; then download the workbook to put before the councils' members."
         ),
         errors=_refusals(refusal) if refusal else (),
@@ -492,7 +494,7 @@ def publish(quarter: str) -> ResponseReturnValue:
             publish_quarter(session, parsed, current_user.email)
     except Refused as refusal:
         return _check_page(_publish_check(parsed, refusal))
-    flash(f"{parsed} published: download the workbook below", "success")
+    flash(f"{parsed.short_label} published: download the workbook below", "success")
     return redirect(_quarter_back(parsed), 303)
 
 
