@@ -22,6 +22,7 @@ from opsplatform.audit import record
 from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import Client, Kpi, KpiFigure
 from opsplatform.periods import Month, PeriodError
+from opsplatform.vocabulary import FIGURE_METHODS
 
 COLUMNS = ["kpi", "client", "month", "numerator", "denominator"]
 
@@ -139,7 +140,7 @@ def _validate(
     kpi = kpis.get(cell.text(raw["kpi"]).upper())
     if kpi is None:
         problem("kpi", f"unknown KPI '{cell.text(raw['kpi'])}'")
-    elif kpi.method != "submitted":
+    elif kpi.method not in FIGURE_METHODS:
         problem("kpi", f"{kpi.code} is measured from usage ({kpi.method}), not submitted")
     client_id = clients.get(cell.text(raw["client"]).upper())
     if client_id is None:

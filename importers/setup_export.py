@@ -19,12 +19,14 @@ from sqlalchemy.orm import Session, aliased
 
 from importers.setup_sheets import SHEETS
 from opsplatform.models import (
+    PROFILE_ALL,
     CalendarOverride,
     Client,
     Driver,
     Estimate,
     Kpi,
     KpiBaseline,
+    KpiProfile,
     PostingColumn,
     Service,
     Setting,
@@ -186,6 +188,16 @@ def _baselines(session: Session) -> Iterator[Sequence[CellValue]]:
         yield kpi, None if b.scope == "centre" else b.scope, b.value, b.period
 
 
+def _profiles(session: Session) -> Iterator[Sequence[CellValue]]:
+    query = (
+        select(KpiProfile, Kpi.code)
+        .join(Kpi, KpiProfile.kpi_id == Kpi.id)
+        .order_by(Kpi.code, KpiProfile.scope != PROFILE_ALL, KpiProfile.scope, KpiProfile.month)
+    )
+    for p, kpi in session.execute(query):
+        yield kpi, None if p.scope == PROFILE_ALL else p.scope, p.month, p.target, p.amber
+
+
 def _posting_columns(session: Session) -> Iterator[Sequence[CellValue]]:
     owner = aliased(Client)
     query = (
@@ -210,6 +222,7 @@ _READERS: dict[str, Callable[[Session], Iterator[Sequence[CellValue]]]] = {
     "SLAs": _slas,
     "Holidays": _holidays,
     "Baselines": _baselines,
+    "Profiles": _profiles,
     "PostingColumns": _posting_columns,
 }
 

@@ -28,12 +28,14 @@ from importers.setup_sheets import KEYS, SETTINGS, SHEETS, Row, natural_key, par
 from opsplatform.db import Base
 from opsplatform.errors import TARIFF_FROZEN, Problem, Problems, Refused
 from opsplatform.models import (
+    PROFILE_ALL,
     CalendarOverride,
     Client,
     Driver,
     Estimate,
     Kpi,
     KpiBaseline,
+    KpiProfile,
     PostingColumn,
     PostingTemplate,
     Service,
@@ -479,6 +481,22 @@ class _Loader:
             return
         key = {"kpi_id": kpi.id, "scope": client.code if client else "centre"}
         self.upsert("Baselines", KpiBaseline, key, {"value": r["value"], "period": r["period"]})
+
+    def profiles(self, n: int, r: Row) -> None:
+        kpi = self.ref(Kpi, r["kpi"], "Profiles", n, "kpi")
+        client = self.ref(Client, r["client"], "Profiles", n, "client") if r["client"] else None
+        if kpi is None or (r["client"] and client is None):
+            return
+        if r["amber"] is not None:
+            _check_thresholds(self, "Profiles", n, kpi.direction, r["target"], r["amber"])
+        if self.troubled():
+            return
+        key = {
+            "kpi_id": kpi.id,
+            "scope": client.code if client else PROFILE_ALL,
+            "month": r["month"],
+        }
+        self.upsert("Profiles", KpiProfile, key, {"target": r["target"], "amber": r["amber"]})
 
     def postingcolumns(self, n: int, r: Row) -> None:
         """The workbook's rows for a client replace its template: its first row removes

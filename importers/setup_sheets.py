@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,7 @@ from opsplatform.models import (
     Estimate,
     Kpi,
     KpiBaseline,
+    KpiProfile,
     PostingColumn,
     Service,
     Setting,
@@ -33,8 +35,8 @@ from opsplatform.models import (
     Subscription,
     Tariff,
 )
-from opsplatform.periods import FinancialYear
-from opsplatform.vocabulary import FIXED_TEXT, PostingSource, VatTreatment
+from opsplatform.periods import FinancialYear, Month
+from opsplatform.vocabulary import FIGURE_METHODS, FIXED_TEXT, PostingSource, VatTreatment
 from opsplatform.workbooks import CellValue
 
 # A parsed row: each column's value as its column's parser gives it (see SHEETS), or
@@ -96,6 +98,13 @@ def _kpi_code(value: object) -> str:
     if not result or len(result) > 20 or not result.replace("-", "").isalnum():
         raise ValueError(f"'{cell.text(value)}' is not a KPI code: up to 20 of A-Z, 0-9 and -")
     return result
+
+
+def _month(value: object) -> str:
+    """A month: `YYYY-MM`, or an Excel date in it."""
+    if isinstance(value, date):
+        return str(Month.of(value))
+    return str(Month.parse(cell.text(value)))
 
 
 POSITIONS = 200  # columns of a client's posting-file template: room for Oracle's 150 or so
@@ -317,7 +326,7 @@ SHEETS = [
             Column("direction", OneOf("higher", "lower")),
             Column("target", cell.decimal),
             Column("amber", cell.decimal),
-            Column("method", OneOf("within", "average_elapsed", "submitted")),
+            Column("method", OneOf("within", "average_elapsed", *FIGURE_METHODS)),
             Column("limit", _not_negative(cell.decimal), False),
             Column(
                 "calendar",
@@ -374,6 +383,29 @@ SHEETS = [
         ["PAY-5D", None, 81.5, "2023-24"],
     ),
     Sheet(
+        "Profiles",
+        [
+            Column("kpi", _kpi_code),
+            Column(
+                "client",
+                cell.code,
+                False,
+                note="blank = every client without its own profile, and the whole centre",
+            ),
+            Column("month", _month, note="YYYY-MM"),
+            Column("target", cell.decimal, note="what the figure to date should have reached"),
+            Column(
+                "amber",
+                cell.decimal,
+                False,
+                note="blank = as far from the target as the KPI's (or SLA's) amber is",
+            ),
+        ],
+        "A KPI's profiled target month by month, for cumulative in-year figures: a quarter is "
+        "judged against the profile of its last month with figures or events",
+        ["CTAX-COLL", None, "2026-12", 89, 87],
+    ),
+    Sheet(
         "PostingColumns",
         [
             Column(
@@ -418,6 +450,7 @@ KEYS = {
     "SLAs": ("client", "kpi"),
     "Holidays": ("nation", "date"),
     "Baselines": ("kpi", "client"),
+    "Profiles": ("kpi", "client", "month"),
     "PostingColumns": ("client", "position"),
 }
 
@@ -434,6 +467,7 @@ _MODELS: dict[str, type[Base]] = {
     "SLAs": Sla,
     "Holidays": CalendarOverride,
     "Baselines": KpiBaseline,
+    "Profiles": KpiProfile,
     "PostingColumns": PostingColumn,
 }
 # each sheet's text columns stored in a column of limited length, by name

@@ -187,7 +187,7 @@ def write_kpi_template(path: Path) -> None:
         notes,
         ["column", "notes"],
         [
-            ["kpi", "code of a KPI whose method is 'submitted'"],
+            ["kpi", "code of a KPI whose method is 'submitted' or 'as_at'"],
             ["client", "client code"],
             ["month", "YYYY-MM"],
             ["numerator", "e.g. invoices paid within 30 days"],

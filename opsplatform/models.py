@@ -340,6 +340,25 @@ class KpiBaseline(Base):
     period: Mapped[str | None] = mapped_column(String(40))
 
 
+PROFILE_ALL = "all"  # a KpiProfile's scope when it is for every client and the whole centre
+
+
+class KpiProfile(Base):
+    """A KPI's profiled target for one month: what a cumulative, year-to-date figure
+    should have reached by then (89% collected by December of a 97% year). `scope` is a
+    client code, or `all` for every client without its own and the whole centre; `amber`
+    None keeps the KPI's (or SLA's) distance between target and amber."""
+
+    __tablename__ = "kpi_profiles"
+    __table_args__ = (UniqueConstraint("kpi_id", "scope", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kpi_id: Mapped[int] = mapped_column(ForeignKey("kpis.id"))
+    scope: Mapped[str] = mapped_column(String(12))
+    month: Mapped[str] = mapped_column(String(7))
+    target: Mapped[Decimal] = mapped_column(Quantity)
+    amber: Mapped[Decimal | None] = mapped_column(Quantity)
+
+
 class User(Base):
     """A person who signs in; a `client` user is bound to one client council."""
 

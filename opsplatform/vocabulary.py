@@ -140,6 +140,11 @@ class PostingSource(Term):
 FIXED_TEXT = "text:"  # a PostingColumns source that is this and a text: that text on every row
 
 
+# KPI methods measured from figures councils submit (`kpi import`), not from usage:
+# `submitted` adds a quarter's months up; `as_at` takes its latest month's figures to date
+FIGURE_METHODS = ("submitted", "as_at")
+
+
 class KpiStatus(Term):
     """Best first, the order results are counted and charted in."""
 

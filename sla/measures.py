@@ -1,7 +1,8 @@
 """KPI measures and status rules as pure functions on plain values.
 
 Ratios over a quarter are ratios of sums: the numerator and denominator are summed
-first and divided once, never averaged month by month.
+first and divided once, never averaged month by month. Cumulative figures (`as_at`) are
+read at the latest month, never summed.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ def submitted(figures: Iterable[tuple[Decimal, Decimal]], percent: bool) -> Meas
     numerator = sum((n for n, _ in rows), Decimal(0))
     denominator = sum((d for _, d in rows), Decimal(0))
     return ratio(numerator, denominator, percent, len(rows))
+
+
+def as_at(figures: Iterable[tuple[str, Decimal, Decimal]], percent: bool) -> Measure:
+    """Cumulative figures to date, `(month, numerator, denominator)` a month: the latest
+    month's, never a sum over months (7.1m of 10m collected by October, then 8.0m of 10m
+    by November, is 80% in November, not 75.5%)."""
+    rows = list(figures)
+    if not rows:
+        return ratio(Decimal(0), Decimal(0), percent, 0)
+    _, numerator, denominator = max(rows, key=lambda row: row[0])
+    return ratio(numerator, denominator, percent, 1)
 
 
 def status(value: Decimal | None, target: Decimal, amber: Decimal, direction: str) -> str:

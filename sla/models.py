@@ -31,6 +31,8 @@ class KpiResult(Base):
     amber: Mapped[Decimal] = mapped_column(Quantity)
     status: Mapped[str] = mapped_column(String(8))
     events: Mapped[int] = mapped_column(Integer, default=0)
+    # the month whose profiled target (opsplatform.models.KpiProfile) was applied, if any
+    profile_month: Mapped[str | None] = mapped_column(String(7))
     finalised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

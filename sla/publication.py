@@ -252,6 +252,7 @@ KPI_HEADERS = [
     "value",
     "target",
     "amber",
+    "target set by",
     "status",
     "previous quarter",
     "trend",
@@ -262,8 +263,8 @@ KPI_HEADERS = [
     "cases measured",
     "commentary",
 ]
-KPI_WIDTHS = [48, 10, 10, 10, 10, 10, 20, 11, 14, 11, 11, 10, 11, 10, 50]
-VALUE_COLUMNS = (4, 5, 6, 8, 10, 11, 13)  # columns of KPI_HEADERS (from 1) in the KPI's unit
+KPI_WIDTHS = [48, 10, 10, 10, 10, 10, 16, 20, 11, 14, 11, 11, 10, 11, 10, 50]
+VALUE_COLUMNS = (4, 5, 6, 9, 11, 12, 14)  # columns of KPI_HEADERS (from 1) in the KPI's unit
 
 
 def _kpis_sheet(
@@ -291,6 +292,7 @@ def _kpis_sheet(
                 _float(r.measure.value),
                 float(r.target),
                 float(r.amber),
+                r.target_set_by[:1].upper() + r.target_set_by[1:],
                 KpiStatus(r.status).label,
                 _float(r.previous),
                 trend(r),
@@ -307,7 +309,7 @@ def _kpis_sheet(
     for row, r in enumerate(centre, start=2):
         _in_unit(kpis, row, VALUE_COLUMNS, r.kpi.unit)
         _top(kpis, row, len(KPI_HEADERS))
-        _paint(kpis, row, 7, r.status)
+        _paint(kpis, row, 8, r.status)
         fit_row_height(kpis, row, [(r.kpi.name, 48), (notes.get(r.kpi.code, ""), 50)])
 
 

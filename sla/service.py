@@ -21,18 +21,21 @@ from opsplatform.audit import record
 from opsplatform.calendars import load_calendars
 from opsplatform.errors import Refused
 from opsplatform.models import (
+    PROFILE_ALL,
     Client,
     Kpi,
     KpiBaseline,
     KpiFigure,
+    KpiProfile,
     Service,
     Sla,
     Subscription,
     UsageEvent,
 )
 from opsplatform.money import ZERO, format_gbp, round_money
-from opsplatform.periods import Month, Quarter, london_midnight_utc
+from opsplatform.periods import Month, Quarter, london_date, london_midnight_utc
 from opsplatform.settings import centre_settings, monthly_values
+from opsplatform.vocabulary import FIGURE_METHODS
 from sla import measures
 from sla.models import KpiResult
 from sla.visibility import STAFF, Audience
@@ -54,6 +57,14 @@ class Result:
     final: bool
     previous: Decimal | None = None
     last_year: Decimal | None = None
+    profile_month: str | None = None  # the month whose profiled target judged it, if any
+
+    @property
+    def target_set_by(self) -> str:
+        """Which target judged the result, in words: a month's profile, or the year's."""
+        if self.profile_month:
+            return f"the profile for {Month.parse(self.profile_month).label}"
+        return "the year's target"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +84,7 @@ class Result:
             "final": self.final,
             "previous_quarter": _number(self.previous, 2),
             "same_quarter_last_year": _number(self.last_year, 2),
+            "profile_month": self.profile_month,
         }
 
 
@@ -127,17 +139,72 @@ def quarter_values(session: Session, quarter: Quarter) -> dict[tuple[str, str | 
 def _measure_all(session: Session, quarter: Quarter) -> list[Result]:
     clients = {c.id: c for c in session.scalars(select(Client).order_by(Client.code))}
     slas = {(s.client_id, s.kpi_id): s for s in session.scalars(select(Sla))}
+    profiles = _profiles(session)
     results = []
     for kpi in session.scalars(select(Kpi).order_by(Kpi.code)):
         per_client = _client_measures(session, kpi, quarter, clients)
         centre = _combine(kpi, list(per_client.values()))
-        results.append(_result(kpi, None, quarter, centre, kpi.target, kpi.amber))
+        profiled = profiles.get(kpi.id, {})
+        latest = _latest_months(session, kpi, quarter) if profiled else {}
+        judged = _judged(profiled, PROFILE_ALL, max(latest.values(), default=None))
+        results.append(_result(kpi, None, quarter, centre, kpi.target, kpi.amber, judged))
         for client_id, measure in sorted(per_client.items(), key=lambda kv: clients[kv[0]].code):
             sla = slas.get((client_id, kpi.id))
             target = sla.target if sla is not None and sla.target is not None else kpi.target
             amber = sla.amber if sla is not None and sla.amber is not None else kpi.amber
-            results.append(_result(kpi, clients[client_id].code, quarter, measure, target, amber))
+            code = clients[client_id].code
+            judged = _judged(profiled, code, latest.get(client_id))
+            results.append(_result(kpi, code, quarter, measure, target, amber, judged))
     return results
+
+
+# a KPI's profiles: by scope (a client's code, or PROFILE_ALL), by month, (target, amber)
+Profiles = dict[str, dict[str, tuple[Decimal, Decimal | None]]]
+
+
+def _profiles(session: Session) -> dict[int, Profiles]:
+    """Every KPI's profiled targets, by KPI id."""
+    found: dict[int, Profiles] = defaultdict(lambda: defaultdict(dict))
+    for p in session.scalars(select(KpiProfile)):
+        found[p.kpi_id][p.scope][p.month] = (p.target, p.amber)
+    return found
+
+
+def _latest_months(session: Session, kpi: Kpi, quarter: Quarter) -> dict[int, str]:
+    """Each client's last month of `quarter` with figures (for a KPI measured from them)
+    or completed events of the KPI's service: the month whose profile judges it."""
+    if kpi.method in FIGURE_METHODS:
+        rows = session.execute(
+            select(KpiFigure.client_id, func.max(KpiFigure.month))
+            .where(
+                KpiFigure.kpi_id == kpi.id,
+                KpiFigure.month.in_([str(m) for m in quarter.months()]),
+            )
+            .group_by(KpiFigure.client_id)
+        )
+        return {client_id: month for client_id, month in rows}
+    events = session.execute(
+        select(UsageEvent.client_id, func.max(UsageEvent.completed_at))
+        .where(
+            UsageEvent.service_id == kpi.service_id,
+            UsageEvent.started_at.is_not(None),
+            UsageEvent.completed_at >= london_midnight_utc(quarter.first_day),
+            UsageEvent.completed_at < london_midnight_utc(quarter.last_day + timedelta(days=1)),
+        )
+        .group_by(UsageEvent.client_id)
+    )
+    return {client_id: str(Month.of(london_date(last))) for client_id, last in events if last}
+
+
+def _judged(
+    profiled: Profiles, scope: str, month: str | None
+) -> tuple[Decimal, Decimal | None, str] | None:
+    """The profile that judges `scope` (its own, else every client's) in `month`, as
+    (target, amber or None, month); None where there is none."""
+    if month is None:
+        return None
+    found = profiled.get(scope, {}).get(month) or profiled.get(PROFILE_ALL, {}).get(month)
+    return (*found, month) if found else None
 
 
 def _result(
@@ -147,10 +214,18 @@ def _result(
     measure: measures.Measure,
     target: Decimal,
     amber: Decimal,
-    final: bool = False,
+    judged: tuple[Decimal, Decimal | None, str] | None = None,
 ) -> Result:
+    """A result judged against `target` and `amber` (the KPI's, or the client's SLA's), or
+    against a profile where one applies: its amber, or, where it has none, one as far
+    from its target as `amber` is from `target`."""
+    month = None
+    if judged is not None:
+        profile_target, profile_amber, month = judged
+        amber = profile_amber if profile_amber is not None else profile_target - (target - amber)
+        target = profile_target
     status = measures.status(measure.value, target, amber, kpi.direction)
-    return Result(kpi, client, quarter, measure, target, amber, status, final)
+    return Result(kpi, client, quarter, measure, target, amber, status, False, profile_month=month)
 
 
 def _combine(kpi: Kpi, parts: list[measures.Measure]) -> measures.Measure:
@@ -178,17 +253,25 @@ def _client_measures(
                 )
             )
         )
-    if kpi.method == "submitted":
-        figures = defaultdict(list)
-        for client_id, numerator, denominator in session.execute(
-            select(KpiFigure.client_id, KpiFigure.numerator, KpiFigure.denominator).where(
+    if kpi.method in FIGURE_METHODS:
+        figures: dict[int, list[tuple[str, Decimal, Decimal]]] = defaultdict(list)
+        for client_id, month, numerator, denominator in session.execute(
+            select(
+                KpiFigure.client_id, KpiFigure.month, KpiFigure.numerator, KpiFigure.denominator
+            ).where(
                 KpiFigure.kpi_id == kpi.id,
                 KpiFigure.month.in_([str(m) for m in quarter.months()]),
             )
         ):
-            figures[client_id].append((numerator, denominator))
+            figures[client_id].append((month, numerator, denominator))
         relevant |= set(figures)
-        return {c: measures.submitted(figures.get(c, []), kpi.unit == "percent") for c in relevant}
+        percent = kpi.unit == "percent"
+        if kpi.method == "as_at":
+            return {c: measures.as_at(figures.get(c, []), percent) for c in relevant}
+        return {
+            c: measures.submitted([(n, d) for _, n, d in figures.get(c, [])], percent)
+            for c in relevant
+        }
     times = _elapsed_times(session, kpi, quarter, clients)
     relevant |= set(times)
     if kpi.method == "within":
@@ -241,6 +324,7 @@ def _frozen(session: Session, quarter: Quarter) -> list[Result]:
             r.amber,
             r.status,
             True,
+            profile_month=r.profile_month,
         )
         for r, kpi, code in rows
     ]
@@ -262,6 +346,7 @@ def _freeze(session: Session, results: list[Result]) -> None:
                 amber=r.amber,
                 status=r.status,
                 events=r.measure.events,
+                profile_month=r.profile_month,
             )
         )
     session.flush()

@@ -305,6 +305,11 @@ def test_the_exported_setup_loads_back_with_every_row_unchanged(cli, database, t
         ["PAY-5D", None, 81.5, "2023-24"],
         ["PAY-5D", "WYR", 80, None],
     ]
+    book["Profiles"] = [
+        ["kpi", "client", "month", "target", "amber"],
+        ["PAY-5D", None, "2026-12", 90, None],
+        ["PAY-5D", "WYR", "2026-12", 92, 88],
+    ]
     book["PostingColumns"] = [
         ["client", "position", "heading", "source"],
         ["WYR", 1, "Cost Centre", "cost_centre"],

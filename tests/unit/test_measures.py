@@ -6,6 +6,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opsplatform.calendars import WorkingCalendar
 from sla import measures
@@ -104,6 +106,37 @@ def test_submitted_is_multiplied_by_100_only_for_percentages():
 def test_submitted_with_no_figures_or_zero_denominators_has_no_value():
     assert measures.submitted([], percent=True).value is None
     assert measures.submitted([(D(0), D(0))], percent=True).value is None
+
+
+def test_as_at_reads_the_latest_months_figures_to_date_never_a_sum():
+    # council tax collected to date: 7.1m of 10m by October, 8.0m of 10m by November
+    figures = [("2026-11", D("8000000"), D("10000000")), ("2026-10", D("7100000"), D("10000000"))]
+    result = measures.as_at(figures, percent=True)
+    assert result.value == D(80)  # not 75.5, the sum of the two months
+    assert (result.numerator, result.denominator, result.events) == (D(8000000), D(10000000), 1)
+
+
+def test_as_at_with_no_figures_has_no_value():
+    assert measures.as_at([], percent=True).value is None
+    assert measures.as_at([("2026-12", D(0), D(0))], percent=True).value is None
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 12).map(lambda m: f"2026-{m:02d}"),
+            st.integers(0, 10**9),
+            st.integers(1, 10**9),
+        ),
+        min_size=1,
+        unique_by=lambda row: row[0],
+    )
+)
+def test_as_at_is_the_latest_months_ratio_in_any_order(rows):
+    figures = [(month, D(n), D(d)) for month, n, d in rows]
+    _, n, d = max(figures)
+    for ordered in (figures, figures[::-1]):
+        assert measures.as_at(ordered, percent=False).value == n / d
 
 
 # -- elapsed time --------------------------------------------------------------------

@@ -40,6 +40,11 @@ def how_measured(kpi: Kpi) -> str:
             f"The average time from start to completion of {service}, "
             f"in {CALENDAR_UNITS[kpi.calendar]}."
         )
+    if kpi.method == "as_at":
+        return (
+            "Figures to date submitted each month by each client: a quarter takes its latest "
+            "month's, never a sum of months."
+        )
     return "Figures submitted for each month and client, combined as a ratio of sums."
 
 

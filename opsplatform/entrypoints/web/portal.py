@@ -528,7 +528,8 @@ def latest_complete_quarter(today: date | None = None) -> Quarter:
 
 def _target_text(result: Result) -> str:
     bound = "or more" if result.kpi.direction == "higher" else "or less"
-    return f"{measure_text(result.target, result.kpi.unit, 'No data')} {bound}"
+    text = f"{measure_text(result.target, result.kpi.unit, 'No data')} {bound}"
+    return f"{text}, {result.target_set_by}" if result.profile_month else text
 
 
 @portal.get("/performance")
