@@ -37,6 +37,8 @@ from billing.disputes import answer_query, raise_query
 from billing.issue import ISSUED, issue_month
 from billing.statements import get_statement
 from billing.yearend import lock_year
+from importers.kpi import COLUMNS as KPI_COLUMNS
+from importers.kpi import import_figures
 from importers.setup import load_setup
 from importers.setup_sheets import SHEETS_BY_NAME
 from importers.usage import import_file
@@ -48,7 +50,7 @@ from opsplatform.models import Client, UsageEvent
 from opsplatform.periods import LONDON, FinancialYear, Month, Quarter, iter_months
 from opsplatform.workbooks import write_sheets
 from sla.commentary import set_commentary
-from sla.service import finalise_quarter
+from sla.service import finalise_quarter, month_is_final
 
 SEED = 1974  # the year shire districts began; any fixed number keeps the demo repeatable
 CENTRE = "Northmoor Shared Services"
@@ -222,7 +224,14 @@ KPIS = (
      "within", 8 * 3600, "seconds"),
     ("ICT-3WD", "ICT incidents resolved within 3 working days", "ICT", "percent", "higher",
      95, 90, "within", 3, "working_days"),
+    ("CTAX-COLL", "Council tax collected in year, to date", None, "percent", "higher",
+     97, 96, "as_at", None, None),
 )  # fmt: skip
+
+# The share of the year's council tax due that should be collected by the end of each
+# month, April first: the profile each month's collection to date is judged against.
+COLLECTION_PROFILE = (10.4, 19.7, 28.9, 38.1, 47.2, 56.3, 65.5, 74.6, 83.4, 91.9, 95.5, 97.0)
+BAND_D = 1_950  # the demo's average council tax a property, in pounds
 
 # Volume in each calendar month (January first) against an average month.
 SEASON = {
@@ -443,12 +452,17 @@ class _Centre:
                 ["RB-AVG", None, 26.4, "2018-19"],
                 ["ICT-8H", None, 61, "2018-19"],
             ],
+            "Profiles": [["kpi", "client", "month", "target", "amber"]],
         }
         sheets["Subscriptions"] += [
             self.agreement(row) for row in self.subscriptions if row[:2] != BACK_DATED[:2]
         ]
         for year in self.years:
             n = _years_from_base(year)
+            sheets["Profiles"] += [
+                ["CTAX-COLL", None, str(month), target, None]
+                for month, target in zip(year.months(), COLLECTION_PROFILE, strict=True)
+            ]
             sheets["Tariffs"] += _tariffs(year)
             for a in CLIENTS:
                 if a.properties:
@@ -486,6 +500,22 @@ class _Centre:
         """The setup workbook of the agreement signed late and back-dated."""
         row = next(r for r in self.subscriptions if r[:2] == BACK_DATED[:2])
         return {"Subscriptions": [list(SUBSCRIPTION_COLUMNS), self.agreement(row)]}
+
+    # -- submitted figures -----------------------------------------------------------
+
+    def collection_rows(self, month: Month) -> list[list[object]]:
+        """The month's council tax collected to date for each council whose revenues the
+        centre runs: a little ahead of or behind the profile, by council and by month."""
+        rows: list[list[object]] = []
+        profile = COLLECTION_PROFILE[month - month.financial_year.first_month]
+        for a in CLIENTS:
+            if not a.properties or not self.subscribed(a.code, "RB", month.last_day):
+                continue
+            due = round(a.properties * 1.007 ** _years_from_base(month.financial_year) * BAND_D)
+            rng = random.Random(f"{SEED}:{a.code}:{month}")
+            share = profile + (a.first_fix - 0.8) * 20 + rng.uniform(-0.4, 0.4)
+            rows.append(["CTAX-COLL", a.code, str(month), round(due * min(share, 99.5) / 100), due])
+        return rows
 
     # -- usage ---------------------------------------------------------------------
 
@@ -637,10 +667,12 @@ class _Centre:
         return [[event, code, "PRINT", day, quantity, reference, None, None]]
 
 
-def _write_csv(path: Path, rows: Iterable[Sequence[object]]) -> Path:
+def _write_csv(
+    path: Path, rows: Iterable[Sequence[object]], header: Sequence[str] = COLUMNS
+) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
+        writer.writerow(header)
         writer.writerows(rows)
     return path
 
@@ -672,6 +704,10 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
                 load_setup(session, late, actor=ACTOR, issued=ISSUED)
             path = _write_csv(Path(folder) / f"demo-usage-{month}.csv", centre.usage_rows(month))
             events += import_file(session, path, DEMO).inserted
+            collected = _write_csv(
+                Path(folder) / f"demo-ctax-{month}.csv", centre.collection_rows(month), KPI_COLUMNS
+            )
+            import_figures(session, collected, actor=DEMO, is_final=month_is_final)
             close_month(session, month, DEMO)
             holding = (REVIEWING,) if month == centre.last else ()
             statements += len(issue_month(session, month, DEMO, centre.issued_at(month), holding))
@@ -700,6 +736,8 @@ COMMENTARY = {
     "RB-20WD": "New claims rose after the autumn price rises; overtime kept most decisions "
     "within twenty working days.",
     "RB-AVG": "The average time to decide a new claim stayed close to the target of 18 days.",
+    "CTAX-COLL": "Collection to date is judged against the month's profile, not the 97% due "
+    "by March; Brackenfield runs a little behind it after moving to monthly direct debits.",
 }  # the managers' commentary on each finished quarter
 
 

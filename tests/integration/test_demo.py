@@ -18,7 +18,7 @@ from opsplatform.periods import LONDON, Month
 from opsplatform.vocabulary import Role
 
 CLIENTS = {"ASH", "BRK", "GLAN", "HOLM", "NCOL", "WEX", "WXFRA"}
-KPIS = {"ICT-3WD", "ICT-8H", "RB-20WD", "RB-AVG"}
+KPIS = {"CTAX-COLL", "ICT-3WD", "ICT-8H", "RB-20WD", "RB-AVG"}
 
 
 def test_demo_loads_an_issued_balanced_centre_once(cli, database):
@@ -57,6 +57,10 @@ def test_demo_loads_an_issued_balanced_centre_once(cli, database):
     centre = {r["kpi"]: r for r in results if r["client"] is None}
     assert set(centre) == KPIS
     assert all(r["status"] != "no_data" for r in centre.values())
+    # council tax collection to date is judged against the profile of the quarter's last month
+    collection = centre["CTAX-COLL"]
+    assert collection["profile_month"] == str(quarter.months()[-1])
+    assert float(collection["target"]) < 97
 
     refused = cli("demo", expect=1)
     assert "the demo loads only into an empty database" in refused.stderr
