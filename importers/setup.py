@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from importers.setup_loader import Issued, LoadReport, load_sheets
-from importers.setup_sheets import SHEETS, SHEETS_BY_NAME, Sheet
+from importers.setup_sheets import NOT_LOADED, SHEETS, SHEETS_BY_NAME, Sheet
 from importers.tables import Spilled, check_header, named_rows
 from importers.xlsx import Limits, open_workbook
 from opsplatform.audit import record
@@ -41,7 +41,7 @@ def read_workbook(
     for title in book.sheet_names:
         sheet = SHEETS_BY_NAME.get(title.strip().lower())
         if sheet is None:
-            if title.strip().lower() != "notes":
+            if title.strip().lower() not in NOT_LOADED:
                 problems.append(
                     Problem(f"unknown sheet; expected {', '.join(s.name for s in SHEETS)}", title)
                 )

@@ -435,6 +435,63 @@ SHEETS = [
     ),
 ]
 SHEETS_BY_NAME = {s.name.lower(): s for s in SHEETS}
+# the templates' sheets for people to read, which a load passes over (lower case)
+NOT_LOADED = ("notes", "kpi presets")
+
+# The measures councils are judged on, as rows of the KPIs sheet (code, name, service, unit,
+# direction, target, amber, method, limit, calendar) with what defines them; the setup
+# template lists them to copy, each naming the centre's own service where it has one.
+# Targets are common ones, for the centre to set its own.
+KPI_PRESETS: list[tuple[tuple[CellValue, ...], str]] = [
+    (
+        ("HB-NEW", "Housing benefit new claims: average days to process", None, "days",
+         "lower", 20, 24, "average_elapsed", None, "calendar_days"),
+        "DWP's speed of processing: mean calendar days from the date a claim is received to "
+        "the date it is decided (usage: started_at the claim date, completed_at the decision; "
+        "DWP, Housing Benefit speed of processing statistics).",
+    ),
+    (
+        ("HB-COC", "Housing benefit changes of circumstances: average days to process", None,
+         "days", "lower", 8, 10, "average_elapsed", None, "calendar_days"),
+        "DWP's speed of processing for change events: mean calendar days from notification "
+        "of the change to its decision (DWP, Housing Benefit speed of processing statistics).",
+    ),
+    (
+        ("CTAX-COLL", "Council tax collected in year, to date", None, "percent", "higher", 97,
+         96, "as_at", None, None),
+        "Receipts in the year to date as a percentage of the year's net collectable debit, "
+        "reported cumulatively each month (numerator: collected to date; denominator: net "
+        "collectable debit) and judged against a monthly profile on the Profiles sheet "
+        "(MHCLG's collection rates of council tax and non-domestic rates, QRC4 return).",
+    ),
+    (
+        ("NNDR-COLL", "Business rates collected in year, to date", None, "percent", "higher",
+         98, 97, "as_at", None, None),
+        "As council tax: non-domestic rates received in the year to date as a percentage of "
+        "the year's net collectable debit, with a monthly profile (MHCLG, QRC4 return).",
+    ),
+    (
+        ("AP-30", "Undisputed invoices paid within 30 days", None, "percent", "higher", 95,
+         90, "submitted", None, None),
+        "Invoices paid within 30 days of receipt as a percentage of those paid in the month "
+        "(the 30 days of the Public Contracts Regulations 2015, regulation 113; the former "
+        "best value indicator BV8).",
+    ),
+    (
+        ("CC-ANS", "Calls answered within 60 seconds", None, "percent", "higher", 80, 70,
+         "submitted", None, None),
+        "Calls answered within 60 seconds of joining the queue as a percentage of calls "
+        "offered, from the telephony system's monthly figures; there is no statutory "
+        "definition, so the threshold is the centre's to state.",
+    ),
+    (
+        ("CC-ABN", "Calls abandoned", None, "percent", "lower", 5, 8, "submitted", None,
+         None),
+        "Calls ended by the caller before they were answered as a percentage of calls "
+        "offered (excluding those ended within the first 5 seconds, as telephony systems "
+        "usually count them); no statutory definition.",
+    ),
+]  # fmt: skip
 
 
 # Each sheet's natural key: the columns naming the row it creates or updates.

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -15,7 +15,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 from importers.kpi import COLUMNS as KPI_COLUMNS
 from importers.setup import SETUP_ROWS
 from importers.setup_export import SheetRows
-from importers.setup_sheets import SETTINGS, SHEETS, OneOf
+from importers.setup_sheets import (
+    KPI_PRESETS,
+    SETTINGS,
+    SHEETS,
+    SHEETS_BY_NAME,
+    OneOf,
+)
 from importers.usage_rows import COLUMNS, REQUIRED
 from opsplatform.errors import Refused
 from opsplatform.workbooks import (
@@ -27,6 +33,7 @@ from opsplatform.workbooks import (
 )
 
 EXCEL_ROWS = 1_048_576  # the rows of a sheet
+PRESETS_SHEET = "KPI presets"
 
 USAGE_NOTES = {
     "event_id": "optional; a unique key from the source system, so a repeat is skipped",
@@ -87,6 +94,7 @@ def write_setup_template(
     )
     lists = _code_lists(notes, codes or {}, 4)
     fit_to_width(notes)
+    _kpi_presets(book)
     for sheet in SHEETS:
         ws = book.create_sheet(sheet.name)
         write_table(
@@ -100,6 +108,31 @@ def write_setup_template(
             choices = column.parse.choices if isinstance(column.parse, OneOf) else None
             _drop_down(ws, number, SETUP_ROWS, choices, lists.get(column.name))
     book.save(path)
+
+
+def _kpi_presets(book: Workbook) -> None:
+    """A sheet of the KPIs councils are judged on, as KPIs rows to copy, with what defines
+    each; like the Notes sheet, it is never loaded."""
+    ws = book.create_sheet(PRESETS_SHEET)
+    write_cell(
+        ws,
+        1,
+        1,
+        "The measures councils are judged on. Copy a row to the KPIs sheet, naming your "
+        "service where it is measured from usage, and set your own targets. This sheet is "
+        "never loaded.",
+    ).font = Font(bold=True)
+    columns = [c.name for c in SHEETS_BY_NAME["kpis"].columns]
+    write_table(
+        ws,
+        [*columns, "definition"],
+        [[*row, definition] for row, definition in KPI_PRESETS],
+        start_row=3,
+        widths=[12, 40, 10, 9, 10, 8, 8, 16, 8, 14, 90],
+    )
+    for row in range(4, 4 + len(KPI_PRESETS)):
+        ws.cell(row=row, column=len(columns) + 1).alignment = Alignment(wrap_text=True)
+    fit_to_width(ws)
 
 
 def _code_lists(notes: Worksheet, codes: Codes, header: int) -> dict[str, str]:

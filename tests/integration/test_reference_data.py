@@ -332,7 +332,7 @@ def test_the_exported_setup_loads_back_with_every_row_unchanged(cli, database, t
     for sheet, counts in document["sheets"].items():
         assert counts["created"] == counts["updated"] == 0, sheet
         assert counts["unchanged"] == exported[sheet].max_row - 1, sheet
-    assert set(document["sheets"]) == set(template.sheetnames) - {"Notes"}
+    assert set(document["sheets"]) == set(template.sheetnames) - {"Notes", "KPI presets"}
 
 
 def test_staff_download_the_current_setup_from_the_setup_page(app, people):
@@ -396,9 +396,27 @@ def test_the_setup_template_has_an_example_of_each_sheet_that_never_loads(cli, d
     assert notes[0] == ("sheet", "column", "required", "notes", "example")
     assert ("Clients", "code", "yes", "2-12 of A-Z 0-9 -", "WYR") in notes
     assert ("Tariffs", "rate", "no", "unit_rate", "4.75") in notes
-    assert all(book[s].max_row == 1 for s in book.sheetnames if s != "Notes")
+    assert all(book[s].max_row == 1 for s in book.sheetnames if s not in ("Notes", "KPI presets"))
     document = cli.json("setup", "load", write_template(cli, tmp_path))
     assert document["sheets"] == {} and document["changes"] == {}
+
+
+def test_the_setup_templates_kpi_presets_load_as_kpis_once_a_service_is_named(
+    cli, database, tmp_path
+):
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", small_centre()))
+    presets = load_workbook(write_template(cli, tmp_path))["KPI presets"]
+    rows = list(presets.iter_rows(min_row=3, values_only=True))
+    header, body = list(rows[0]), [list(r) for r in rows[1:]]
+    assert header[-1] == "definition" and len(body) == 7
+    codes = {r[0] for r in body}
+    assert {"HB-NEW", "HB-COC", "CTAX-COLL", "NNDR-COLL", "AP-30", "CC-ANS", "CC-ABN"} == codes
+    assert all(r[-1] for r in body)  # each says what defines it
+    kpis = [header[:-1]] + [
+        [*r[:2], "PAY" if r[7] in ("within", "average_elapsed") else None, *r[3:-1]] for r in body
+    ]
+    document = cli.json("setup", "load", write_book(tmp_path / "kpis.xlsx", {"KPIs": kpis}))
+    assert document["sheets"]["KPIs"]["created"] == 7
 
 
 def test_the_usage_template_has_an_example_and_lists_of_codes(cli, database, tmp_path):
