@@ -27,6 +27,7 @@ from opsplatform.errors import Refused
 from opsplatform.workbooks import (
     active_sheet,
     append_table,
+    fit_row_height,
     fit_to_width,
     write_cell,
     write_table,
@@ -130,8 +131,10 @@ def _kpi_presets(book: Workbook) -> None:
         start_row=3,
         widths=[12, 40, 10, 9, 10, 8, 8, 16, 8, 14, 90],
     )
-    for row in range(4, 4 + len(KPI_PRESETS)):
-        ws.cell(row=row, column=len(columns) + 1).alignment = Alignment(wrap_text=True)
+    for row, (preset, definition) in enumerate(KPI_PRESETS, start=4):
+        for column in range(1, len(columns) + 2):
+            ws.cell(row=row, column=column).alignment = Alignment(wrap_text=True, vertical="top")
+        fit_row_height(ws, row, [(str(preset[1]), 40), (definition, 90)])
     fit_to_width(ws)
 
 
