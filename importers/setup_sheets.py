@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import time
 from decimal import Decimal
 from typing import Any
 
 from billing.rules import RULES
 from importers import tables as cell
 from importers.tables import blank
-from opsplatform.calendars import NATIONS
+from opsplatform.calendars import NATIONS, WEEKDAYS
 from opsplatform.db import Base
 from opsplatform.errors import Problem, Problems
 from opsplatform.models import (
@@ -28,6 +29,7 @@ from opsplatform.models import (
     KpiBaseline,
     PostingColumn,
     Service,
+    ServiceHours,
     Setting,
     Sla,
     Subscription,
@@ -96,6 +98,30 @@ def _kpi_code(value: object) -> str:
     if not result or len(result) > 20 or not result.replace("-", "").isalnum():
         raise ValueError(f"'{cell.text(value)}' is not a KPI code: up to 20 of A-Z, 0-9 and -")
     return result
+
+
+def _clock_time(value: object) -> str:
+    """A local time of day written HH:MM (00:00 to 24:00, midnight ending the day), or an
+    Excel time, as HH:MM."""
+    if isinstance(value, time):
+        if value.second or value.microsecond:
+            raise ValueError(f"'{value}' is not a time in whole minutes: write HH:MM")
+        return f"{value.hour:02d}:{value.minute:02d}"
+    typed = cell.text(value)
+    hours, colon, minutes = typed.partition(":")
+    if (
+        colon
+        and hours.isascii()
+        and minutes.isascii()
+        and hours.isdigit()
+        and minutes.isdigit()
+        and len(hours) <= 2
+        and len(minutes) == 2
+        and int(minutes) < 60
+        and int(hours) * 60 + int(minutes) <= 24 * 60
+    ):
+        return f"{int(hours):02d}:{minutes}"
+    raise ValueError(f"'{typed}' is not a time: write HH:MM from 00:00 to 24:00, e.g. 08:30")
 
 
 POSITIONS = 200  # columns of a client's posting-file template: room for Oracle's 150 or so
@@ -230,6 +256,18 @@ SHEETS = [
         ["PAY", "Payroll", "payslip", 0, "CC100"],
     ),
     Sheet(
+        "ServiceHours",
+        [
+            Column("service", cell.code),
+            Column("weekday", OneOf(*WEEKDAYS)),
+            Column("open", _clock_time, note="HH:MM, Europe/London local time"),
+            Column("close", _clock_time, note="HH:MM, after open; 24:00 is midnight"),
+        ],
+        "A service's opening hours, a weekday a row (a weekday with no row is closed), for "
+        "KPIs on the service_hours calendar; a service's rows replace its hours",
+        ["PAY", "mon", "08:00", "18:00"],
+    ),
+    Sheet(
         "Subscriptions",
         [
             Column("client", cell.code),
@@ -321,9 +359,10 @@ SHEETS = [
             Column("limit", _not_negative(cell.decimal), False),
             Column(
                 "calendar",
-                OneOf("working_days", "calendar_days", "seconds"),
+                OneOf("working_days", "calendar_days", "seconds", "service_hours"),
                 False,
                 "working_days",
+                "service_hours: seconds while the service is open (ServiceHours)",
             ),
         ],
         "Key performance indicators",
@@ -410,6 +449,7 @@ KEYS = {
     "Settings": ("key",),
     "Clients": ("code",),
     "Services": ("code",),
+    "ServiceHours": ("service", "weekday"),
     "Subscriptions": ("client", "service", "start"),
     "Drivers": ("client", "financial_year", "driver"),
     "Tariffs": ("service", "financial_year", "client", "tier"),
@@ -426,6 +466,7 @@ _MODELS: dict[str, type[Base]] = {
     "Settings": Setting,
     "Clients": Client,
     "Services": Service,
+    "ServiceHours": ServiceHours,
     "Subscriptions": Subscription,
     "Drivers": Driver,
     "Tariffs": Tariff,
