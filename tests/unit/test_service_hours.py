@@ -10,6 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opsplatform.calendars import ServiceClock, WorkingCalendar, minutes
+from opsplatform.entrypoints.web.kpis import how_measured
+from opsplatform.models import Kpi
 from opsplatform.periods import LONDON
 from sla import measures
 
@@ -121,6 +123,14 @@ def test_a_pause_is_measured_on_every_calendar():
 def test_service_hours_needs_a_clock():
     with pytest.raises(ValueError, match="opening hours"):
         measures.elapsed(at(2026, 6, 1), at(2026, 6, 2), "service_hours", ENGLAND)
+
+
+def test_the_kpi_pages_say_a_limit_is_in_seconds_of_opening_hours():
+    kpi = Kpi(method="within", limit=D(7200), calendar="service_hours", service=None)
+    assert how_measured(kpi) == (
+        "The share of the centre's work completed within 7200 seconds of opening hours "
+        "of being started."
+    )
 
 
 # -- properties ---------------------------------------------------------------------
