@@ -398,7 +398,7 @@ SHEETS = [
             Column("action", OneOf("add", "remove"), False, "add", "add a holiday or remove one"),
             Column("name", cell.text, False),
         ],
-        "Local changes to a nation's bank holidays, used in working-day KPIs",
+        "Local changes to a nation's bank holidays, used in working-day and service-hours KPIs",
         ["england", "2027-05-10", "add", "Extra bank holiday"],
     ),
     Sheet(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -398,6 +399,18 @@ def test_a_pause_is_stored_and_part_of_the_events_content(centre, database, tmp_
         ("T1", None, None),
         ("T2", "2026-05-01T09:00:00+00:00", "2026-05-01T10:30:00+00:00"),  # BST
     ]
+    # an event without a pause has the fingerprint it had before pauses existed
+    with database.transaction() as session:
+        client_id, service_id, fingerprint = session.execute(
+            select(UsageEvent.client_id, UsageEvent.service_id, UsageEvent.fingerprint).where(
+                UsageEvent.event_id == "T1"
+            )
+        ).one()
+    moments = [datetime(2026, 4, 30, 23, tzinfo=UTC), datetime(2026, 5, 1, 8, tzinfo=UTC),
+               datetime(2026, 5, 1, 16, tzinfo=UTC)]  # fmt: skip
+    occurred, started, completed = (str(m.timestamp()) for m in moments)
+    before = f"{client_id}\x1f{service_id}\x1f{occurred}\x1f1\x1f\x1f{started}\x1f{completed}"
+    assert fingerprint == hashlib.sha1(before.encode()).hexdigest()
     # the same event with a different pause is different content
     moved = {**paused, "resumed_at": "2026-05-01T12:00:00"}
     document = centre.json("usage", "import", write_csv(tmp_path / "two.csv", [moved]), expect=1)
