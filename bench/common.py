@@ -73,11 +73,13 @@ def usage_rows(
     days: int = 61,
     timed: int = 0,
     first: int = 0,
+    paused: bool = False,
 ):
     """n usage rows spread over `days` days from `start` (by default April-May 2026), each
     with a unique event_id (numbered from `first`). With `timed`, every row also has a
     started_at and completed_at, filled for the first `timed` services' events (started
-    at 09:00 on their date, completed 0 to 8 days later at 15:00) and empty for others."""
+    at 09:00 on their date, completed 0 to 8 days later at 15:00) and empty for others;
+    with `paused` too, a paused_at and resumed_at (12:00 to 13:00 on their first day)."""
     rng = random.Random(seed + first)
     cs, ss = clients(n_clients), services(n_services)
     timed_services = set(ss[:timed])
@@ -88,20 +90,22 @@ def usage_rows(
             if row[2] in timed_services:
                 finished = day + timedelta(days=rng.randrange(9))
                 row += [f"{day}T09:00:00", f"{finished}T15:00:00"]
+                row += [f"{day}T12:00:00", f"{day}T13:00:00"] if paused else []
             else:
-                row += ["", ""]
+                row += ["", "", *(["", ""] if paused else [])]
         yield row
 
 
-def usage_header(timed: int = 0) -> list[str]:
-    return USAGE_HEADER + (["started_at", "completed_at"] if timed else [])
+def usage_header(timed: int = 0, paused: bool = False) -> list[str]:
+    moments = ["started_at", "completed_at", *(["paused_at", "resumed_at"] if paused else [])]
+    return USAGE_HEADER + (moments if timed else [])
 
 
 def insert_events(database: Database, n: int, n_clients: int, n_services: int, **spread) -> None:
     """`usage_rows` written straight into the database's ledger in their stored form (one
     batch; SQLite's executemany or PostgreSQL's COPY), far faster than importing them, for
     benchmarks that read a large ledger; `spread` as usage_rows takes it (start, days,
-    timed)."""
+    timed, paused)."""
     postgres = database.engine.dialect.name == "postgresql"
     zone = "+00" if postgres else ""  # SQLite keeps UTC as naive text
 
@@ -128,7 +132,7 @@ def insert_events(database: Database, n: int, n_clients: int, n_services: int, *
                 row[3][:7],
                 row[4] * 1_000_000,
                 None,
-                *(stored(moment) for moment in (row[5:] or ["", ""])),
+                *(stored(moment) for moment in [*row[5:], "", "", "", ""][:4]),
             )
             for row in usage_rows(n, n_clients, n_services, **spread)
         )
@@ -149,10 +153,11 @@ def insert_events(database: Database, n: int, n_clients: int, n_services: int, *
 
 
 def write_usage_csv(path: Path, n: int, n_clients: int, n_services: int, **spread) -> Path:
-    """`usage_rows` as a CSV; `spread` (start, days, timed, first) as usage_rows takes it."""
+    """`usage_rows` as a CSV; `spread` (start, days, timed, first, paused) as usage_rows
+    takes it."""
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(usage_header(spread.get("timed", 0)))
+        writer.writerow(usage_header(spread.get("timed", 0), spread.get("paused", False)))
         writer.writerows(usage_rows(n, n_clients, n_services, **spread))
     return path
 

@@ -47,6 +47,8 @@ LEDGER_COLUMNS = (
     "reference",
     "started_at",
     "completed_at",
+    "paused_at",
+    "resumed_at",
 )
 HANDOFF_SECONDS = 0.001
 
@@ -249,6 +251,8 @@ class LedgerWriter:
                     e.reference,
                     instants[e.started_at],
                     instants[e.completed_at],
+                    instants[e.paused_at],
+                    instants[e.resumed_at],
                 )
             )
             quantity += e.quantity

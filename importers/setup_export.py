@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from importers.setup_sheets import SHEETS
+from opsplatform.calendars import WEEKDAYS
 from opsplatform.models import (
     PROFILE_ALL,
     CalendarOverride,
@@ -29,6 +30,7 @@ from opsplatform.models import (
     KpiProfile,
     PostingColumn,
     Service,
+    ServiceHours,
     Setting,
     Sla,
     Subscription,
@@ -71,6 +73,13 @@ def _clients(session: Session) -> Iterator[Sequence[CellValue]]:
 def _services(session: Session) -> Iterator[Sequence[CellValue]]:
     for s in session.scalars(select(Service).order_by(Service.code)):
         yield s.code, s.name, s.unit, s.vat_rate, s.cost_centre, s.subjective
+
+
+def _service_hours(session: Session) -> Iterator[Sequence[CellValue]]:
+    query = select(ServiceHours, Service.code).join(Service, ServiceHours.service_id == Service.id)
+    rows = sorted(session.execute(query), key=lambda r: (r[1], WEEKDAYS.index(r[0].weekday)))
+    for h, service in rows:
+        yield service, h.weekday, h.open, h.close
 
 
 def _subscriptions(session: Session) -> Iterator[Sequence[CellValue]]:
@@ -214,6 +223,7 @@ _READERS: dict[str, Callable[[Session], Iterator[Sequence[CellValue]]]] = {
     "Settings": _settings,
     "Clients": _clients,
     "Services": _services,
+    "ServiceHours": _service_hours,
     "Subscriptions": _subscriptions,
     "Drivers": _drivers,
     "Tariffs": _tariffs,

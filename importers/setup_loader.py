@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from billing.rules import format_bands, parse_bands
 from importers.setup_sheets import KEYS, SETTINGS, SHEETS, Row, natural_key, parse_row
+from opsplatform.calendars import WEEKDAYS
 from opsplatform.db import Base
 from opsplatform.errors import TARIFF_FROZEN, Problem, Problems, Refused
 from opsplatform.models import (
@@ -39,6 +40,7 @@ from opsplatform.models import (
     PostingColumn,
     PostingTemplate,
     Service,
+    ServiceHours,
     Setting,
     Sla,
     Subscription,
@@ -159,6 +161,9 @@ class _Loader:
         self.before = 0  # problems found before the row being loaded
         self.templates: dict[int, PostingTemplate] = {}  # posting templates replaced
         self.left: dict[str, PostingTemplate] = {}  # and their columns no row gave again
+        # each service's opening hours given before this workbook, by weekday, while no
+        # row of it has given them again (they are removed once every row is loaded)
+        self.hours_left: dict[str, dict[str, ServiceHours]] = {}
         self.number: int | None = 0  # the number of the row being loaded (None: no row)
         self.key: dict[str, Shown] = {}  # and its key, as a report of changes shows it
 
@@ -287,6 +292,22 @@ class _Loader:
 
     def services(self, n: int, r: Row) -> None:
         self.upsert("Services", Service, {"code": r["code"]}, _without(r, "code"))
+
+    def servicehours(self, n: int, r: Row) -> None:
+        """The workbook's rows for a service replace its opening hours: a weekday it had
+        that no row gives again is closed (`removed`)."""
+        sheet = "ServiceHours"
+        service = self.ref(Service, r["service"], sheet, n, "service")
+        if r["close"] <= r["open"]:
+            self.problem(f"close {r['close']} is not after open {r['open']}", sheet, n, "close")
+        if service is None or self.troubled():
+            return
+        if service.code not in self.hours_left:
+            had = self.session.scalars(select(ServiceHours).filter_by(service_id=service.id))
+            self.hours_left[service.code] = {h.weekday: h for h in had}
+        self.hours_left[service.code].pop(r["weekday"], None)
+        key = {"service_id": service.id, "weekday": r["weekday"]}
+        self.upsert(sheet, ServiceHours, key, {"open": r["open"], "close": r["close"]})
 
     def subscriptions(self, n: int, r: Row) -> None:
         client = self.ref(Client, r["client"], "Subscriptions", n, "client")
@@ -450,6 +471,16 @@ class _Loader:
                 n,
                 "service",
             )
+        if r["calendar"] == "service_hours" and service is not None:
+            opening = select(ServiceHours.id).filter_by(service_id=service.id).limit(1)
+            if self.session.scalar(opening) is None:
+                self.problem(
+                    f"a service_hours KPI counts the hours {service.code} is open, but it "
+                    "has none: give them on the ServiceHours sheet",
+                    "KPIs",
+                    n,
+                    "calendar",
+                )
         _check_thresholds(self, "KPIs", n, r["direction"], r["target"], r["amber"])
         if self.troubled() or (r["service"] and service is None):
             return
@@ -524,8 +555,20 @@ class _Loader:
             self.listed("PostingColumns", outcome, pairs)
 
     def removed(self) -> None:
-        """List the posting columns that replacing a client's template removed (those no
-        row of the workbook gave again)."""
+        """Remove and list the opening hours no row of the workbook gave again for a
+        service it gave hours for; list the posting columns that replacing a client's
+        template removed (those no row of the workbook gave again)."""
+        for code, hours in self.hours_left.items():
+            for weekday in sorted(hours, key=WEEKDAYS.index):
+                self.number, self.key = None, {"service": code, "weekday": weekday}
+                gone = hours[weekday]
+                pairs: dict[str, tuple[object, object]] = {
+                    "open": (gone.open, None),
+                    "close": (gone.close, None),
+                }
+                self.listed("ServiceHours", "removed", pairs)
+                self.session.delete(gone)
+        self.session.flush()
         for code, left in self.left.items():
             for position, (heading, source) in sorted(left.items()):
                 self.number, self.key = None, {"client": code, "position": str(position)}

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, time
 from decimal import Decimal
 from typing import Any
 
 from billing.rules import RULES
 from importers import tables as cell
 from importers.tables import blank
-from opsplatform.calendars import NATIONS
+from opsplatform.calendars import NATIONS, WEEKDAYS
 from opsplatform.db import Base
 from opsplatform.errors import Problem, Problems
 from opsplatform.models import (
@@ -30,6 +30,7 @@ from opsplatform.models import (
     KpiProfile,
     PostingColumn,
     Service,
+    ServiceHours,
     Setting,
     Sla,
     Subscription,
@@ -105,6 +106,30 @@ def _month(value: object) -> str:
     if isinstance(value, date):
         return str(Month.of(value))
     return str(Month.parse(cell.text(value)))
+
+
+def _clock_time(value: object) -> str:
+    """A local time of day written HH:MM (00:00 to 24:00, midnight ending the day), or an
+    Excel time, as HH:MM."""
+    if isinstance(value, time):
+        if value.second or value.microsecond:
+            raise ValueError(f"'{value}' is not a time in whole minutes: write HH:MM")
+        return f"{value.hour:02d}:{value.minute:02d}"
+    typed = cell.text(value)
+    hours, colon, minutes = typed.partition(":")
+    if (
+        colon
+        and hours.isascii()
+        and minutes.isascii()
+        and hours.isdigit()
+        and minutes.isdigit()
+        and len(hours) <= 2
+        and len(minutes) == 2
+        and int(minutes) < 60
+        and int(hours) * 60 + int(minutes) <= 24 * 60
+    ):
+        return f"{int(hours):02d}:{minutes}"
+    raise ValueError(f"'{typed}' is not a time: write HH:MM from 00:00 to 24:00, e.g. 08:30")
 
 
 POSITIONS = 200  # columns of a client's posting-file template: room for Oracle's 150 or so
@@ -239,6 +264,18 @@ SHEETS = [
         ["PAY", "Payroll", "payslip", 0, "CC100"],
     ),
     Sheet(
+        "ServiceHours",
+        [
+            Column("service", cell.code),
+            Column("weekday", OneOf(*WEEKDAYS)),
+            Column("open", _clock_time, note="HH:MM, Europe/London local time"),
+            Column("close", _clock_time, note="HH:MM, after open; 24:00 is midnight"),
+        ],
+        "A service's opening hours, a weekday a row (a weekday with no row is closed), for "
+        "KPIs on the service_hours calendar; a service's rows replace its hours",
+        ["PAY", "mon", "08:00", "18:00"],
+    ),
+    Sheet(
         "Subscriptions",
         [
             Column("client", cell.code),
@@ -330,9 +367,10 @@ SHEETS = [
             Column("limit", _not_negative(cell.decimal), False),
             Column(
                 "calendar",
-                OneOf("working_days", "calendar_days", "seconds"),
+                OneOf("working_days", "calendar_days", "seconds", "service_hours"),
                 False,
                 "working_days",
+                "service_hours: seconds while the service is open (ServiceHours)",
             ),
         ],
         "Key performance indicators",
@@ -368,7 +406,7 @@ SHEETS = [
             Column("action", OneOf("add", "remove"), False, "add", "add a holiday or remove one"),
             Column("name", cell.text, False),
         ],
-        "Local changes to a nation's bank holidays, used in working-day KPIs",
+        "Local changes to a nation's bank holidays, used in working-day and service-hours KPIs",
         ["england", "2027-05-10", "add", "Extra bank holiday"],
     ),
     Sheet(
@@ -499,6 +537,7 @@ KEYS = {
     "Settings": ("key",),
     "Clients": ("code",),
     "Services": ("code",),
+    "ServiceHours": ("service", "weekday"),
     "Subscriptions": ("client", "service", "start"),
     "Drivers": ("client", "financial_year", "driver"),
     "Tariffs": ("service", "financial_year", "client", "tier"),
@@ -516,6 +555,7 @@ _MODELS: dict[str, type[Base]] = {
     "Settings": Setting,
     "Clients": Client,
     "Services": Service,
+    "ServiceHours": ServiceHours,
     "Subscriptions": Subscription,
     "Drivers": Driver,
     "Tariffs": Tariff,

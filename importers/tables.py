@@ -33,9 +33,9 @@ def blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-# A usage or figures workbook: every row Excel allows, values in columns A to H (the
-# usage file's eight columns; a figures file has five).
-TABLE = Limits(rows=EXCEL_ROWS, columns=8)
+# A usage or figures workbook: every row Excel allows, values in columns A to J (the
+# usage file's ten columns; a figures file has five).
+TABLE = Limits(rows=EXCEL_ROWS, columns=10)
 LINE_CHARACTERS = 1 << 20  # a CSV line: a usage row takes a few hundred
 BEYOND_HEADER = "a value stands in a column with no header"
 

@@ -45,6 +45,8 @@ USAGE_NOTES = {
     "reference": "optional; your own reference",
     "started_at": "optional datetime; when the work started (for KPIs)",
     "completed_at": "optional datetime; when the work was completed (for KPIs)",
+    "paused_at": "optional datetime; when the work was put on hold, taken off its KPI time",
+    "resumed_at": "with paused_at; when the work resumed, by completed_at",
 }
 
 
@@ -183,6 +185,8 @@ USAGE_EXAMPLE: dict[str, str | int] = {
     "reference": "May payroll run",
     "started_at": "2026-05-08 09:00",
     "completed_at": "2026-05-10 15:30",
+    "paused_at": "2026-05-08 16:00",
+    "resumed_at": "2026-05-09 10:00",
 }
 
 
@@ -193,7 +197,7 @@ def write_usage_template(path: Path, codes: Codes | None = None) -> None:
     book = Workbook()
     ws = active_sheet(book)
     ws.title = "Usage"
-    write_table(ws, COLUMNS, [], widths=[18, 10, 10, 20, 10, 20, 20, 20])
+    write_table(ws, COLUMNS, [], widths=[18, 10, 10, 20, 10, 20, 20, 20, 20, 20])
     fit_to_width(ws)
     notes = book.create_sheet("Notes")
     write_table(

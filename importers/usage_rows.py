@@ -40,6 +40,8 @@ COLUMNS = [
     "reference",
     "started_at",
     "completed_at",
+    "paused_at",
+    "resumed_at",
 ]
 REQUIRED = {"client", "service", "date"}
 KNOWN = set(COLUMNS)
@@ -53,6 +55,8 @@ Coded = tuple[str, int]  # a client's or service's code, and its id
 When = tuple[datetime, date, str, str]
 Counted = tuple[Decimal, str]  # a quantity, and its text as the fingerprint writes it
 Moment = tuple[datetime | None, str]  # a start or completion, and its timestamp ("" if none)
+NO_MOMENT: Moment = (None, "")
+PAUSE = ("paused_at", "resumed_at")
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -222,6 +226,8 @@ class Event:
     reference: str | None
     started_at: datetime | None
     completed_at: datetime | None
+    paused_at: datetime | None
+    resumed_at: datetime | None
     fingerprint: str
 
 
@@ -255,7 +261,7 @@ class UsageValidator:
             _unlocked(refs.locked) if refs.locked else _when, required="date is required"
         )
         self.quantities = _Column(_quantity, (ONE, "1"))
-        self.moments: _Column[Moment] = _Column(_instant, (None, ""))
+        self.moments: _Column[Moment] = _Column(_instant, NO_MOMENT)
         self.subscribed: Memo[tuple[int, int, date], bool] = Memo(lambda key: refs.subscribed(*key))
 
     def validate(self, number: int, raw: Row, problems: Problems) -> Event | None:
@@ -308,6 +314,10 @@ class UsageValidator:
             and completed[0] < started[0]
         ):
             found.append(("completed_at", "completed_at is before started_at"))
+        paused = resumed = NO_MOMENT
+        value, other = get("paused_at"), get("resumed_at")
+        if not (cell.blank(value) and cell.blank(other)):
+            paused, resumed = self.pause(value, other, started, completed, found)
         reference = _free_text(get("reference"), "reference", 200, found)
         if (
             type(client) is tuple
@@ -331,10 +341,13 @@ class UsageValidator:
             tuple[Coded, Coded, When, Counted, Moment, Moment],
             (client, service, when, quantity, started, completed),
         )
-        fingerprint = hashlib.sha1(
+        content = (
             f"{client_id}\x1f{service_id}\x1f{occurred_ts}\x1f{quantity_text}\x1f{reference or ''}"
-            f"\x1f{started_ts}\x1f{completed_ts}".encode()
-        ).hexdigest()
+            f"\x1f{started_ts}\x1f{completed_ts}"
+        )
+        if paused[0] is not None:  # an event without a pause keeps the fingerprint it had
+            content += f"\x1f{paused[1]}\x1f{resumed[1]}"
+        fingerprint = hashlib.sha1(content.encode()).hexdigest()
         return Event(
             event_id,
             client_id,
@@ -346,5 +359,40 @@ class UsageValidator:
             reference,
             started_at,
             completed_at,
+            paused[0],
+            resumed[0],
             fingerprint,
         )
+
+    def pause(
+        self,
+        paused_cell: object,
+        resumed_cell: object,
+        started: Moment | str,
+        completed: Moment | str,
+        found: list[tuple[str, str]],
+    ) -> tuple[Moment, Moment]:
+        """A row's pause, paused_at and resumed_at: both or neither, within started_at to
+        completed_at, resumed no earlier than paused; problems added to `found`."""
+        paused, resumed = self.moments.answer(paused_cell), self.moments.answer(resumed_cell)
+        if isinstance(paused, str) or isinstance(resumed, str):
+            for column, answer in (("paused_at", paused), ("resumed_at", resumed)):
+                if isinstance(answer, str):
+                    found.append((column, answer))
+            return NO_MOMENT, NO_MOMENT
+        (paused_at, _), (resumed_at, _) = paused, resumed
+        if paused_at is None or resumed_at is None:
+            given, missing = ("resumed_at", "paused_at") if paused_at is None else PAUSE
+            found.append((missing, f"{missing} is required when {given} is given"))
+            return NO_MOMENT, NO_MOMENT
+        if resumed_at < paused_at:
+            found.append(("resumed_at", "resumed_at is before paused_at"))
+        if not isinstance(started, tuple) or not isinstance(completed, tuple):
+            return paused, resumed  # a bad start or completion is problem enough
+        if started[0] is None or completed[0] is None:
+            found.append(("paused_at", "a pause needs started_at and completed_at"))
+        elif paused_at < started[0]:
+            found.append(("paused_at", "paused_at is before started_at"))
+        elif resumed_at > completed[0]:
+            found.append(("resumed_at", "resumed_at is after completed_at"))
+        return paused, resumed

@@ -1,22 +1,30 @@
 """Working-day calendars for the four UK nations, and elapsed time as KPIs count it.
 
 Working days are Monday to Friday less the bank holidays of the nation, from the
-`holidays` package, with local additions and removals for one-off changes.
+`holidays` package, with local additions and removals for one-off changes. A service's
+clock (`ServiceClock`) counts seconds only within its opening hours, in Europe/London
+local time, on days that are not holidays of the nation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 
 import holidays
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsplatform.models import CalendarOverride
+from opsplatform.models import CalendarOverride, ServiceHours
+from opsplatform.periods import LONDON, london_date
 
 NATIONS = {"england": "ENG", "wales": "WLS", "scotland": "SCT", "northern_ireland": "NIR"}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # as date.weekday() numbers them
+
+# A service's opening hours: by weekday (0 Monday), the minutes after local midnight at
+# which it opens and closes (1440: midnight ending the day); a weekday absent is closed.
+OpeningHours = Mapping[int, tuple[int, int]]
 
 
 @lru_cache(maxsize=256)
@@ -85,6 +93,64 @@ def elapsed_calendar_days(start: date, end: date) -> int:
 def elapsed_seconds(start: datetime, end: datetime) -> float:
     """Seconds from `start` to `end`, never negative."""
     return max((end - start).total_seconds(), 0.0)
+
+
+def minutes(text: str) -> int:
+    """Minutes after midnight of a time written HH:MM (00:00 to 24:00)."""
+    hours, _, mins = text.partition(":")
+    return int(hours) * 60 + int(mins)
+
+
+class ServiceClock:
+    """A service's opening hours on one nation's calendar: seconds between two instants
+    counted only while the service is open, in Europe/London local time (so an 08:00 to
+    18:00 day is ten hours on the days the clocks change too), and never on the nation's
+    holidays (`WorkingCalendar.is_holiday`, the centre's closures and re-openings
+    included). It walks the days an interval spans, each day's open interval worked out
+    once."""
+
+    def __init__(self, hours: OpeningHours, calendar: WorkingCalendar) -> None:
+        self.hours = dict(hours)
+        self.calendar = calendar
+        self._open: dict[date, tuple[datetime, datetime] | None] = {}
+
+    def open_on(self, day: date) -> tuple[datetime, datetime] | None:
+        """The UTC instants the service opens and closes on London date `day`; None if
+        it is closed all day."""
+        if day in self._open:
+            return self._open[day]
+        found = None
+        opening = self.hours.get(day.weekday())
+        if opening is not None and not self.calendar.is_holiday(day):
+            midnight = datetime(day.year, day.month, day.day, tzinfo=LONDON)
+            # added to the local midnight as wall-clock time, then made an instant
+            found = (
+                (midnight + timedelta(minutes=opening[0])).astimezone(UTC),
+                (midnight + timedelta(minutes=opening[1])).astimezone(UTC),
+            )
+        self._open[day] = found
+        return found
+
+    def seconds_between(self, start: datetime, end: datetime) -> float:
+        """Seconds from `start` to `end` (aware datetimes) while the service is open,
+        never negative."""
+        if end <= start:
+            return 0.0
+        total = 0.0
+        day, last = london_date(start), london_date(end)
+        while day <= last:
+            found = self.open_on(day)
+            if found is not None:
+                opens, closes = found
+                total += max((min(end, closes) - max(start, opens)).total_seconds(), 0.0)
+            day += timedelta(days=1)
+        return total
+
+
+def load_opening_hours(session: Session, service_id: int | None) -> dict[int, tuple[int, int]]:
+    """A service's opening hours (ServiceHours rows) by weekday number."""
+    rows = session.scalars(select(ServiceHours).where(ServiceHours.service_id == service_id))
+    return {WEEKDAYS.index(h.weekday): (minutes(h.open), minutes(h.close)) for h in rows}
 
 
 def load_calendars(session: Session) -> dict[str, WorkingCalendar]:

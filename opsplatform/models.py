@@ -276,6 +276,10 @@ class UsageEvent(Base):
     reference: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # one pause (on hold, awaiting the customer) within started_at..completed_at, both or
+    # neither; its time on the KPI's clock is taken off the event's (CONTRACT section 10)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         *(
@@ -323,6 +327,20 @@ class CalendarOverride(Base):
     day: Mapped[date] = mapped_column(Date)
     action: Mapped[str] = mapped_column(String(6))
     name: Mapped[str | None] = mapped_column(String(200))
+
+
+class ServiceHours(Base):
+    """A service's opening hours on one weekday (`mon` to `sun`), in Europe/London local
+    time written HH:MM, for KPIs on the service_hours calendar; a weekday with no row is
+    closed."""
+
+    __tablename__ = "service_hours"
+    __table_args__ = (UniqueConstraint("service_id", "weekday"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    weekday: Mapped[str] = mapped_column(String(3))
+    open: Mapped[str] = mapped_column(String(5))
+    close: Mapped[str] = mapped_column(String(5))
 
 
 class KpiBaseline(Base):

@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from opsplatform.calendars import WorkingCalendar, elapsed_calendar_days, elapsed_seconds
+from opsplatform.calendars import (
+    ServiceClock,
+    WorkingCalendar,
+    elapsed_calendar_days,
+    elapsed_seconds,
+)
 from opsplatform.periods import london_date
 
 
@@ -27,15 +32,41 @@ class Measure:
 
 
 def elapsed(
-    started: datetime, completed: datetime, calendar: str, working: WorkingCalendar
+    started: datetime,
+    completed: datetime,
+    calendar: str,
+    working: WorkingCalendar,
+    clock: ServiceClock | None = None,
+    pause: tuple[datetime, datetime] | None = None,
 ) -> Decimal:
-    """Elapsed time in the KPI's calendar: working days, calendar days (London dates) or seconds."""
+    """Elapsed time in the KPI's calendar (working days, calendar days, seconds, or
+    seconds of the service's opening hours on `clock`), less the time of `pause` (paused,
+    resumed) measured on the same calendar; never negative."""
+    time = on_calendar(started, completed, calendar, working, clock)
+    if pause is not None:
+        time -= on_calendar(*pause, calendar, working, clock)
+    return max(time, Decimal(0))
+
+
+def on_calendar(
+    start: datetime,
+    end: datetime,
+    calendar: str,
+    working: WorkingCalendar,
+    clock: ServiceClock | None = None,
+) -> Decimal:
+    """Time from `start` to `end` in a KPI calendar: working days, calendar days (London
+    dates), seconds, or seconds the service is open (service_hours, on `clock`)."""
     if calendar == "seconds":
-        return Decimal(str(elapsed_seconds(started, completed)))
-    start, end = london_date(started), london_date(completed)
+        return Decimal(str(elapsed_seconds(start, end)))
+    if calendar == "service_hours":
+        if clock is None:
+            raise ValueError("a service_hours calendar needs the service's opening hours")
+        return Decimal(str(clock.seconds_between(start, end)))
+    first, last = london_date(start), london_date(end)
     if calendar == "calendar_days":
-        return Decimal(elapsed_calendar_days(start, end))
-    return Decimal(working.working_days_between(start, end))
+        return Decimal(elapsed_calendar_days(first, last))
+    return Decimal(working.working_days_between(first, last))
 
 
 def ratio(numerator: Decimal, denominator: Decimal, percent: bool, events: int) -> Measure:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from billing.adjustments import raise_service_credit
 from billing.charges import charges_by_client_service, rated_charges
 from opsplatform.audit import record
-from opsplatform.calendars import load_calendars
+from opsplatform.calendars import ServiceClock, load_calendars, load_opening_hours
 from opsplatform.errors import Refused
 from opsplatform.models import (
     PROFILE_ALL,
@@ -288,21 +288,35 @@ def _client_measures(
 def _elapsed_times(
     session: Session, kpi: Kpi, quarter: Quarter, clients: dict[int, Client]
 ) -> dict[int, list[Decimal]]:
-    """Elapsed time of each event of the KPI's service completed in the quarter, by client."""
+    """Elapsed time of each event of the KPI's service completed in the quarter, by client:
+    on the client's nation's calendar (and the service's opening hours), less any pause."""
     calendars = load_calendars(session)
+    hours = load_opening_hours(session, kpi.service_id)
+    clocks = {nation: ServiceClock(hours, calendar) for nation, calendar in calendars.items()}
     times: dict[int, list[Decimal]] = defaultdict(list)
     rows = session.execute(
-        select(UsageEvent.client_id, UsageEvent.started_at, UsageEvent.completed_at).where(
+        select(
+            UsageEvent.client_id,
+            UsageEvent.started_at,
+            UsageEvent.completed_at,
+            UsageEvent.paused_at,
+            UsageEvent.resumed_at,
+        ).where(
             UsageEvent.service_id == kpi.service_id,
             UsageEvent.started_at.is_not(None),
             UsageEvent.completed_at >= london_midnight_utc(quarter.first_day),
             UsageEvent.completed_at < london_midnight_utc(quarter.last_day + timedelta(days=1)),
         )
     )
-    for client_id, started, completed in rows:
+    for client_id, started, completed, paused, resumed in rows:
         assert started is not None and completed is not None  # the query's condition
-        calendar = calendars[clients[client_id].nation]
-        times[client_id].append(measures.elapsed(started, completed, kpi.calendar, calendar))
+        nation = clients[client_id].nation
+        pause = (paused, resumed) if paused is not None and resumed is not None else None
+        times[client_id].append(
+            measures.elapsed(
+                started, completed, kpi.calendar, calendars[nation], clocks[nation], pause
+            )
+        )
     return times
 
 

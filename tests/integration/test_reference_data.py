@@ -288,10 +288,19 @@ def test_the_exported_setup_loads_back_with_every_row_unchanged(cli, database, t
         ["client", "service", "financial_year", "quantity"],
         ["WYR", "PAY", FY, "123456789012.123456"],
     ]
-    book["KPIs"] = [
-        ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit"],
-        ["PAY-5D", "Payslips in 5 days", "PAY", "percent", "higher", 95, 90, "within", 5],
+    book["ServiceHours"] = [
+        ["service", "weekday", "open", "close"],
+        ["ICT", "sun", "10:00", "16:30"],
+        ["ICT", "mon", "08:00", "18:00"],
+        ["HOST", "sat", "00:00", "24:00"],
     ]
+    book["KPIs"] = [
+        ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit",
+         "calendar"],
+        ["PAY-5D", "Payslips in 5 days", "PAY", "percent", "higher", 95, 90, "within", 5, None],
+        ["ICT-4H", "Calls in 4 hours", "ICT", "percent", "higher", 90, 80, "within", 14400,
+         "service_hours"],
+    ]  # fmt: skip
     book["SLAs"] = [
         ["client", "kpi", "target", "amber", "service_credit_percent"],
         ["WYR", "PAY-5D", 97, None, 2.5],

@@ -11,7 +11,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from billing.models import Statement
-from opsplatform.models import Client, Service, Setting, Subscription, Tariff
+from opsplatform.models import Client, Service, ServiceHours, Setting, Subscription, Tariff
 from opsplatform.settings import centre_settings
 from tests import crafted
 from tests.support import FY, small_centre, write_book, write_csv
@@ -30,6 +30,7 @@ CONTRACT_SHEETS = {
         "creditors_code",
     ],
     "Services": ["code", "name", "unit", "vat_rate", "cost_centre", "subjective"],
+    "ServiceHours": ["service", "weekday", "open", "close"],
     "Subscriptions": [
         "client",
         "service",
@@ -302,6 +303,100 @@ def test_a_refused_workbook_leaves_earlier_data_as_it_was(cli, database, tmp_pat
     )
     cli("setup", "load", book, expect=1)
     assert client_names(database)["WYR"] == "Wyre Council"
+
+
+# -- service hours -------------------------------------------------------------------------
+
+HOURS_HEADER = ["service", "weekday", "open", "close"]
+ICT_HOURS_KPI = [
+    ["code", "name", "service", "unit", "direction", "target", "amber", "method", "limit",
+     "calendar"],
+    ["ICT-4H", "Calls fixed in 4 hours", "ICT", "percent", "higher", 90, 80, "within", 14400,
+     "service_hours"],
+]  # fmt: skip
+
+
+def opening_hours(database) -> dict[str, dict[str, tuple[str, str]]]:
+    with database.transaction() as session:
+        rows = session.execute(
+            select(Service.code, ServiceHours.weekday, ServiceHours.open, ServiceHours.close).join(
+                Service, ServiceHours.service_id == Service.id
+            )
+        ).all()
+    found: dict[str, dict[str, tuple[str, str]]] = {}
+    for service, weekday, opens, closes in rows:
+        found.setdefault(service, {})[weekday] = (opens, closes)
+    return found
+
+
+def test_every_service_hours_problem_is_listed_in_one_pass_and_nothing_written(
+    cli, database, tmp_path
+):
+    book = small_centre()
+    book["ServiceHours"] = [
+        HOURS_HEADER,
+        ["ICT", "mon", "08:00", "18:00"],
+        ["NOPE", "tue", "08:00", "18:00"],  # unknown service
+        ["ICT", "funday", "08:00", "18:00"],  # bad weekday
+        ["ICT", "wed", "8 am", "18:00"],  # bad time
+        ["ICT", "thu", "18:00", "08:00"],  # close not after open
+        ["ICT", "MON", "09:00", "17:00"],  # repeats row 2
+        ["ICT", "fri", "08:00", "24:01"],  # past midnight
+    ]
+    errors = cli.json("setup", "load", write_book(tmp_path / "bad.xlsx", book), expect=1)["errors"]
+    assert {(e["sheet"], e["row"], e["column"]): e["message"] for e in errors} == {
+        ("ServiceHours", 3, "service"): "unknown service 'NOPE'",
+        ("ServiceHours", 4, "weekday"): "'funday' is not one of mon, tue, wed, thu, fri, sat, sun",
+        ("ServiceHours", 5, "open"): "'8 am' is not a time: write HH:MM from 00:00 to 24:00, "
+        "e.g. 08:30",
+        ("ServiceHours", 6, "close"): "close 08:00 is not after open 18:00",
+        ("ServiceHours", 7, None): "repeats row 2",
+        ("ServiceHours", 8, "close"): "'24:01' is not a time: write HH:MM from 00:00 to 24:00, "
+        "e.g. 08:30",
+    }
+    assert count(database, Client) == 0
+    assert count(database, ServiceHours) == 0
+
+
+def test_a_service_hours_kpi_needs_its_services_hours(cli, database, tmp_path):
+    book = small_centre()
+    book["KPIs"] = ICT_HOURS_KPI
+    errors = cli.json("setup", "load", write_book(tmp_path / "kpi.xlsx", book), expect=1)["errors"]
+    assert [(e["sheet"], e["row"], e["column"]) for e in errors] == [("KPIs", 2, "calendar")]
+    assert "ICT" in errors[0]["message"] and "ServiceHours" in errors[0]["message"]
+
+    book["ServiceHours"] = [HOURS_HEADER, ["ict", "Mon", "8:00", "18:00"]]
+    cli("setup", "load", write_book(tmp_path / "kpi-and-hours.xlsx", book))
+    assert opening_hours(database) == {"ICT": {"mon": ("08:00", "18:00")}}
+
+
+def test_a_services_rows_replace_its_hours(cli, database, tmp_path):
+    book = small_centre()
+    book["ServiceHours"] = [
+        HOURS_HEADER,
+        *[["ICT", day, "08:00", "18:00"] for day in ("mon", "tue", "wed", "thu", "fri")],
+        ["HOST", "sat", "00:00", "24:00"],
+    ]
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", book))
+    later = {"ServiceHours": [HOURS_HEADER, ["ICT", "mon", "09:00", "17:00"]]}
+    report = cli.json("setup", "load", write_book(tmp_path / "later.xlsx", later))
+    assert report["sheets"]["ServiceHours"] == {"created": 0, "updated": 1, "unchanged": 0}
+    rows = report["changes"]["ServiceHours"]["rows"]
+    assert [(r["key"]["weekday"], r["outcome"]) for r in rows] == [
+        ("mon", "updated"),
+        ("tue", "removed"),
+        ("wed", "removed"),
+        ("thu", "removed"),
+        ("fri", "removed"),
+    ]
+    assert rows[1]["columns"] == {
+        "open": {"old": "08:00", "new": None},
+        "close": {"old": "18:00", "new": None},
+    }
+    assert opening_hours(database) == {
+        "ICT": {"mon": ("09:00", "17:00")},
+        "HOST": {"sat": ("00:00", "24:00")},  # another service's hours stay
+    }
 
 
 # -- upserts and tariffs -------------------------------------------------------------------

@@ -324,6 +324,76 @@ def test_within_in_seconds_counts_exactly_the_limit_as_within(cli, tmp_path):
     assert float(results[("PAY-1H", "LAN")]["value"]) == 100
 
 
+# -- the service-hours clock, and pauses ----------------------------------------------
+
+OFFICE_HOURS = [
+    ["service", "weekday", "open", "close"],
+    *[["PAY", day, "08:00", "18:00"] for day in ("mon", "tue", "wed", "thu", "fri")],
+]
+HOURS_KPIS = [
+    ["PAY-2H", "Queries fixed in 2 open hours", "PAY", "percent", "higher", 90, 50, "within",
+     7200, "service_hours"],
+    ["PAY-AVGH", "Average open seconds to fix a query", "PAY", "seconds", "lower", 7200, 14400,
+     "average_elapsed", None, "service_hours"],
+]  # fmt: skip
+
+
+def paused(event: dict, paused_at: str, resumed_at: str) -> dict:
+    return {**event, "paused_at": paused_at, "resumed_at": resumed_at}
+
+
+def test_service_hours_count_only_open_time_less_pauses(cli, tmp_path):
+    usage = [
+        # Friday 17:00 to Monday 09:00: an hour each side of the weekend
+        pay_event("w1", "WYR", "2026-06-05", "2026-06-05T17:00:00", "2026-06-08T09:00:00"),
+        # Wednesday 09:00 to Thursday 12:00 is 13 open hours; paused 16:00 to 10:00 the next
+        # day, across closing time: 4 of them, so 9 hours
+        paused(
+            pay_event("w2", "WYR", "2026-06-03", "2026-06-03T09:00:00", "2026-06-04T12:00:00"),
+            "2026-06-03T16:00:00",
+            "2026-06-04T10:00:00",
+        ),
+        # the weekend again, paused from 17:30 Friday to 08:30 Monday: an hour less an hour
+        paused(
+            pay_event("l1", "LAN", "2026-06-05", "2026-06-05T17:00:00", "2026-06-08T09:00:00"),
+            "2026-06-05T17:30:00",
+            "2026-06-08T08:30:00",
+        ),
+    ]
+    centre_with(cli, tmp_path, HOURS_KPIS, usage, ServiceHours=OFFICE_HOURS)
+    results = assess(cli, Q1)
+    assert float(results[("PAY-2H", "WYR")]["value"]) == 50  # 7,200 s is within; 32,400 s not
+    assert float(results[("PAY-2H", "LAN")]["value"]) == 100
+    wyr = results[("PAY-AVGH", "WYR")]
+    assert (wyr["numerator"], wyr["denominator"], wyr["status"]) == (39600, 2, "red")
+    lan = results[("PAY-AVGH", "LAN")]
+    assert (lan["numerator"], lan["denominator"], lan["status"]) == (3600, 1, "green")
+    centre = results[("PAY-AVGH", None)]
+    assert (centre["value"], centre["status"]) == (14400, "amber")
+
+
+def test_service_hours_skip_christmas_and_its_substitute_days(cli, tmp_path):
+    usage = [
+        # 2026: Christmas Day Friday, Boxing Day Saturday, so Monday 28th is closed too
+        pay_event("w1", "WYR", "2026-12-24", "2026-12-24T17:00:00", "2026-12-29T09:00:00"),
+        # 2027: both on the weekend, so Monday 27th and Tuesday 28th are closed; paused from
+        # 17:30 on Christmas Eve to 08:30 on the 29th, across the holidays: an hour less
+        paused(
+            pay_event("w2", "WYR", "2027-12-24", "2027-12-24T17:00:00", "2027-12-29T09:00:00"),
+            "2027-12-24T17:30:00",
+            "2027-12-29T08:30:00",
+        ),
+        pay_event("l1", "LAN", "2027-12-24", "2027-12-24T17:00:00", "2027-12-29T09:00:00"),
+    ]
+    centre_with(cli, tmp_path, HOURS_KPIS, usage, ServiceHours=OFFICE_HOURS)
+    christmas_2026 = assess(cli, "2026-27-Q3")
+    assert christmas_2026[("PAY-AVGH", "WYR")]["value"] == 7200
+    christmas_2027 = assess(cli, "2027-28-Q3")
+    assert christmas_2027[("PAY-AVGH", "WYR")]["value"] == 3600
+    assert christmas_2027[("PAY-AVGH", "LAN")]["value"] == 7200
+    assert christmas_2027[("PAY-2H", None)]["value"] == 100
+
+
 # -- submitted KPIs --------------------------------------------------------------------
 
 SUBMITTED = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +23,8 @@ USAGE_COLUMNS = [
     "reference",
     "started_at",
     "completed_at",
+    "paused_at",
+    "resumed_at",
 ]
 
 
@@ -341,6 +344,77 @@ def test_a_row_with_several_problems_has_each_reported_in_its_column(centre, tmp
         (3, "client"): "client is required",
         (3, "date"): "date is required",
     }
+
+
+def test_a_pause_is_both_columns_within_the_event_each_problem_in_its_column(centre, tmp_path):
+    timed = {
+        "client": "WYR",
+        "service": "PAY",
+        "date": "2026-05-01",
+        "started_at": "2026-05-01T09:00:00",
+        "completed_at": "2026-05-01T17:00:00",
+    }
+    rows = [
+        {**timed, "paused_at": "2026-05-01T10:00:00"},  # no resumed_at
+        {**timed, "resumed_at": "2026-05-01T10:00:00"},  # no paused_at
+        {**timed, "paused_at": "2026-05-01T12:00:00", "resumed_at": "2026-05-01T11:00:00"},
+        {**timed, "paused_at": "2026-05-01T08:00:00", "resumed_at": "2026-05-01T10:00:00"},
+        {**timed, "paused_at": "2026-05-01T16:00:00", "resumed_at": "2026-05-01T18:00:00"},
+        {**timed, "completed_at": "", "paused_at": "2026-05-01T10:00:00",
+         "resumed_at": "2026-05-01T11:00:00"},
+        {**timed, "paused_at": "soon", "resumed_at": "2026-05-01T11:00:00"},
+    ]  # fmt: skip
+    document = centre.json("usage", "import", write_csv(tmp_path / "p.csv", rows), expect=1)
+    assert {(e["row"], e["column"]): e["message"] for e in document["errors"]} == {
+        (2, "resumed_at"): "resumed_at is required when paused_at is given",
+        (3, "paused_at"): "paused_at is required when resumed_at is given",
+        (4, "resumed_at"): "resumed_at is before paused_at",
+        (5, "paused_at"): "paused_at is before started_at",
+        (6, "resumed_at"): "resumed_at is after completed_at",
+        (7, "paused_at"): "a pause needs started_at and completed_at",
+        (8, "paused_at"): "'soon' is not a date or datetime: write e.g. 2026-05-01 or "
+        "2026-05-01T09:30:00",
+    }
+
+
+def test_a_pause_is_stored_and_part_of_the_events_content(centre, database, tmp_path):
+    timed = {
+        "event_id": "T1",
+        "client": "WYR",
+        "service": "PAY",
+        "date": "2026-05-01",
+        "started_at": "2026-05-01T09:00:00",
+        "completed_at": "2026-05-01T17:00:00",
+    }
+    paused = {**timed, "event_id": "T2", "paused_at": "2026-05-01T10:00:00",
+              "resumed_at": "2026-05-01T11:30:00"}  # fmt: skip
+    centre("usage", "import", write_csv(tmp_path / "one.csv", [timed, paused]))
+    with database.transaction() as session:
+        stored = session.execute(
+            select(UsageEvent.event_id, UsageEvent.paused_at, UsageEvent.resumed_at).order_by(
+                UsageEvent.event_id
+            )
+        ).all()
+    assert [(e, p and p.isoformat(), r and r.isoformat()) for e, p, r in stored] == [
+        ("T1", None, None),
+        ("T2", "2026-05-01T09:00:00+00:00", "2026-05-01T10:30:00+00:00"),  # BST
+    ]
+    # an event without a pause has the fingerprint it had before pauses existed
+    with database.transaction() as session:
+        client_id, service_id, fingerprint = session.execute(
+            select(UsageEvent.client_id, UsageEvent.service_id, UsageEvent.fingerprint).where(
+                UsageEvent.event_id == "T1"
+            )
+        ).one()
+    moments = [datetime(2026, 4, 30, 23, tzinfo=UTC), datetime(2026, 5, 1, 8, tzinfo=UTC),
+               datetime(2026, 5, 1, 16, tzinfo=UTC)]  # fmt: skip
+    occurred, started, completed = (str(m.timestamp()) for m in moments)
+    before = f"{client_id}\x1f{service_id}\x1f{occurred}\x1f1\x1f\x1f{started}\x1f{completed}"
+    assert fingerprint == hashlib.sha1(before.encode()).hexdigest()
+    # the same event with a different pause is different content
+    moved = {**paused, "resumed_at": "2026-05-01T12:00:00"}
+    document = centre.json("usage", "import", write_csv(tmp_path / "two.csv", [moved]), expect=1)
+    assert [(e["row"], e["column"]) for e in document["errors"]] == [(2, "event_id")]
 
 
 # -- repeats -------------------------------------------------------------------------------

@@ -148,6 +148,12 @@ class UsageEventSchema(Schema):
     reference = _event_text("reference", description="at most 200 characters")
     started_at = _event_text("started_at", description="ISO 8601 datetime, for timed KPIs")
     completed_at = _event_text("completed_at", description="ISO 8601 datetime, for timed KPIs")
+    paused_at = _event_text(
+        "paused_at", description="ISO 8601 datetime: a pause began (on hold), with resumed_at"
+    )
+    resumed_at = _event_text(
+        "resumed_at", description="ISO 8601 datetime: the pause ended, by completed_at"
+    )
 
 
 class UsageReportSchema(Schema):

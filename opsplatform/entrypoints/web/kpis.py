@@ -24,7 +24,12 @@ from opsplatform.models import Kpi, Sla
 kpis = Blueprint("kpis", __name__)
 
 EDITABLE = {"name": "Name", "target": "Target", "amber": "Amber threshold", "limit": "Time limit"}
-CALENDAR_UNITS = {"working_days": "working days", "calendar_days": "days", "seconds": "seconds"}
+CALENDAR_UNITS = {
+    "working_days": "working days",
+    "calendar_days": "days",
+    "seconds": "seconds",
+    "service_hours": "seconds of opening hours",
+}
 
 
 def how_measured(kpi: Kpi) -> str:
