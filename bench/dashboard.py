@@ -7,8 +7,9 @@ the first 3 services timed, each with a KPI (completed within 5 working days); e
 month to September 2026 closed and issued, October 2026 closed as drafts. The signed-in
 manager's `GET /dashboard` is measured with wrk (4 connections, 2 threads) against
 gunicorn with 4 sync workers, beside a trivial endpoint of the same server (`/healthz`),
-and then an admin's home page (`GET /`, with what waits for finance and for a manager).
-Targets: dashboard and home page p95 < 50 ms; its throughput is printed as a ratio to the trivial one's.
+and then an admin's home page (`GET /`, with what waits for finance and for a manager) and
+the statements list's first page (`GET /statements`).
+Targets: dashboard, home page and statements list p95 < 50 ms; its throughput is printed as a ratio to the trivial one's.
 `--profile` profiles one dashboard request in-process instead. The database is SQLite,
 or PostgreSQL when run under `.ci/with-postgres`.
 """
@@ -171,6 +172,7 @@ def measure(folder: Path, events: int, profile: bool, server: str | None) -> Non
         trivial = wrk(f"{base}/healthz", script)
         dashboard = wrk(f"{base}/dashboard", script, cookie)
         home = wrk(f"{base}/", script, admin)
+        statements = wrk(f"{base}/statements", script, admin)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -178,7 +180,13 @@ def measure(folder: Path, events: int, profile: bool, server: str | None) -> Non
         f"first dashboard request of each worker (figures computed): up to "
         f"{first['max_ms']:.0f} ms; then kept until the data changes"
     )
-    for name, figures in (("/healthz", trivial), ("/dashboard", dashboard), ("/ (admin)", home)):
+    measured = (
+        ("/healthz", trivial),
+        ("/dashboard", dashboard),
+        ("/ (admin)", home),
+        ("/statements", statements),
+    )
+    for name, figures in measured:
         rate = figures["requests"] / figures["seconds"]
         print(
             f"{name:>11}: {rate:8.1f} requests/s; p50 {figures['p50_ms']:.1f} ms, "
@@ -190,6 +198,7 @@ def measure(folder: Path, events: int, profile: bool, server: str | None) -> Non
     )
     print(f"dashboard p95 {dashboard['p95_ms']:.1f} ms (target < 50); throughput ratio {ratio:.3f}")
     print(f"home page p95 {home['p95_ms']:.1f} ms (target < 50)")
+    print(f"statements list p95 {statements['p95_ms']:.1f} ms (target < 50)")
 
 
 def main() -> None:

@@ -47,15 +47,13 @@ def list_statements(
     month: Month | None = None,
     client: str | None = None,
     status: str | None = None,
-    latest: int | None = None,
 ) -> list[Statement]:
-    """Statements by month and number, of one month, client or status if given; with
-    `latest`, only that many of the newest, newest first (the home page's recent ones)."""
-    query = select(Statement).options(selectinload(Statement.client))
-    if latest is None:
-        query = query.order_by(Statement.month, Statement.number)
-    else:
-        query = query.order_by(Statement.month.desc(), Statement.number.desc()).limit(latest)
+    """Statements by month and number, of one month, client or status if given."""
+    query = (
+        select(Statement)
+        .options(selectinload(Statement.client))
+        .order_by(Statement.month, Statement.number)
+    )
     if status is not None:
         query = query.where(Statement.status == status)
     if month is not None:

@@ -84,13 +84,12 @@ def visible_statements(
     user: User,
     month: str | None = None,
     status: str | None = None,
-    latest: int | None = None,
 ) -> list[Statement]:
     """The statements `user` may see (billing.statements.list_statements' choices)."""
     code = client_code(user)
     if user.role == Role.CLIENT and code is None:
         return []
-    return list_statements(session, Month.parse(month) if month else None, code, status, latest)
+    return list_statements(session, Month.parse(month) if month else None, code, status)
 
 
 def statement_for(session: Session, user: User, number: str) -> Statement | None:

@@ -215,6 +215,17 @@ def test_client_user_sees_only_its_own_councils_statements(app, people):
     assert numbers_on(home.text) <= {"TSS-202604-WYR", "TSS-202605-WYR"}
 
 
+def test_the_home_page_lists_the_latest_few_and_links_to_the_rest(app, people, monkeypatch):
+    import opsplatform.entrypoints.web as pages
+
+    monkeypatch.setattr(pages, "HOME_STATEMENTS", 2)
+    home = signed_in(app, people["finance"]).get("/").text
+    # May's three drafts and April's three issued: two of each listed, by client name
+    assert numbers_on(home) == {"TSS-202605-LAN", "TSS-202605-PRS", LAN_APRIL, PRS_APRIL}
+    assert "See all 3 draft statements" in home and "/statements?status=draft" in home
+    assert "/statements?status=issued" in home
+
+
 def test_client_user_gets_its_own_statement_and_404_for_another_councils(app, people):
     client = signed_in(app, people["wyr"])
     own = client.get(f"/statements/{WYR_APRIL}")

@@ -48,7 +48,6 @@ from opsplatform.entrypoints.access import (
     signed_in,
     statement_for,
     statement_workbook,
-    visible_statements,
 )
 from opsplatform.entrypoints.extensions import database, login_manager, throttle
 from opsplatform.entrypoints.formats import requested_page, workbook_download
@@ -176,15 +175,22 @@ def logout() -> ResponseReturnValue:
 @web.get("/")
 @signed_in()
 def home() -> ResponseReturnValue:
-    with database().transaction() as session:
-        # the drafts and the twelve newest issued only: never every statement there is
-        drafts = visible_statements(session, current_user, status="draft")
-        recent = visible_statements(session, current_user, status="issued", latest=12)
-        waiting = waiting_for(session, current_user)
-        return render_template("home.html", drafts=drafts, recent=recent, waiting=waiting)
+    with database().reading() as session:
+        # a few of the latest drafts and issued statements: never every statement there is
+        own = confined_to(current_user)
+        drafts = StatementFilter(client_id=own, status="draft")
+        issued = StatementFilter(client_id=own, status="issued")
+        return render_template(
+            "home.html",
+            drafts=statements_page(session, drafts, 0, HOME_STATEMENTS),
+            draft_count=count_statements(session, drafts),
+            recent=statements_page(session, issued, 0, HOME_STATEMENTS),
+            waiting=waiting_for(session, current_user),
+        )
 
 
 STATEMENTS_PER_PAGE = 25
+HOME_STATEMENTS = 12  # the latest drafts and issued statements the home page lists
 
 
 @web.get("/statements")
