@@ -19,7 +19,7 @@ from opsplatform.models import AuditEvent, Client, ImportBatch, Kpi, KpiFigure, 
 from opsplatform.periods import LONDON, Month, Quarter
 from opsplatform.vocabulary import KpiStatus
 from sla.models import KpiCommentary, KpiResult
-from sla.service import assess_quarter, quarter_is_final
+from sla.service import quarter_is_final, quarter_results
 
 
 def latest_kpi_quarter(session: Session) -> Quarter | None:
@@ -83,7 +83,7 @@ def kpi_matrix(session: Session) -> KpiMatrix | None:
     quarter = latest_kpi_quarter(session)
     if quarter is None:
         return None
-    results = assess_quarter(session, quarter)
+    results = quarter_results(session, quarter)  # no quarters to compare with
     if not results:
         return None
     names = dict(session.execute(select(Client.code, Client.name)).all())
@@ -139,7 +139,7 @@ def kpi_trend(session: Session, latest: KpiMatrix) -> KpiTrend:
         row.code: [{} for _ in quarters] for row in latest.rows
     }
     for i, quarter in enumerate(quarters[:-1]):
-        for r in assess_quarter(session, quarter):
+        for r in quarter_results(session, quarter):
             if r.kpi.code in cells:
                 cells[r.kpi.code][i][r.client] = KpiCell(r.status, r.measure.value)
     rows = []

@@ -98,7 +98,7 @@ def _number(value: Decimal | None, places: int = 6) -> int | float | None:
 def assess_quarter(session: Session, quarter: Quarter) -> list[Result]:
     """Results for every KPI, each with its previous quarter's and last year's value: a
     finalised quarter's frozen results, any other's as measured now."""
-    results = _frozen(session, quarter) or _measure_all(session, quarter)
+    results = quarter_results(session, quarter)
     previous = quarter_values(session, quarter.previous())
     last_year = quarter_values(session, Quarter(quarter.year.previous(), quarter.number))
     return [
@@ -130,9 +130,15 @@ def _key(result: Result) -> tuple[str, str | None]:
     return result.kpi.code, result.client
 
 
+def quarter_results(session: Session, quarter: Quarter) -> list[Result]:
+    """A quarter's results alone, without the quarters they are compared with: frozen
+    where final, else measured."""
+    return _frozen(session, quarter) or _measure_all(session, quarter)
+
+
 def quarter_values(session: Session, quarter: Quarter) -> dict[tuple[str, str | None], Decimal]:
     """A quarter's values by (KPI code, client code or None): frozen where final, else measured."""
-    results = _frozen(session, quarter) or _measure_all(session, quarter)
+    results = quarter_results(session, quarter)
     return {_key(r): r.measure.value for r in results if r.measure.value is not None}
 
 
