@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opsplatform.calendars import ServiceClock, WorkingCalendar, minutes
-from opsplatform.entrypoints.web.kpis import how_measured
+from opsplatform.entrypoints.web.kpis import how_measured, limit_text
 from opsplatform.models import Kpi
 from opsplatform.periods import LONDON
 from sla import measures
@@ -125,12 +125,26 @@ def test_service_hours_needs_a_clock():
         measures.elapsed(at(2026, 6, 1), at(2026, 6, 2), "service_hours", ENGLAND)
 
 
-def test_the_kpi_pages_say_a_limit_is_in_seconds_of_opening_hours():
+def test_the_kpi_pages_say_a_limit_on_opening_hours_in_hours():
     kpi = Kpi(method="within", limit=D(7200), calendar="service_hours", service=None)
     assert how_measured(kpi) == (
-        "The share of the centre's work completed within 7200 seconds of opening hours "
-        "of being started."
+        "The share of the centre's work completed within 2 opening hours of being started."
     )
+
+
+@pytest.mark.parametrize(
+    "limit, calendar, text",
+    [
+        (D(28800), "seconds", "8 hours"),
+        (D(3600), "service_hours", "1 opening hour"),
+        (D(1800), "seconds", "30 minutes"),
+        (D(90), "seconds", "90 seconds"),
+        (D(5000), "service_hours", "5000 seconds of opening hours"),
+        (D(3), "working_days", "3 working days"),
+    ],
+)
+def test_a_limit_reads_in_whole_hours_or_minutes_where_it_is_one(limit, calendar, text):
+    assert limit_text(limit, calendar) == text
 
 
 # -- properties ---------------------------------------------------------------------

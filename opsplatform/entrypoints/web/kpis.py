@@ -7,6 +7,8 @@ Results already assessed as final keep the targets they were assessed against.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -32,13 +34,29 @@ CALENDAR_UNITS = {
 }
 
 
+def limit_text(limit: Decimal, calendar: str) -> str:
+    """A time limit as people say it: `3 working days`, and a limit in seconds in whole
+    hours or minutes where it is one: `8 hours`, `8 opening hours`, `90 seconds`."""
+    opening = calendar == "service_hours"
+    if calendar in ("seconds", "service_hours"):
+        for unit, size in (("hour", 3600), ("minute", 60)):
+            if limit >= size and limit % size == 0:
+                count = limit // size
+                return f"{count:f} {'opening ' if opening else ''}{unit}{'' if count == 1 else 's'}"
+    return f"{limit.normalize():f} {CALENDAR_UNITS[calendar]}"
+
+
 def how_measured(kpi: Kpi) -> str:
     """What the KPI measures, in one sentence."""
-    service = kpi.service.name.lower() if kpi.service else "the centre's work"
+    if kpi.service is None:
+        service = "the centre's work"
+    else:  # "revenues and benefits", but "ICT service desk"
+        name = kpi.service.name
+        service = name if name[:2].isupper() else name[:1].lower() + name[1:]
     if kpi.method == "within":
         if kpi.limit is None:
             return f"The share of {service} completed within a time limit, which is not set."
-        limit = f"{kpi.limit.normalize():f} {CALENDAR_UNITS[kpi.calendar]}"
+        limit = limit_text(kpi.limit, kpi.calendar)
         return f"The share of {service} completed within {limit} of being started."
     if kpi.method == "average_elapsed":
         return (
