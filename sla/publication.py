@@ -90,15 +90,20 @@ def _value_text(value: Decimal | float | None, unit: str) -> str:
 
 
 def trend(result: Result) -> str:
-    """An arrow and a word: which way the value moved since last quarter, and whether that is good."""
-    now, before = result.measure.value, result.previous
+    """An arrow and a word: which way the value moved since last quarter, and whether that
+    is good. A figure to date (`as_at`) is compared with the same quarter last year instead,
+    as last quarter's was taken earlier in the year (30% collected by June, 56% by
+    September, is no improvement)."""
+    to_date = result.kpi.method == "as_at"
+    now, before = result.measure.value, result.last_year if to_date else result.previous
     if now is None or before is None:
         return "no comparison"
     if now == before:
-        return "→ unchanged"
-    arrow = "▲" if now > before else "▼"
-    better = (now > before) == (result.kpi.direction == "higher")
-    return f"{arrow} {'improving' if better else 'worsening'}"
+        moved = "→ unchanged"
+    else:
+        better = (now > before) == (result.kpi.direction == "higher")
+        moved = f"{'▲' if now > before else '▼'} {'improving' if better else 'worsening'}"
+    return f"{moved} on last year" if to_date else moved
 
 
 @dataclass(frozen=True)

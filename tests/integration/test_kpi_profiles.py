@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from openpyxl import load_workbook
 
+from opsplatform.periods import Quarter
 from tests.integration.test_sla import (
     KPI_HEADER,
     PAY_5D,
@@ -141,6 +142,28 @@ def test_bad_profiles_are_refused_naming_the_row_and_nothing_is_written(cli, tmp
         assert problem in out, problem
     figures(cli, tmp_path, COLLECTED)
     assert assess(cli, Q3)[("CTAX-COLL", "WYR")]["profile_month"] is None
+
+
+def test_a_rate_to_date_is_compared_with_the_same_quarter_last_year_not_the_last(
+    cli, database, tmp_path
+):
+    from sla.publication import trend
+    from sla.service import assess_quarter
+
+    centre_with(cli, tmp_path, [CTAX])
+    figures(
+        cli,
+        tmp_path,
+        [
+            ["CTAX-COLL", "WYR", "2026-06", 29, 100],  # last quarter: earlier in the year
+            ["CTAX-COLL", "WYR", "2025-09", 57, 100],  # the same quarter last year
+            ["CTAX-COLL", "WYR", "2026-09", 56, 100],
+        ],
+    )
+    with database.transaction() as session:
+        wyr = next(r for r in assess_quarter(session, Quarter.parse("2026-27-Q2")) if r.client)
+    assert (wyr.previous, wyr.last_year) == (29, 57)
+    assert trend(wyr) == "▼ worsening on last year"  # not "improving" on June's 29%
 
 
 def _book(tmp_path, profiles):
