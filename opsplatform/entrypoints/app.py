@@ -17,6 +17,7 @@ from opsplatform.entrypoints.web.cycle import cycle
 from opsplatform.entrypoints.web.dashboard import KEPT_FIGURES, dashboard
 from opsplatform.entrypoints.web.finance import finance
 from opsplatform.entrypoints.web.kpis import kpis
+from opsplatform.entrypoints.web.open_data import open_data
 from opsplatform.entrypoints.web.portal import portal
 from opsplatform.entrypoints.web.reference import reference_data
 from opsplatform.entrypoints.web.users import users
@@ -123,6 +124,7 @@ def create_app(config: Config | None = None) -> Flask:
         account,
         users,
         adjustments,
+        open_data,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

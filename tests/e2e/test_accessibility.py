@@ -74,6 +74,7 @@ def test_the_sign_in_page_and_its_error_state(server, browser, axe):
     base, people = server
     found = violations(browser, f"{base}/login")
     found += violations(browser, f"{base}/accessibility")  # open before signing in too
+    found += violations(browser, f"{base}/open-data")  # open data, without signing in
     sign_in(browser, base, {"email": people["finance"]["email"], "password": "wrong"})
     found += violations(browser)  # the page with its error summary
     assert found == []
