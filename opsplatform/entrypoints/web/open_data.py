@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
-from flask import Blueprint, Response, abort, jsonify, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from billing.open_data import annual_charges, charged_years
@@ -48,14 +49,38 @@ CHARGE_COLUMNS = [
 ]
 
 
+@dataclass(frozen=True)
+class Files:
+    """A dataset's files for one period: its name in words, and its CSV and JSON."""
+
+    label: str
+    name: str
+    csv: str
+    json: str
+
+
 @open_data.get("/open-data")
 def index() -> ResponseReturnValue:
     with database().reading() as session:
+        quarters = [
+            Files(
+                q.label,
+                q.short_label,
+                *(url_for(".kpi_results", quarter=str(q), kind=k) for k in ("csv", "json")),
+            )
+            for q in final_quarters(session)
+        ]
+        years = [
+            Files(
+                str(y), str(y), *(url_for(".charges", year=str(y), kind=k) for k in ("csv", "json"))
+            )
+            for y in charged_years(session)
+        ]
         return render_template(
             "open_data.html",
             centre=centre_settings(session),
-            quarters=final_quarters(session),
-            years=charged_years(session),
+            quarters=quarters,
+            years=years,
             licence=LICENCE,
         )
 
