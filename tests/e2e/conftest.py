@@ -133,6 +133,18 @@ def follow(browser, element) -> None:
     WebDriverWait(browser, 20).until(gone)
 
 
+def reaches(browser, title: str, timeout: int = 30) -> None:
+    """Wait for the page whose heading is `title`: a long job's progress page reloads
+    itself until then, so a heading found on one load may be gone by the next look."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.find_element(By.TAG_NAME, "h1").text == title
+    )
+
+
 def sign_in(browser, base: str, person: dict) -> None:
     """Sign in, and wait for the page that follows."""
     from selenium.webdriver.common.by import By

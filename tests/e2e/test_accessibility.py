@@ -17,7 +17,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from tests.e2e.conftest import follow, sign_in
+from tests.e2e.conftest import follow, reaches, sign_in
 from tests.support import write_book, write_csv
 
 AXE = Path(__file__).resolve().parents[2] / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
@@ -212,11 +212,7 @@ def test_a_setup_check_listing_its_changes(server, browser, axe, tmp_path):
     browser.get(f"{base}/imports/setup")
     browser.find_element(By.ID, "file").send_keys(str(path))
     browser.find_element(By.XPATH, "//button[normalize-space()='Check the workbook']").click()
-    WebDriverWait(browser, 20).until(
-        lambda d: (
-            d.find_element(By.TAG_NAME, "h1").text == "Check the setup workbook before you load it"
-        )
-    )
+    reaches(browser, "Check the setup workbook before you load it")
     assert "Payroll → becomes Payroll and pensions" in browser.page_source.replace(
         '<span aria-hidden="true">→</span><span class="govuk-visually-hidden"> becomes</span>',
         "→ becomes",

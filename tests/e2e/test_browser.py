@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.e2e.conftest import follow, sign_in
+from tests.e2e.conftest import follow, reaches, sign_in
 
 
 def test_a_client_signs_in_sees_only_its_statement_and_downloads_it(server, browser):
@@ -65,9 +65,7 @@ def test_a_client_raises_a_query_on_a_line_and_follows_it(server, browser):
 
 
 def test_finance_uploads_usage_sees_the_check_then_imports_it(server, browser, tmp_path):
-    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     base, people = server
     usage = tmp_path / "june.csv"
@@ -79,15 +77,9 @@ def test_finance_uploads_usage_sees_the_check_then_imports_it(server, browser, t
     browser.find_element(By.ID, "file").send_keys(str(usage))
     browser.find_element(By.XPATH, "//button[normalize-space()='Check the file']").click()
 
-    def reaches(title: str) -> None:
-        """Wait for the page titled so: a long job's progress page updates itself until then."""
-        WebDriverWait(browser, 30, ignored_exceptions=(WebDriverException,)).until(
-            lambda d: d.find_element(By.TAG_NAME, "h1").text == title
-        )
-
-    reaches("Check the usage before you import it")
+    reaches(browser, "Check the usage before you import it")
     assert "Nothing has been imported yet" in browser.page_source
     browser.find_element(By.XPATH, "//button[normalize-space()='Import 2 rows']").click()
-    reaches("Imports")
+    reaches(browser, "Imports")
     banner = browser.find_element(By.CSS_SELECTOR, ".govuk-notification-banner--success")
     assert "imported: 2 of 2 rows from june.csv" in banner.text
