@@ -103,6 +103,23 @@ class PendingLine(Base):
     service: Mapped[Service | None] = relationship()
 
 
+class Outturn(Base):
+    """A service's approved outturn for a financial year: its actual cost against what
+    partners were charged for it, the difference raised as one `outturn` pending line
+    per partner (billing.outturn). Once approved, the year's outturn is settled."""
+
+    __tablename__ = "outturns"
+    __table_args__ = (UniqueConstraint("financial_year", "service_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    financial_year: Mapped[str] = mapped_column(String(7))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    actual: Mapped[Decimal] = mapped_column(Money)
+    charged: Mapped[Decimal] = mapped_column(Money)
+    approved_by: Mapped[str] = mapped_column(String(254))
+    approved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    service: Mapped[Service] = relationship()
+
+
 class StatementQuery(Base):
     """A client's query on a statement (line), and finance's answer; both are timed.
 

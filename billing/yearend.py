@@ -95,7 +95,7 @@ class Accrual:
 def accruals(session: Session, year: FinancialYear) -> list[Accrual]:
     """Everything about `year` billed after 31 March or still to be: its own statements
     issued after it (March's, typically), lines on later statements about its months,
-    service credits for its quarters and adjustments correcting its statements, and the
+    service credits for its quarters, its outturn, adjustments correcting its statements, and the
     pending lines of those kinds."""
     numbers = set(
         session.scalars(
@@ -149,6 +149,8 @@ def _about(period: str, corrects: str | None, year: FinancialYear, numbers: set[
     """What of `year` a line is about: its month, quarter or statement; None if nothing."""
     if str(year.first_month) <= period <= str(year.last_month):
         return period
+    if corrects == f"outturn {year}":
+        return corrects
     if corrects and f" {year}-Q" in f" {corrects}":
         return corrects.rsplit(" ", 1)[-1]
     if corrects and corrects.split(" line ")[0] in numbers:

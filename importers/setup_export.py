@@ -23,6 +23,7 @@ from opsplatform.models import (
     PROFILE_ALL,
     CalendarOverride,
     Client,
+    CostCentreShare,
     Driver,
     Estimate,
     Kpi,
@@ -72,7 +73,7 @@ def _clients(session: Session) -> Iterator[Sequence[CellValue]]:
 
 def _services(session: Session) -> Iterator[Sequence[CellValue]]:
     for s in session.scalars(select(Service).order_by(Service.code)):
-        yield s.code, s.name, s.unit, s.vat_rate, s.cost_centre, s.subjective
+        yield s.code, s.name, s.unit, s.vat_rate, s.cost_centre, s.subjective, s.funding
 
 
 def _service_hours(session: Session) -> Iterator[Sequence[CellValue]]:
@@ -105,6 +106,16 @@ def _subscriptions(session: Session) -> Iterator[Sequence[CellValue]]:
             s.review_date,
             s.notice_given,
         )
+
+
+def _cost_centres(session: Session) -> Iterator[Sequence[CellValue]]:
+    query = (
+        select(CostCentreShare, Service.code)
+        .join(Service, CostCentreShare.service_id == Service.id)
+        .order_by(CostCentreShare.cost_centre, Service.code)
+    )
+    for c, service in session.execute(query):
+        yield c.cost_centre, service, c.name, c.share, c.driver
 
 
 def _drivers(session: Session) -> Iterator[Sequence[CellValue]]:
@@ -225,6 +236,7 @@ _READERS: dict[str, Callable[[Session], Iterator[Sequence[CellValue]]]] = {
     "Services": _services,
     "ServiceHours": _service_hours,
     "Subscriptions": _subscriptions,
+    "CostCentres": _cost_centres,
     "Drivers": _drivers,
     "Tariffs": _tariffs,
     "Estimates": _estimates,

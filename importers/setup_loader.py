@@ -32,6 +32,7 @@ from opsplatform.models import (
     PROFILE_ALL,
     CalendarOverride,
     Client,
+    CostCentreShare,
     Driver,
     Estimate,
     Kpi,
@@ -330,6 +331,13 @@ class _Loader:
                 )
                 return
         self.upsert("Subscriptions", Subscription, key, _without(r, "client", "service", "start"))
+
+    def costcentres(self, n: int, r: Row) -> None:
+        service = self.ref(Service, r["service"], "CostCentres", n, "service")
+        if service is None:
+            return
+        key = {"cost_centre": r["cost_centre"], "service_id": service.id}
+        self.upsert("CostCentres", CostCentreShare, key, _without(r, "cost_centre", "service"))
 
     def drivers(self, n: int, r: Row) -> None:
         client = self.ref(Client, r["client"], "Drivers", n, "client")

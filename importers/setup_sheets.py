@@ -23,6 +23,7 @@ from opsplatform.errors import Problem, Problems
 from opsplatform.models import (
     CalendarOverride,
     Client,
+    CostCentreShare,
     Driver,
     Estimate,
     Kpi,
@@ -37,7 +38,13 @@ from opsplatform.models import (
     Tariff,
 )
 from opsplatform.periods import FinancialYear, Month
-from opsplatform.vocabulary import FIGURE_METHODS, FIXED_TEXT, PostingSource, VatTreatment
+from opsplatform.vocabulary import (
+    FIGURE_METHODS,
+    FIXED_TEXT,
+    Funding,
+    PostingSource,
+    VatTreatment,
+)
 from opsplatform.workbooks import CellValue
 
 # A parsed row: each column's value as its column's parser gives it (see SHEETS), or
@@ -259,6 +266,14 @@ SHEETS = [
             Column("vat_rate", _percent, False, 0, "percent"),
             Column("cost_centre", cell.text, False),
             Column("subjective", cell.text, False, note="the centre's income code"),
+            Column(
+                "funding",
+                OneOf(*Funding),
+                False,
+                "price",
+                "price: its tariffs alone; cost: its tariffs on account, reconciled to the "
+                "actual cost at the year's outturn (billing outturn)",
+            ),
         ],
         "Services on the menu, keyed by code",
         ["PAY", "Payroll", "payslip", 0, "CC100"],
@@ -305,6 +320,26 @@ SHEETS = [
         ],
         "Which client uses which service, from start to end; keyed by client, service, start",
         ["WYR", "PAY", "2026-04-01", None, "standard", "PO-1234"],
+    ),
+    Sheet(
+        "CostCentres",
+        [
+            Column("cost_centre", cell.text, note="the centre's cost centre in its ledger"),
+            Column("service", cell.code, note="a service its cost goes to"),
+            Column("name", cell.text, False),
+            Column(
+                "share",
+                _not_negative(cell.decimal),
+                False,
+                Decimal(1),
+                "an overhead's driver value for this service (m², staff hours...); a cost "
+                "centre's cost is shared among its rows in proportion",
+            ),
+            Column("driver", cell.text, False, note="what the share measures: floor area..."),
+        ],
+        "Where each cost centre's costs go (costs import, billing outturn): one row, a direct "
+        "cost of its service; several, an overhead apportioned by their shares",
+        ["CC100", "PAY", "Payroll team"],
     ),
     Sheet(
         "Drivers",
@@ -539,6 +574,7 @@ KEYS = {
     "Services": ("code",),
     "ServiceHours": ("service", "weekday"),
     "Subscriptions": ("client", "service", "start"),
+    "CostCentres": ("cost_centre", "service"),
     "Drivers": ("client", "financial_year", "driver"),
     "Tariffs": ("service", "financial_year", "client", "tier"),
     "Estimates": ("client", "service", "financial_year"),
@@ -557,6 +593,7 @@ _MODELS: dict[str, type[Base]] = {
     "Services": Service,
     "ServiceHours": ServiceHours,
     "Subscriptions": Subscription,
+    "CostCentres": CostCentreShare,
     "Drivers": Driver,
     "Tariffs": Tariff,
     "Estimates": Estimate,

@@ -99,6 +99,9 @@ class Service(Base):
     vat_rate: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     cost_centre: Mapped[str | None] = mapped_column(String(40))
     subjective: Mapped[str | None] = mapped_column(String(40))  # the centre's income code
+    # `price`: charged on its tariffs alone; `cost`: charged on account, then reconciled to
+    # the actual cost at the year's outturn (billing.outturn)
+    funding: Mapped[str] = mapped_column(String(5), default="price", server_default="price")
 
 
 class Subscription(Base):
@@ -341,6 +344,39 @@ class ServiceHours(Base):
     weekday: Mapped[str] = mapped_column(String(3))
     open: Mapped[str] = mapped_column(String(5))
     close: Mapped[str] = mapped_column(String(5))
+
+
+class CostCentreShare(Base):
+    """Where the cost booked to one of the centre's cost centres goes: to `service`, in
+    proportion to `share` among the cost centre's rows (one row: all of it, a direct cost;
+    several: an overhead apportioned by a driver such as floor area or staff time,
+    named by `driver`)."""
+
+    __tablename__ = "cost_centre_shares"
+    __table_args__ = (UniqueConstraint("cost_centre", "service_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cost_centre: Mapped[str] = mapped_column(String(40), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    driver: Mapped[str | None] = mapped_column(String(40))
+    share: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(1))
+    service: Mapped[Service] = relationship()
+
+
+class CostLine(Base):
+    """The centre's actual or budgeted cost on a cost centre and subjective for a month,
+    from the host council's ledger (`costs import`): a file's lines replace the lines of
+    each (kind, month) it holds, so a month extracted again is never counted twice."""
+
+    __tablename__ = "cost_lines"
+    __table_args__ = (Index("ix_cost_lines_kind_month", "kind", "month"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(6))  # actual or budget
+    month: Mapped[str] = mapped_column(String(7))
+    cost_centre: Mapped[str] = mapped_column(String(40))
+    subjective: Mapped[str] = mapped_column(String(40))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    source: Mapped[str] = mapped_column(String(255))  # the file it came from, and its row
 
 
 class KpiBaseline(Base):

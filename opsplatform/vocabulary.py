@@ -53,6 +53,19 @@ class LineKind(Term):
     SERVICE_CREDIT = "service_credit", "Service credit"
     TRUE_UP = "true_up", "Year-end true-up"
     CARRIED_FORWARD = "carried_forward", "Carried forward (de minimis)"
+    OUTTURN = "outturn", "Year-end outturn (actual cost)"
+
+
+class Funding(Term):
+    """How a service is funded: on its prices alone, or on its cost, reconciled at outturn."""
+
+    PRICE = "price", "Price: charged on its tariffs"
+    COST = "cost", "Cost: reconciled to the actual cost at the year's outturn"
+
+
+class CostKind(Term):
+    ACTUAL = "actual", "Actual"
+    BUDGET = "budget", "Budget"
 
 
 class StatementStatus(Term):

@@ -324,6 +324,12 @@ def test_the_exported_setup_loads_back_with_every_row_unchanged(cli, database, t
         ["WYR", 1, "Cost Centre", "cost_centre"],
         ["WYR", 3, None, "text:GBP"],
     ]
+    book["CostCentres"] = [
+        ["cost_centre", "service", "name", "share", "driver"],
+        ["CC100", "PAY", "Payroll team", None, None],
+        ["CC900", "PAY", "Accommodation", 120.5, "floor area"],
+        ["CC900", "HOST", "Accommodation", 40, "floor area"],
+    ]
     book["Settings"].append(["de_minimis", "5"])
     cli("setup", "load", write_book(tmp_path / "setup.xlsx", book))
 

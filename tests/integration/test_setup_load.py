@@ -29,7 +29,7 @@ CONTRACT_SHEETS = {
         "vat_recoverable_code",
         "creditors_code",
     ],
-    "Services": ["code", "name", "unit", "vat_rate", "cost_centre", "subjective"],
+    "Services": ["code", "name", "unit", "vat_rate", "cost_centre", "subjective", "funding"],
     "ServiceHours": ["service", "weekday", "open", "close"],
     "Subscriptions": [
         "client",

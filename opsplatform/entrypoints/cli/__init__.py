@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup
 from opsplatform.entrypoints.app import create_app
 from opsplatform.entrypoints.cli.audit import audit_commands
 from opsplatform.entrypoints.cli.billing import billing_commands
+from opsplatform.entrypoints.cli.costs import costs_commands
 from opsplatform.entrypoints.cli.kpi import kpi_commands
 from opsplatform.entrypoints.cli.queries import queries_commands
 from opsplatform.entrypoints.cli.setup import setup_commands
@@ -56,6 +57,7 @@ for group in (
     setup_commands,
     usage_commands,
     billing_commands,
+    costs_commands,
     kpi_commands,
     sla_commands,
     queries_commands,

@@ -14,6 +14,7 @@ from billing.budget import estimate_entries, project_year, write_budget_workbook
 from billing.close import close_month
 from billing.export import write_statement_workbook
 from billing.issue import issue_month
+from billing.outturn import approve_outturn, outturn_document, outturns
 from billing.posting import FORMATS, write_posting_file
 from billing.projection import Scenario
 from billing.statements import (
@@ -299,6 +300,39 @@ def billing_accruals(year: FinancialYear, out: Path | None, as_json: bool) -> No
         return
     net = sum((a.net for a in found), Decimal(0))
     click.echo(f"{len(found)} line(s) about {year} billed after it, net {net:,.2f}")
+
+
+@billing_commands.command("outturn")
+@click.argument("year", type=YEAR)
+@click.option("--service", help="Only this service (funded on cost).")
+@click.option(
+    "--approve",
+    is_flag=True,
+    help="Approve it: raise each partner's share on its next statement. Without it, a dry run.",
+)
+@json_option
+@refusals
+def billing_outturn(year: FinancialYear, service: str | None, approve: bool, as_json: bool) -> None:
+    """Compare each service funded on cost with its actual cost for a financial year, and
+    share the surplus or deficit among its partners in proportion to what each was charged."""
+    with database().transaction(dry_run=not approve) as session:
+        if approve:
+            found = approve_outturn(session, year, raised_by(), service)
+        else:
+            found = outturns(session, year, service)
+        documents = [outturn_document(o) for o in found]
+    if as_json:
+        emit(documents)
+        return
+    for outturn in found:
+        state = f"approved by {outturn.approved_by}" if outturn.approved_by else "not approved"
+        click.echo(f"{outturn.sentence} ({state})")
+        for source in outturn.cost.sources:
+            click.echo(f"  cost  {source.sentence}")
+        for partner in outturn.partners:
+            click.echo(f"  {partner.client:<12} {partner.amount:>14,.2f}  {partner.sentence}")
+    if not approve:
+        click.echo("dry run: nothing written; --approve raises the partners' lines")
 
 
 @billing_commands.command("estimate")

@@ -68,6 +68,7 @@ NO_USAGE = {
     "adjustment": "it is a manual adjustment, made for the reason given above",
     "service_credit": "it is a service credit for a missed service level",
     "carried_forward": "it carries a small amount between months (de minimis), not usage",
+    "outturn": "it shares the year's actual cost of the service against what was charged",
 }
 
 
