@@ -35,8 +35,10 @@ from sqlalchemy.orm import Session
 from billing.close import close_month
 from billing.disputes import answer_query, raise_query
 from billing.issue import ISSUED, issue_month
+from billing.outturn import approve_outturn, outturn_is_settled
 from billing.statements import get_statement
 from billing.yearend import lock_year
+from importers.costs import import_costs
 from importers.kpi import COLUMNS as KPI_COLUMNS
 from importers.kpi import import_figures
 from importers.setup import load_setup
@@ -47,6 +49,7 @@ from opsplatform.accounts import create_user
 from opsplatform.calendars import WorkingCalendar
 from opsplatform.db import Database
 from opsplatform.models import Client, UsageEvent
+from opsplatform.money import instalments
 from opsplatform.periods import LONDON, FinancialYear, Month, Quarter, iter_months
 from opsplatform.workbooks import write_sheets
 from sla.commentary import set_commentary
@@ -154,6 +157,31 @@ SERVICES = (
     ("AUDIT", "Internal audit", "audit day", 0, "NSS-4600", "9410"),
     ("PRINT", "Print and mail", "mail item", 20, "NSS-4700", "9440"),
 )
+# Revenues and benefits is funded on cost: its pool is charged on account through the
+# year and reconciled to the actual cost at the outturn, approved in May with the year's
+# accounts; its 2025-26 cost came in about £61,000 over the £2.28m pool.
+FUNDED_ON_COST = "RB"
+# Each service's direct cost in 2025-26 (its own cost centre, SERVICES), split between
+# the ledger's subjectives; the budget was 2% under it, and the next two years' budgets
+# rise 3% a year from it.
+DIRECT_COSTS = {
+    "PAY": "612000.00",
+    "AP": "198500.00",
+    "RB": "2208167.90",
+    "ICT": "741000.00",
+    "CC": "236400.00",
+    "AUDIT": "262000.00",
+    "PRINT": "88300.00",
+}
+SUBJECTIVES = (("E1000", "0.78"), ("S2000", "0.15"), ("S3000", "0.07"))  # pay, supplies, ICT
+# The centre's overheads and the driver values they are apportioned to services by.
+OVERHEADS = (
+    ("NSS-9010", "Accommodation", "floor area m²", "180000.00",
+     {"PAY": 260, "AP": 140, "RB": 420, "ICT": 230, "CC": 310, "AUDIT": 60, "PRINT": 80}),
+    ("NSS-9020", "Management and support", "staff FTE", "240000.00",
+     {"PAY": 31, "AP": 14, "RB": 62, "ICT": 27, "CC": 34, "AUDIT": 7, "PRINT": 5}),
+)  # fmt: skip
+COST_COLUMNS = ("cost_centre", "subjective", "month", "kind", "amount")
 CLIENT_SUBJECTIVES = {
     "PAY": "5610",
     "AP": "5610",
@@ -436,8 +464,17 @@ class _Centre:
                 ),
             ],
             "Services": [
-                ["code", "name", "unit", "vat_rate", "cost_centre", "subjective"],
-                *SERVICES,
+                ["code", "name", "unit", "vat_rate", "cost_centre", "subjective", "funding"],
+                *([*s, "cost" if s[0] == FUNDED_ON_COST else "price"] for s in SERVICES),
+            ],
+            "CostCentres": [
+                ["cost_centre", "service", "name", "share", "driver"],
+                *([s[4], s[0], f"{s[1]} team", None, None] for s in SERVICES),
+                *(
+                    [centre, service, name, share, driver]
+                    for centre, name, driver, _cost, shares in OVERHEADS
+                    for service, share in shares.items()
+                ),
             ],
             "Subscriptions": [list(SUBSCRIPTION_COLUMNS)],
             "Drivers": [["client", "financial_year", "driver", "value"]],
@@ -478,6 +515,25 @@ class _Centre:
                 if a.invoices:
                     sheets["Estimates"].append([a.code, "AP", str(year), _estimate(a, year)])
         return sheets
+
+    def cost_rows(self) -> list[list[object]]:
+        """The centre's ledger: each year's budget, from 2025-26 to the year after this
+        one, and the actual costs of every month closed so far."""
+        costs = [(s[4], Decimal(DIRECT_COSTS[s[0]])) for s in SERVICES]
+        costs += [(centre, Decimal(cost)) for centre, _name, _driver, cost, _ in OVERHEADS]
+        rows: list[list[object]] = []
+        for year in [*self.years, FinancialYear(self.years[-1].start_year + 1)]:
+            growth = Decimal("1.03") ** _years_from_base(year)
+            for kind, factor in (("budget", growth * Decimal("0.98")), ("actual", growth)):
+                for centre, annual in costs:
+                    for subjective, part in SUBJECTIVES:
+                        amounts = instalments(annual * factor * Decimal(part))
+                        rows += [
+                            [centre, subjective, str(m), kind, amount]
+                            for m, amount in zip(year.months(), amounts, strict=True)
+                            if kind == "budget" or m <= self.last
+                        ]
+        return rows
 
     def issued_at(self, month: Month) -> datetime:
         """When the centre issued `month`: 10:00 on the third working day of the next month
@@ -714,6 +770,8 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
             )
         book = write_sheets(Path(folder) / "demo-setup.xlsx", centre.setup_sheets())
         load_setup(session, book, actor=ACTOR, issued=ISSUED)
+        ledger = _write_csv(Path(folder) / "demo-ledger.csv", centre.cost_rows(), COST_COLUMNS)
+        import_costs(session, ledger, actor=DEMO, is_settled=outturn_is_settled)
         for month in iter_months(centre.first, centre.last):
             if month == centre.first + BACK_DATED_LOADED:
                 late = write_sheets(
@@ -733,7 +791,9 @@ def load_demo(database: Database, now: datetime | None = None) -> str:
                 finalise_quarter(session, month.quarter, DEMO)
                 _comment(session, month.quarter)
             if month.month == 5 and month.financial_year.previous() in centre.years:
-                lock_year(session, month.financial_year.previous(), DEMO)  # accounts closed
+                # the accounts are closed: the outturn approved, then the year locked
+                approve_outturn(session, month.financial_year.previous(), DEMO)
+                lock_year(session, month.financial_year.previous(), DEMO)
         _queries(session, centre.last)
         sign_ins = _users(session)
     months = centre.last - centre.first + 1

@@ -218,3 +218,39 @@ def test_a_bad_ledger_is_refused_naming_every_bad_row_and_nothing_is_written(
         assert expected in refused.stderr
     with database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(CostLine)) == 0
+
+
+def test_next_years_pool_is_proposed_from_its_budget_and_written_once_accepted(cli, tmp_path):
+    the_year_issued(cli, tmp_path)
+    budget = [
+        {"cost_centre": "CC100", "subjective": "E1000", "month": f"2026-{m:02d}" if m < 13 else
+         f"2027-{m - 12:02d}", "kind": "budget", "amount": "105000.00"}
+        for m in range(4, 16)
+    ] + [{"cost_centre": "CC900", "subjective": "P2000", "month": "2026-04", "kind": "budget",
+          "amount": "40000.00"}]  # fmt: skip
+    cli("costs", "import", write_csv(tmp_path / "budget.csv", budget))
+    # REV's budget: 12 x 105,000.00 + 3/4 of the accommodation's 40,000.00 = 1,290,000.00
+    [rev] = cli.json("billing", "rates", "2026-27")
+    assert (rev["rule"], rev["current"], rev["proposed"], rev["recovers"]) == (
+        "apportion",
+        "1200000",
+        "1290000",
+        "1290000.00",
+    )
+    assert [
+        (p["client"], p["this_year"], p["next_year"], p["change"]) for p in rev["partners"]
+    ] == [
+        ("ASH", "480000.00", "516000.00", "36000.00"),
+        ("BRK", "420000.00", "451500.00", "31500.00"),
+        ("CLD", "300000.00", "322500.00", "22500.00"),
+    ]
+    cli.json("billing", "rates", "2026-27", "--accept")
+    cli("billing", "close", "2026-04")
+    april = cli.json("billing", "show", "RB-202604-ASH")
+    [charge] = [x for x in april["lines"] if x["kind"] == "charge"]
+    assert charge["amount"] == "43000.00"  # 516,000.00 / 12
+    cli("billing", "issue", "2026-04")
+    refused = cli("billing", "rates", "2026-27", "--accept", expect=1)
+    assert "2026-27 has issued statements" in refused.stderr
+    unbudgeted = cli("billing", "rates", "2027-28", expect=1)
+    assert "REV has no budget for 2027-28 in the cost ledger" in unbudgeted.stderr

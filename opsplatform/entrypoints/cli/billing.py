@@ -17,6 +17,7 @@ from billing.issue import issue_month
 from billing.outturn import approve_outturn, outturn_document, outturns
 from billing.posting import FORMATS, write_posting_file
 from billing.projection import Scenario
+from billing.rates import accept_rates, propose_rates, rate_document
 from billing.statements import (
     get_statement,
     list_statements,
@@ -331,8 +332,49 @@ def billing_outturn(year: FinancialYear, service: str | None, approve: bool, as_
             click.echo(f"  cost  {source.sentence}")
         for partner in outturn.partners:
             click.echo(f"  {partner.client:<12} {partner.amount:>14,.2f}  {partner.sentence}")
-    if not approve:
+    if not approve and any(o.approved_by is None for o in found):
         click.echo("dry run: nothing written; --approve raises the partners' lines")
+
+
+@billing_commands.command("rates")
+@click.argument("year", type=YEAR)
+@click.option(
+    "--volume-change",
+    type=decimal,
+    default="0",
+    help="Percent by which next year's volumes differ from this year's (default 0).",
+)
+@click.option(
+    "--accept", is_flag=True, help="Write them as the year's tariffs. Without it, a dry run."
+)
+@json_option
+@refusals
+def billing_rates(year: FinancialYear, volume_change: Decimal, accept: bool, as_json: bool) -> None:
+    """Propose a financial year's rates for the services funded on cost, from its budget
+    in the cost ledger and the year before's volumes, with each partner's change."""
+    with database().transaction(dry_run=not accept) as session:
+        if accept:
+            found = accept_rates(session, year, raised_by(), volume_change)
+        else:
+            found = propose_rates(session, year, volume_change)
+    if as_json:
+        emit([rate_document(p) for p in found])
+        return
+    for p in found:
+        click.echo(
+            f"{p.service} {p.rule} {year}: {p.shown(p.proposed)} "
+            f"(this year {p.shown(p.current)}); {p.basis}"
+        )
+        for partner in p.partners:
+            click.echo(
+                f"  {partner.client:<12} {partner.this_year:>14,.2f} -> "
+                f"{partner.next_year:>14,.2f}  ({partner.change:+,.2f})"
+            )
+    click.echo(
+        f"written as {year}'s tariffs"
+        if accept
+        else "dry run: nothing written; --accept writes them"
+    )
 
 
 @billing_commands.command("estimate")

@@ -74,7 +74,7 @@ def costs_report(year: FinancialYear, as_json: bool) -> None:
         emit({"financial_year": str(year), "services": rows})
         return
     for row in rows:
-        per = f", {row['cost_per_unit']} a {row['unit']}" if row["cost_per_unit"] else ""
+        per = f", {row['cost_per_unit']} per {row['unit']}" if row["cost_per_unit"] else ""
         click.echo(
             f"{row['service']:<12} budget {row['budget']:>14} actual {row['actual']:>14}{per}"
         )
