@@ -28,7 +28,7 @@ from opsplatform.audit import record
 from opsplatform.errors import Refused
 from opsplatform.models import Client, CostCentreShare, CostLine, Service, UsageEvent
 from opsplatform.money import ZERO, format_gbp, split
-from opsplatform.periods import FinancialYear, london_date
+from opsplatform.periods import FinancialYear, Month, london_date
 from opsplatform.vocabulary import CostKind, Funding, LineKind
 
 
@@ -70,13 +70,14 @@ class ServiceCost:
 
 
 def service_costs(
-    session: Session, year: FinancialYear, kind: CostKind = CostKind.ACTUAL
+    session: Session, months: list[Month], kind: CostKind = CostKind.ACTUAL
 ) -> dict[str, ServiceCost]:
-    """Each service's cost of `kind` for `year`, by service code, with where it came from;
-    every service is listed, at £0.00 where its cost centres booked nothing."""
+    """Each service's cost of `kind` over `months` (a year's, a quarter's), by service
+    code, with where it came from; every service is listed, at £0.00 where its cost
+    centres booked nothing."""
     totals = session.execute(
         select(CostLine.cost_centre, func.sum(CostLine.amount), func.count())
-        .where(CostLine.kind == kind, CostLine.month.in_([str(m) for m in year.months()]))
+        .where(CostLine.kind == kind, CostLine.month.in_([str(m) for m in months]))
         .group_by(CostLine.cost_centre)
     ).all()
     booked = {centre: (amount, count) for centre, amount, count in totals}
@@ -199,8 +200,8 @@ def outturns(
                 "no service is funded on cost: set funding = cost on the Services sheet for "
                 "those reconciled to their actual cost at the year end"
             )
-    actual = service_costs(session, year)
-    budget = service_costs(session, year, CostKind.BUDGET)
+    actual = service_costs(session, year.months())
+    budget = service_costs(session, year.months(), CostKind.BUDGET)
     by_pair = charges_by_client_service(session, year.months())
     clients = {c.id: c for c in session.scalars(select(Client))}
     approved = {
@@ -332,6 +333,17 @@ def approve_outturn(
     session.flush()
     approved = outturns(session, year, service)
     return [o for o in approved if o.cost.service in {p.cost.service for p in pending}]
+
+
+def costed_months(session: Session, months: list[Month]) -> bool:
+    """Whether the ledger holds actual costs for every one of `months`, so that a cost
+    over them is whole (not a part of the period passed off as all of it)."""
+    held = session.scalars(
+        select(CostLine.month)
+        .where(CostLine.kind == CostKind.ACTUAL, CostLine.month.in_([str(m) for m in months]))
+        .distinct()
+    )
+    return set(held) == {str(m) for m in months}
 
 
 def units_used(session: Session, year: FinancialYear) -> dict[str, Decimal]:

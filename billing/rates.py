@@ -85,7 +85,7 @@ def propose_rates(
             "no service is funded on cost: set funding = cost on the Services sheet for those "
             "whose rates recover a budget"
         )
-    budgets = service_costs(session, year, CostKind.BUDGET)
+    budgets = service_costs(session, year.months(), CostKind.BUDGET)
     charged = rated_charges(session, base.months())
     names = dict(session.execute(select(Client.code, Client.name)).all())
     ids = dict(session.execute(select(Client.id, Client.code)).all())

@@ -73,7 +73,17 @@ def _clients(session: Session) -> Iterator[Sequence[CellValue]]:
 
 def _services(session: Session) -> Iterator[Sequence[CellValue]]:
     for s in session.scalars(select(Service).order_by(Service.code)):
-        yield s.code, s.name, s.unit, s.vat_rate, s.cost_centre, s.subjective, s.funding
+        yield (
+            s.code,
+            s.name,
+            s.unit,
+            s.vat_rate,
+            s.cost_centre,
+            s.subjective,
+            s.funding,
+            s.baseline_unit_cost,
+            s.baseline_period,
+        )
 
 
 def _service_hours(session: Session) -> Iterator[Sequence[CellValue]]:

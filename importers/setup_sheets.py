@@ -274,6 +274,13 @@ SHEETS = [
                 "price: its tariffs alone; cost: its tariffs on account, reconciled to the "
                 "actual cost at the year's outturn (billing outturn)",
             ),
+            Column(
+                "baseline_unit_cost",
+                _not_negative(lambda v: cell.decimal(v, 4)),
+                False,
+                note="GBP a unit cost before the service was shared, to show the savings",
+            ),
+            Column("baseline_period", cell.text, False, note="when it was measured, e.g. 2018-19"),
         ],
         "Services on the menu, keyed by code",
         ["PAY", "Payroll", "payslip", 0, "CC100"],

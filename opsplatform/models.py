@@ -102,6 +102,9 @@ class Service(Base):
     # `price`: charged on its tariffs alone; `cost`: charged on account, then reconciled to
     # the actual cost at the year's outturn (billing.outturn)
     funding: Mapped[str] = mapped_column(String(5), default="price", server_default="price")
+    # what a unit cost before the service was shared, and when, to show the savings of sharing
+    baseline_unit_cost: Mapped[Decimal | None] = mapped_column(Quantity)
+    baseline_period: Mapped[str | None] = mapped_column(String(40))
 
 
 class Subscription(Base):

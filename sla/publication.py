@@ -353,12 +353,31 @@ def _by_client_sheet(
 def _costs_sheet(
     book: Workbook, session: Session, quarter: Quarter, audience: Audience, names: _Names
 ) -> None:
-    """Charges per unit of each service, for the centre and each council `audience` may see."""
+    """Charges per unit of each service, for the centre and each council `audience` may see,
+    beside what a unit actually cost (from the cost ledger) and, for the whole centre, what
+    it cost before sharing and what sharing saved: shown from the figures, not claimed."""
     costs = book.create_sheet("Cost per transaction")
     found = unit_costs(session, quarter, audience)
+
+    def amount(value: str | None) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+    headers = [
+        "service",
+        "unit",
+        "council",
+        "charges",
+        "units",
+        "charge per unit",
+        "actual cost per unit",
+        "cost per unit before sharing",
+        "before sharing: when",
+        "saved by sharing this quarter",
+    ]
+    widths = [36, 14, 36, 16, 12, 14, 14, 16, 14, 18]
     write_table(
         costs,
-        ["service", "unit", "council", "charges", "units", "cost per unit"],
+        headers,
         [
             [
                 names.services[c["service"]],
@@ -367,16 +386,22 @@ def _costs_sheet(
                 Decimal(c["charges"]),
                 c["units"],
                 c["cost_per_unit"],
+                c["actual_cost_per_unit"],
+                c["baseline_cost_per_unit"],
+                c["baseline_period"],
+                amount(c["saving"]),
             ]
             for c in found
         ],
-        money_columns=(3,),
-        widths=[36, 14, 36, 16, 12, 14],
+        money_columns=(3, 9),
+        widths=widths,
     )
     for row, c in enumerate(found, start=2):
-        costs.cell(row=row, column=6).number_format = COST_FORMAT
+        for column in (6, 7, 8):
+            costs.cell(row=row, column=column).number_format = COST_FORMAT
         whole = float(c["units"]).is_integer()
         costs.cell(row=row, column=5).number_format = "#,##0" if whole else "#,##0.0"
+    fit_row_height(costs, 1, zip(headers, widths, strict=True))
 
 
 def publication_ready(session: Session, quarter: str, filename: str) -> int:

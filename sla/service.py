@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing.adjustments import raise_service_credit
 from billing.charges import charges_by_client_service, rated_charges
+from billing.outturn import costed_months, service_costs
 from opsplatform.audit import record
 from opsplatform.calendars import ServiceClock, load_calendars, load_opening_hours
 from opsplatform.errors import Refused
@@ -476,10 +477,15 @@ def month_is_final(session: Session, month: Month) -> bool:
 def unit_costs(
     session: Session, quarter: Quarter, audience: Audience = STAFF
 ) -> list[dict[str, Any]]:
-    """Cost per transaction for each service: charges for the quarter over units used,
-    per client and for the whole centre (client None), as far as `audience` may see them;
-    no set-up needed."""
+    """Cost per transaction for each service: charges for the quarter over units used
+    (`cost_per_unit`, the price), per client and for the whole centre (client None), as far
+    as `audience` may see them; no set-up needed. Where the cost ledger holds the quarter's
+    actual costs, beside it the actual cost of a unit (the service's cost over all its
+    units: a unit costs the same whoever uses it), and on the centre's row the unit's cost
+    before sharing (the service's baseline) and what sharing saved on the quarter's units."""
     final = quarter_is_final(session, quarter)
+    costed = costed_months(session, quarter.months())
+    actual = service_costs(session, quarter.months()) if costed else {}
     clients = dict(session.execute(select(Client.id, Client.code)).all())
     services = {s.id: s for s in session.scalars(select(Service))}
     charged = charges_by_client_service(session, quarter.months())
@@ -501,6 +507,9 @@ def unit_costs(
             continue
         total_charges = sum((charged.get(k, ZERO) for k in keys), ZERO)
         total_units = sum((units.get(k, ZERO) for k in keys), ZERO)
+        service = services[service_id]
+        cost = actual[service.code].amount if service.code in actual else None
+        per_unit = cost / total_units if cost is not None and total_units else None
         for client, charges, used in [(None, total_charges, total_units)] + [
             (clients[k[0]], charged.get(k, ZERO), units.get(k, ZERO)) for k in keys
         ]:
@@ -508,16 +517,39 @@ def unit_costs(
                 continue
             rows.append(
                 {
-                    "service": services[service_id].code,
-                    "unit": services[service_id].unit,
+                    "service": service.code,
+                    "unit": service.unit,
                     "client": client,
                     "quarter": str(quarter),
                     "charges": f"{charges:.2f}",
                     "units": _number(used, 6),
                     "cost_per_unit": _number(charges / used, 4) if used else None,
+                    "actual_cost_per_unit": None if per_unit is None else _number(per_unit, 4),
+                    **_sharing(service, client, cost, per_unit, used),
                 }
             )
     return rows
+
+
+def _sharing(
+    service: Service,
+    client: str | None,
+    cost: Decimal | None,
+    per_unit: Decimal | None,
+    used: Decimal,
+) -> dict[str, Any]:
+    """The centre row's actual cost, the unit's cost before sharing and what sharing saved
+    on the quarter's units at the actual cost (None where either is not known)."""
+    baseline = service.baseline_unit_cost if client is None else None
+    saving = None
+    if baseline is not None and per_unit is not None:
+        saving = f"{round_money((baseline - per_unit) * used):.2f}"
+    return {
+        "actual_cost": None if cost is None or client is not None else f"{cost:.2f}",
+        "baseline_cost_per_unit": None if baseline is None else _number(baseline, 4),
+        "baseline_period": service.baseline_period if baseline is not None else None,
+        "saving": saving,
+    }
 
 
 def baselines(session: Session) -> dict[tuple[str, str | None], tuple[Decimal, str | None]]:

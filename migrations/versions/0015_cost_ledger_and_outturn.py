@@ -1,6 +1,7 @@
 """The centre's cost ledger and the year-end outturn
 
-services.funding: `price` (every existing service) or `cost`, reconciled at outturn.
+services.funding: `price` (every existing service) or `cost`, reconciled at outturn;
+services.baseline_unit_cost and baseline_period: a unit's cost before sharing.
 cost_centre_shares: where a cost centre's cost goes, service by service (setup sheet
 `CostCentres`). cost_lines: actual and budgeted costs by cost centre, subjective and
 month (`costs import`). outturns: a service's approved outturn for a financial year.
@@ -27,6 +28,8 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("funding", sa.String(length=5), server_default="price", nullable=False)
         )
+        batch.add_column(sa.Column("baseline_unit_cost", sa.BigInteger(), nullable=True))
+        batch.add_column(sa.Column("baseline_period", sa.String(length=40), nullable=True))
     op.create_table(
         "cost_centre_shares",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -84,4 +87,6 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_cost_centre_shares_cost_centre"), table_name="cost_centre_shares")
     op.drop_table("cost_centre_shares")
     with op.batch_alter_table("services") as batch:
+        batch.drop_column("baseline_period")
+        batch.drop_column("baseline_unit_cost")
         batch.drop_column("funding")

@@ -165,14 +165,18 @@ FUNDED_ON_COST = "RB"
 # the ledger's subjectives; the budget was 2% under it, and the next two years' budgets
 # rise 3% a year from it.
 DIRECT_COSTS = {
-    "PAY": "612000.00",
-    "AP": "198500.00",
+    "PAY": "560000.00",
+    "AP": "300000.00",
     "RB": "2208167.90",
-    "ICT": "741000.00",
-    "CC": "236400.00",
-    "AUDIT": "262000.00",
-    "PRINT": "88300.00",
+    "ICT": "520000.00",
+    "CC": "560000.00",
+    "AUDIT": "330000.00",
+    "PRINT": "255000.00",
 }
+# What a unit cost the three districts on their own before they shared (the business
+# case's "before" position), from their 2018-19 accounts.
+BEFORE_SHARING = {"PAY": 7.20, "AP": 2.60, "RB": 1650.00, "ICT": 82.00}
+BEFORE_SHARING_PERIOD = "2018-19"
 SUBJECTIVES = (("E1000", "0.78"), ("S2000", "0.15"), ("S3000", "0.07"))  # pay, supplies, ICT
 # The centre's overheads and the driver values they are apportioned to services by.
 OVERHEADS = (
@@ -464,8 +468,26 @@ class _Centre:
                 ),
             ],
             "Services": [
-                ["code", "name", "unit", "vat_rate", "cost_centre", "subjective", "funding"],
-                *([*s, "cost" if s[0] == FUNDED_ON_COST else "price"] for s in SERVICES),
+                [
+                    "code",
+                    "name",
+                    "unit",
+                    "vat_rate",
+                    "cost_centre",
+                    "subjective",
+                    "funding",
+                    "baseline_unit_cost",
+                    "baseline_period",
+                ],
+                *(
+                    [
+                        *s,
+                        "cost" if s[0] == FUNDED_ON_COST else "price",
+                        BEFORE_SHARING.get(s[0]),
+                        BEFORE_SHARING_PERIOD if s[0] in BEFORE_SHARING else None,
+                    ]
+                    for s in SERVICES
+                ),
             ],
             "CostCentres": [
                 ["cost_centre", "service", "name", "share", "driver"],

@@ -254,3 +254,36 @@ def test_next_years_pool_is_proposed_from_its_budget_and_written_once_accepted(c
     assert "2026-27 has issued statements" in refused.stderr
     unbudgeted = cli("billing", "rates", "2027-28", expect=1)
     assert "REV has no budget for 2027-28 in the cost ledger" in unbudgeted.stderr
+
+
+def test_a_quarters_true_unit_cost_stands_beside_its_price_and_its_cost_before_sharing(
+    cli, tmp_path
+):
+    book = pooled_centre()
+    book["Services"][0] += ["baseline_unit_cost", "baseline_period"]
+    book["Services"][1] += [420, "2019-20"]
+    cli("setup", "load", write_book(tmp_path / "setup.xlsx", book))
+    usage = [
+        {"event_id": f"{c}{m}", "client": c, "service": "REV", "date": f"2025-0{m}-10",
+         "quantity": q}
+        for m in (4, 5, 6)
+        for c, q in (("ASH", 160), ("BRK", 100), ("CLD", 73))
+    ]  # fmt: skip
+    cli("usage", "import", write_csv(tmp_path / "usage.csv", usage))
+    for month in YEAR[:3]:
+        cli("billing", "close", month)
+
+    def centre_row() -> dict:
+        rows = cli.json("sla", "costs", "2025-26-Q1")
+        return next(r for r in rows if r["client"] is None and r["service"] == "REV")
+
+    unledgered = centre_row()
+    assert (unledgered["cost_per_unit"], unledgered["actual_cost_per_unit"]) == (300.3003, None)
+    cli("costs", "import", write_csv(tmp_path / "ledger.csv", ledger()))
+    row = centre_row()
+    # 999 accounts charged 300,000.00 cost 300,000.00 (the revenues team's April to June):
+    # a unit cost 420.00 before sharing, so sharing saved (420 - 300.3003...) x 999
+    assert (row["charges"], row["actual_cost"], row["units"]) == ("300000.00", "300000.00", 999)
+    assert (row["cost_per_unit"], row["actual_cost_per_unit"]) == (300.3003, 300.3003)
+    assert (row["baseline_cost_per_unit"], row["baseline_period"]) == (420, "2019-20")
+    assert row["saving"] == "119580.00"

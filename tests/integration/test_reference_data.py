@@ -261,8 +261,15 @@ def test_the_exported_setup_loads_back_with_every_row_unchanged(cli, database, t
     book = small_centre()
     book["Clients"][0] += ["nation", "email", "address", "vat_number"]
     book["Clients"][1] += ["wales", "fin@wyre.gov.uk", "Civic Centre\nPoulton", "GB123456789"]
-    book["Services"][0] += ["vat_rate", "cost_centre", "subjective"]
-    book["Services"][1] += [20, "R410", "9400"]
+    book["Services"][0] += [
+        "vat_rate",
+        "cost_centre",
+        "subjective",
+        "funding",
+        "baseline_unit_cost",
+        "baseline_period",
+    ]
+    book["Services"][1] += [20, "R410", "9400", "cost", 5.1234, "2018-19"]
     book["Subscriptions"][0] += [
         "end",
         "tier",

@@ -29,7 +29,17 @@ CONTRACT_SHEETS = {
         "vat_recoverable_code",
         "creditors_code",
     ],
-    "Services": ["code", "name", "unit", "vat_rate", "cost_centre", "subjective", "funding"],
+    "Services": [
+        "code",
+        "name",
+        "unit",
+        "vat_rate",
+        "cost_centre",
+        "subjective",
+        "funding",
+        "baseline_unit_cost",
+        "baseline_period",
+    ],
     "ServiceHours": ["service", "weekday", "open", "close"],
     "Subscriptions": [
         "client",

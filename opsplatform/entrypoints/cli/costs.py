@@ -50,8 +50,8 @@ def costs_import(file: Path, dry_run: bool, as_json: bool) -> None:
 def costs_report(year: FinancialYear, as_json: bool) -> None:
     """Each service's budget and actual cost for a financial year, and its cost per unit."""
     with database().reading() as session:
-        actual = service_costs(session, year)
-        budget = service_costs(session, year, CostKind.BUDGET)
+        actual = service_costs(session, year.months())
+        budget = service_costs(session, year.months(), CostKind.BUDGET)
         units = units_used(session, year)
     rows = []
     for code, cost in actual.items():
