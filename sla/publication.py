@@ -81,7 +81,7 @@ def _unit_format(unit: str) -> str:
     return UNIT_FORMATS.get(unit, "#,##0.0")
 
 
-def _value_text(value: Decimal | float | None, unit: str) -> str:
+def value_text(value: Decimal | float | None, unit: str) -> str:
     """A value as the charts' descriptions say it: `97.6%`, `18.2 days`, `no data`."""
     if value is None:
         return "no data"
@@ -107,27 +107,27 @@ def trend(result: Result) -> str:
 
 
 @dataclass(frozen=True)
-class _Names:
+class Names:
     """Councils' and services' names by code, for headings people read."""
 
     clients: dict[str, str]
     services: dict[str, str]
 
     @classmethod
-    def of(cls, session: Session) -> _Names:
+    def of(cls, session: Session) -> Names:
         clients = session.execute(select(Client.code, Client.name))
         services = session.execute(select(Service.code, Service.name))
         return cls({code: name for code, name in clients}, {code: name for code, name in services})
 
 
-def _paint(ws: Worksheet, row: int, column: int, status: str) -> None:
+def paint_status(ws: Worksheet, row: int, column: int, status: str) -> None:
     """Fill a status cell with its colour, its words kept clear of the figure to its left."""
     fill = FILLS[KpiStatus(status).colour]
     ws.cell(row=row, column=column).fill = PatternFill("solid", fgColor=fill)
     ws.cell(row=row, column=column).alignment = INDENTED
 
 
-def _title(ws: Worksheet, text: str, subtitle: str) -> None:
+def write_title(ws: Worksheet, text: str, subtitle: str) -> None:
     write_cell(ws, 1, 1, text).font = Font(bold=True, size=14)
     write_cell(ws, 2, 1, subtitle)
 
@@ -155,7 +155,7 @@ def write_publication(
     results = visible_results(session, quarter, audience)
     centre = [r for r in results if r.client is None]
     notes = commentary(session, quarter)
-    names = _Names.of(session)
+    names = Names.of(session)
     book = Workbook()
     _summary_sheet(book, session, quarter, centre, notes, audience)
     _kpis_sheet(book, centre, notes, baselines(session))
@@ -200,7 +200,7 @@ def _summary_sheet(
     state = "final results" if final else "provisional results, which may still change"
     summary = active_sheet(book)
     summary.title = "Summary"
-    _title(
+    write_title(
         summary,
         f"{centre_settings(session).centre_name}: performance report",
         f"{quarter.label}: {state}",
@@ -213,7 +213,7 @@ def _summary_sheet(
     widths = [46, 14, 14, 20, 16, 70]
     write_table(summary, ["Status", "KPIs"], counts, start_row=4, widths=widths)
     for row, status in enumerate(KpiStatus, start=5):
-        _paint(summary, row, 1, status)
+        paint_status(summary, row, 1, status)
     start = 4 + len(counts) + 2
     headers = [
         "KPI (whole centre)",
@@ -244,7 +244,7 @@ def _summary_sheet(
     for row, r in enumerate(centre, start=start + 1):
         _in_unit(summary, row, (2, 3), r.kpi.unit)
         _top(summary, row, 6)
-        _paint(summary, row, 4, r.status)
+        paint_status(summary, row, 4, r.status)
         fit_row_height(summary, row, [(r.kpi.name, 46), (notes.get(r.kpi.code, ""), 70)])
     summary.freeze_panes = None
     summary.auto_filter.ref = None
@@ -314,7 +314,7 @@ def _kpis_sheet(
     for row, r in enumerate(centre, start=2):
         _in_unit(kpis, row, VALUE_COLUMNS, r.kpi.unit)
         _top(kpis, row, len(KPI_HEADERS))
-        _paint(kpis, row, 8, r.status)
+        paint_status(kpis, row, 8, r.status)
         fit_row_height(kpis, row, [(r.kpi.name, 48), (notes.get(r.kpi.code, ""), 50)])
 
 
@@ -323,7 +323,7 @@ def _by_client_sheet(
     centre: list[Result],
     clients: list[str],
     by_client: dict[tuple[str, str], Result],
-    names: _Names,
+    names: Names,
 ) -> None:
     """Each council's value and status for each KPI, one row per council."""
     matrix = book.create_sheet("By client")
@@ -347,11 +347,11 @@ def _by_client_sheet(
         for index, r in enumerate(centre):
             _in_unit(matrix, row, (2 + 2 * index,), r.kpi.unit)
             if (r.kpi.code, client) in by_client:
-                _paint(matrix, row, 3 + 2 * index, by_client[(r.kpi.code, client)].status)
+                paint_status(matrix, row, 3 + 2 * index, by_client[(r.kpi.code, client)].status)
 
 
 def _costs_sheet(
-    book: Workbook, session: Session, quarter: Quarter, audience: Audience, names: _Names
+    book: Workbook, session: Session, quarter: Quarter, audience: Audience, names: Names
 ) -> None:
     """Charges per unit of each service, for the centre and each council `audience` may see,
     beside what a unit actually cost (from the cost ledger) and, for the whole centre, what
@@ -423,7 +423,7 @@ def _charts(
     centre: list[Result],
     clients: list[str],
     by_client: dict[tuple[str, str], Result],
-    names: _Names,
+    names: Names,
 ) -> list[tuple[str, str]]:
     """A data sheet and, per KPI on a page of its own, a line of the whole centre over the
     quarters and a bar per council, each with its target as a line; returns each chart's
@@ -456,10 +456,10 @@ def _charts(
             (
                 title,
                 f"Line chart of the whole centre's result in each of the last {len(quarters)} "
-                f"quarters against the target of {_value_text(r.target, unit)} "
+                f"quarters against the target of {value_text(r.target, unit)} "
                 f"({r.kpi.direction} is better): "
                 + "; ".join(
-                    f"{q.short_label} {_value_text(v, unit)}"
+                    f"{q.short_label} {value_text(v, unit)}"
                     for q, v in zip(quarters, values, strict=True)
                 )
                 + ".",
@@ -492,8 +492,8 @@ def _charts(
                 f"Bar chart of each council's result in {quarters[-1].short_label}, with its "
                 f"target drawn as a line ({r.kpi.direction} is better): "
                 + "; ".join(
-                    f"{names.clients[client]} {_value_text(f.measure.value if f else None, unit)} "
-                    f"against {_value_text(f.target if f else r.target, unit)}"
+                    f"{names.clients[client]} {value_text(f.measure.value if f else None, unit)} "
+                    f"against {value_text(f.target if f else r.target, unit)}"
                     for client, f in zip(clients, found, strict=True)
                 )
                 + "."

@@ -47,6 +47,7 @@ STAFF_PAGES = [
     "/reference/tariffs",
     "/statements?month=2026-05&status=issued",
     "/adjustments",
+    "/pack/2026-27-Q1",
 ]
 
 

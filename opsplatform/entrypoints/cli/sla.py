@@ -9,8 +9,10 @@ from flask.cli import AppGroup
 
 from opsplatform.entrypoints.cli.common import QUARTER, emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
+from opsplatform.entrypoints.formats import today
 from opsplatform.periods import Quarter
 from sla.commentary import set_commentary
+from sla.pack import board_pack, pack_summary, write_pack
 from sla.publication import write_publication
 from sla.service import assess_quarter, finalise_quarter, unit_costs
 
@@ -86,3 +88,22 @@ def sla_costs(quarter: Quarter, as_json: bool) -> None:
             f"{r['service']:<8} {r['client'] or 'centre':<10} {r['charges']:>14} "
             f"{r['units']!s:>10} {r['unit']}s  {cost} per {r['unit']}"
         )
+
+
+@sla_commands.command("pack")
+@click.argument("quarter", type=QUARTER)
+@click.option(
+    "-o",
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the workbook here.",
+)
+@refusals
+def sla_pack(quarter: Quarter, out: Path) -> None:
+    """The joint committee's pack for QUARTER: budget against forecast outturn, partners'
+    charges against their budget letters, KPIs with commentary, savings and open queries."""
+    with database().reading() as session:
+        pack = board_pack(session, quarter, today())
+        write_pack(session, pack, out)
+    click.echo(f"wrote {out}: {pack_summary(pack)}")

@@ -16,13 +16,16 @@ these pages exist (404), as everywhere else.
 from __future__ import annotations
 
 import re
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
     redirect,
@@ -61,6 +64,7 @@ from opsplatform.entrypoints.formats import (
     requested_page,
     tag,
     today,
+    workbook_download,
 )
 from opsplatform.entrypoints.web.charts import (
     Series,
@@ -70,7 +74,7 @@ from opsplatform.entrypoints.web.charts import (
 )
 from opsplatform.entrypoints.web.figures import KeptFigures
 from opsplatform.errors import Refused
-from opsplatform.models import AuditEvent, ImportBatch, JobRun, Kpi, Notification
+from opsplatform.models import AuditEvent, ImportBatch, JobRun, Kpi, Notification, Service
 from opsplatform.money import format_gbp
 from opsplatform.periods import Month, PeriodError, Quarter
 from opsplatform.schedule import MONTHLY_CLOSE, QUARTERLY_ASSESS, QUERY_REMINDER
@@ -78,6 +82,7 @@ from opsplatform.settings import centre_settings
 from opsplatform.vocabulary import KpiStatus, RunStatus
 from sla.commentary import COMMENTARY_LIMIT, commentary_authors, save_commentary
 from sla.commentary import commentary as saved_commentary
+from sla.pack import board_pack, write_pack
 from sla.reports import KpiMatrix, data_version, kpi_matrix, kpi_trend, latest_kpi_quarter
 from sla.service import assess_quarter
 
@@ -476,3 +481,47 @@ def _commentary_page(
         errors=errors,
         limit=COMMENTARY_LIMIT,
     )
+
+
+# -- the joint committee's pack -------------------------------------------------------------
+
+
+@dashboard.get("/pack")
+@signed_in(*STAFF)
+def pack_latest() -> ResponseReturnValue:
+    """The pack of the latest quarter with KPI results."""
+    with database().reading() as session:
+        quarter = latest_kpi_quarter(session) or Month.of(today()).quarter.previous()
+    return redirect(url_for("dashboard.pack", quarter=str(quarter)))
+
+
+@dashboard.get("/pack/<quarter>")
+@signed_in(*STAFF)
+def pack(quarter: str) -> ResponseReturnValue:
+    """The joint committee's pack for a quarter, as a page to read and print."""
+    try:
+        parsed = Quarter.parse(quarter)
+    except PeriodError:
+        abort(404)
+    with database().reading() as session:  # the page reads the results' KPIs as it renders
+        board = board_pack(session, parsed, today())
+        names = dict(session.execute(select(Service.code, Service.name)).all())
+        return render_template("dashboard/pack.html", pack=board, names=names)
+
+
+@dashboard.get("/pack/<quarter>.xlsx")
+@signed_in(*STAFF)
+def pack_download(quarter: str) -> ResponseReturnValue:
+    """The joint committee's pack for a quarter as a workbook."""
+    try:
+        parsed = Quarter.parse(quarter)
+    except PeriodError:
+        abort(404)
+    with (
+        tempfile.TemporaryDirectory(prefix="opsplatform-") as folder,
+        database().reading() as session,
+    ):
+        path = Path(folder) / f"joint-committee-pack-{parsed}.xlsx"
+        write_pack(session, board_pack(session, parsed, today()), path)
+        content = path.read_bytes()
+    return workbook_download(content, path.name)
