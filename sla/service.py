@@ -531,6 +531,17 @@ def unit_costs(
     return rows
 
 
+def latest_costed_quarter(session: Session, upto: Quarter) -> Quarter:
+    """The latest quarter up to `upto`, within a year of it, whose every month the cost
+    ledger holds (so its true unit costs are whole); `upto` itself if none is."""
+    quarter = upto
+    for _ in range(4):
+        if costed_months(session, quarter.months()):
+            return quarter
+        quarter = quarter.previous()
+    return upto
+
+
 def _sharing(
     service: Service,
     client: str | None,

@@ -84,7 +84,7 @@ from sla.commentary import COMMENTARY_LIMIT, commentary_authors, save_commentary
 from sla.commentary import commentary as saved_commentary
 from sla.pack import board_pack, write_pack
 from sla.reports import KpiMatrix, data_version, kpi_matrix, kpi_trend, latest_kpi_quarter
-from sla.service import assess_quarter
+from sla.service import assess_quarter, latest_costed_quarter, unit_costs
 
 dashboard = Blueprint("dashboard", __name__)
 
@@ -189,6 +189,7 @@ class Figures:
     billing_html: Markup
     kpi_html: dict[bool, Markup]
     trends_html: Markup
+    costs_html: Markup
     measures: PaperworkMeasures | None
 
 
@@ -225,8 +226,19 @@ def computed_figures(session: Session) -> Figures:
             kpi_trend=kpi_trend(session, matrix) if matrix else None,
         )
     )
+    quarter = latest_costed_quarter(session, matrix.quarter) if matrix else None
+    costs_html = Markup(
+        render_template(
+            "dashboard/_costs.html",
+            quarter=quarter,
+            costs=[c for c in unit_costs(session, quarter) if c["client"] is None]
+            if quarter
+            else [],
+            names=dict(session.execute(select(Service.code, Service.name)).all()),
+        )
+    )
     measures = paperwork_measures(session, found.month) if found else None
-    return Figures(billing_html, kpi_html, trends_html, measures)
+    return Figures(billing_html, kpi_html, trends_html, costs_html, measures)
 
 
 @dashboard.record_once
@@ -248,6 +260,7 @@ def overview() -> str:
             refreshing=refreshing,
             billing_html=kept.figures.billing_html,
             trends_html=kept.figures.trends_html,
+            costs_html=kept.figures.costs_html,
             drafts=drafts_awaiting_issue(session),
             kpi_html=kept.figures.kpi_html[current_user.role in COMMENTATORS],
             queries=open_queries(session, today()),
