@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from importers import tables as cell
-from importers.tables import Spilled, blank, check_header, read_rows
+from importers.tables import Spilled, check_header, missing, read_rows
 from opsplatform.audit import record
 from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import CostCentreShare, CostLine
@@ -140,10 +140,7 @@ def _validate(
     def problem(column: str, message: str) -> None:
         problems.append(Problem(message, source, number, column))
 
-    for column in COLUMNS:
-        if blank(raw.get(column)):
-            problem(column, f"{column} is required")
-    if problems.total > bad:
+    if missing(raw, COLUMNS, problem):
         return None
     values: dict[str, Any] = {}
     for column, longest in _LONGEST.items():

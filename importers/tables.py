@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -181,6 +181,16 @@ def check_header(
     for name in sorted(required - set(header)):
         problems.append(Problem(f"required column '{name}' is missing", sheet, 1, name))
     return problems
+
+
+def missing(
+    raw: dict[str, object], columns: Iterable[str], report: Callable[[str, str], None]
+) -> bool:
+    """Report (column, message) for each of `columns` left blank in a row; whether any was."""
+    blanks = [column for column in columns if blank(raw.get(column))]
+    for column in blanks:
+        report(column, f"{column} is required")
+    return bool(blanks)
 
 
 def unstorable(column: str, text: str, longest: int | None) -> str | None:

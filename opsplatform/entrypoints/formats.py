@@ -8,10 +8,13 @@ formatting numbers themselves.
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from io import BytesIO
+from pathlib import Path
 
 from flask import Response, abort, request, send_file
 from markupsafe import Markup, escape
@@ -179,6 +182,16 @@ def requested_page(count: int, size: int) -> Page:
     if found is None:
         abort(404)
     return found
+
+
+def written_workbook(write: Callable[[Path], None], name: str) -> Response:
+    """A workbook that `write` saves to a file, sent as a download named `name`; written
+    afresh for each download in a folder of its own, gone once it is read."""
+    with tempfile.TemporaryDirectory(prefix="opsplatform-") as folder:
+        path = Path(folder) / name
+        write(path)
+        content = path.read_bytes()
+    return workbook_download(content, name)
 
 
 def workbook_download(content: BytesIO | bytes, name: str) -> Response:

@@ -16,11 +16,9 @@ these pages exist (404), as everywhere else.
 from __future__ import annotations
 
 import re
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -64,7 +62,7 @@ from opsplatform.entrypoints.formats import (
     requested_page,
     tag,
     today,
-    workbook_download,
+    written_workbook,
 )
 from opsplatform.entrypoints.web.charts import (
     Series,
@@ -530,11 +528,8 @@ def pack_download(quarter: str) -> ResponseReturnValue:
         parsed = Quarter.parse(quarter)
     except PeriodError:
         abort(404)
-    with (
-        tempfile.TemporaryDirectory(prefix="opsplatform-") as folder,
-        database().reading() as session,
-    ):
-        path = Path(folder) / f"joint-committee-pack-{parsed}.xlsx"
-        write_pack(session, board_pack(session, parsed, today()), path)
-        content = path.read_bytes()
-    return workbook_download(content, path.name)
+    with database().reading() as session:
+        return written_workbook(
+            lambda path: write_pack(session, board_pack(session, parsed, today()), path),
+            f"joint-committee-pack-{parsed}.xlsx",
+        )

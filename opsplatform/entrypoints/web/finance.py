@@ -11,8 +11,6 @@ then the page shows a progress bar that updates itself, without JavaScript, by t
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +40,7 @@ from importers.uploads import Upload, Uploads, usage_months
 from importers.usage import revert_batch
 from opsplatform.entrypoints.access import STAFF, WRITERS, signed_in
 from opsplatform.entrypoints.extensions import database
-from opsplatform.entrypoints.formats import XLSX, london_text, requested_page, workbook_download
+from opsplatform.entrypoints.formats import XLSX, london_text, requested_page, written_workbook
 from opsplatform.errors import TARIFF_FROZEN, Refused
 from opsplatform.models import ImportBatch, UsageEvent
 
@@ -217,15 +215,6 @@ def _codes() -> Codes:
         return centre_codes(session)
 
 
-def _template_download(write: Callable[[Path], None], name: str) -> ResponseReturnValue:
-    """A workbook for people to fill in, written afresh for each download."""
-    with tempfile.TemporaryDirectory(prefix="opsplatform-") as folder:
-        path = Path(folder) / name
-        write(path)
-        content = path.read_bytes()
-    return workbook_download(content, name)
-
-
 # -- the import history ---------------------------------------------------------------------
 
 
@@ -263,7 +252,7 @@ def usage_upload() -> ResponseReturnValue:
 @signed_in(*WRITERS)
 def usage_template() -> ResponseReturnValue:
     codes = _codes()
-    return _template_download(lambda path: write_usage_template(path, codes), "usage-template.xlsx")
+    return written_workbook(lambda path: write_usage_template(path, codes), "usage-template.xlsx")
 
 
 @finance.post("/imports/usage")
@@ -319,7 +308,7 @@ def setup_upload() -> ResponseReturnValue:
 @signed_in(*WRITERS)
 def setup_template() -> ResponseReturnValue:
     codes = _codes()
-    return _template_download(
+    return written_workbook(
         lambda path: write_setup_template(path, codes=codes), "setup-template.xlsx"
     )
 
@@ -330,7 +319,7 @@ def setup_current() -> ResponseReturnValue:
     """The centre's current reference data as a setup workbook, to edit and load again."""
     with database().reading() as session:
         rows, codes = setup_rows(session), centre_codes(session)
-    return _template_download(
+    return written_workbook(
         lambda path: write_setup_template(path, rows, codes), "setup-current.xlsx"
     )
 

@@ -8,13 +8,11 @@ client's behalf) and answered by finance; the auditor reads only.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -49,7 +47,7 @@ from opsplatform.entrypoints.formats import (
     measure_text,
     money_text,
     page_of,
-    workbook_download,
+    written_workbook,
 )
 from opsplatform.entrypoints.web.charts import Number, Series, bar_chart, line_chart
 from opsplatform.errors import Refused
@@ -643,11 +641,8 @@ def performance_download(quarter: str) -> ResponseReturnValue:
         parsed = Quarter.parse(quarter)
     except PeriodError:
         abort(404)
-    with (
-        tempfile.TemporaryDirectory(prefix="opsplatform-") as folder,
-        database().reading() as session,
-    ):
-        path = Path(folder) / f"performance-{parsed}.xlsx"
-        write_publication(session, parsed, path, audience(current_user))
-        content = path.read_bytes()
-    return workbook_download(content, path.name)
+    with database().reading() as session:
+        return written_workbook(
+            lambda path: write_publication(session, parsed, path, audience(current_user)),
+            f"performance-{parsed}.xlsx",
+        )
