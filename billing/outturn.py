@@ -9,7 +9,8 @@ compared with what its partners were charged for the year's months, and the surp
 deficit is shared in proportion to those charges (the year's basis: a pool's shares, a
 rate's volumes, a fee's fees), to the penny. Approving raises one `outturn` pending
 line per partner, due on its first statement after March; the accruals report of a
-locked year lists them (billing.yearend).
+locked year lists them (billing.yearend). `lines_behind` lists the cost lines a
+service's cost rests on, each with the file and row it came from.
 """
 
 from __future__ import annotations
@@ -116,6 +117,42 @@ def service_costs(
         )
         for s in session.scalars(select(Service).order_by(Service.code))
     }
+
+
+@dataclass(frozen=True)
+class TracedLine:
+    """A cost line behind a service's cost: the line, and the service's share of its cost
+    centre (1 for a direct cost)."""
+
+    line: CostLine
+    share: Decimal
+    shares: Decimal
+
+
+def lines_behind(
+    session: Session, service: str, months: list[Month], kind: CostKind = CostKind.ACTUAL
+) -> list[TracedLine]:
+    """Every cost line of `kind` over `months` booked to a cost centre whose cost goes (in
+    whole or part) to `service`, in month and cost centre order, with the file and row it
+    came from: what a service's cost in an outturn rests on."""
+    found = session.scalars(select(Service).where(Service.code == service.upper())).one_or_none()
+    if found is None:
+        raise Refused(f"unknown service '{service}'")
+    maps = session.scalars(select(CostCentreShare)).all()
+    whole: dict[str, Decimal] = defaultdict(Decimal)
+    for m in maps:
+        whole[m.cost_centre] += m.share
+    mine = {m.cost_centre: m.share for m in maps if m.service_id == found.id}
+    lines = session.scalars(
+        select(CostLine)
+        .where(
+            CostLine.kind == kind,
+            CostLine.cost_centre.in_(mine),
+            CostLine.month.in_([str(m) for m in months]),
+        )
+        .order_by(CostLine.month, CostLine.cost_centre, CostLine.subjective, CostLine.id)
+    )
+    return [TracedLine(line, mine[line.cost_centre], whole[line.cost_centre]) for line in lines]
 
 
 @dataclass(frozen=True)

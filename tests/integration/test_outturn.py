@@ -119,6 +119,16 @@ def test_a_deficit_is_shared_40_35_25_to_the_penny_and_raised_once_approved(cli,
         2,
     )
     assert "300 of 400 floor area" in accommodation["explanation"]
+    traced = cli.json("costs", "lines", "2025-26", "--service", "REV")
+    assert len(traced) == 14 and traced[-1] == {
+        "month": "2026-03",
+        "cost_centre": "CC900",
+        "subjective": "P3000",
+        "amount": "15000.00",
+        "share": "300",
+        "of": "400",
+        "source": "ledger.csv row 15",
+    }
     assert rev["approved_by"] is None  # the dry run wrote nothing
     assert "nothing written" in cli("billing", "outturn", "2025-26").stdout
 

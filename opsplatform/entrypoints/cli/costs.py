@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from billing.outturn import outturn_is_settled, service_costs, units_used
+from billing.outturn import lines_behind, outturn_is_settled, service_costs, units_used
 from importers.costs import import_costs
 from opsplatform.entrypoints.cli.common import YEAR, emit, json_option, raised_by, refusals
 from opsplatform.entrypoints.extensions import database
@@ -77,4 +77,39 @@ def costs_report(year: FinancialYear, as_json: bool) -> None:
         per = f", {row['cost_per_unit']} per {row['unit']}" if row["cost_per_unit"] else ""
         click.echo(
             f"{row['service']:<12} budget {row['budget']:>14} actual {row['actual']:>14}{per}"
+        )
+
+
+@costs_commands.command("lines")
+@click.argument("year", type=YEAR)
+@click.option("--service", required=True, help="The service whose cost the lines make up.")
+@click.option("--budget", is_flag=True, help="The budget's lines, not the actual costs'.")
+@json_option
+@refusals
+def costs_lines(year: FinancialYear, service: str, budget: bool, as_json: bool) -> None:
+    """The cost lines behind a service's cost for a financial year, each with the file and
+    row it came from and the service's share of its cost centre."""
+    kind = CostKind.BUDGET if budget else CostKind.ACTUAL
+    with database().reading() as session:
+        traced = lines_behind(session, service, year.months(), kind)
+        rows = [
+            {
+                "month": t.line.month,
+                "cost_centre": t.line.cost_centre,
+                "subjective": t.line.subjective,
+                "amount": f"{t.line.amount:.2f}",
+                "share": f"{t.share.normalize():f}",
+                "of": f"{t.shares.normalize():f}",
+                "source": t.line.source,
+            }
+            for t in traced
+        ]
+    if as_json:
+        emit(rows)
+        return
+    for r in rows:
+        part = "all" if r["share"] == r["of"] else f"{r['share']} of {r['of']}"
+        click.echo(
+            f"{r['month']} {r['cost_centre']:<12} {r['subjective']:<10} {r['amount']:>14}  "
+            f"{part:<16} {r['source']}"
         )
