@@ -47,17 +47,20 @@ class CostSource:
     lines: int  # cost lines behind `total`
 
     @property
+    def how(self) -> str:
+        """How the service's part was reached: "all of it (direct)", or its share of the
+        overhead, "420 of 1,500 floor area of £180,000.00"."""
+        if self.share is None:
+            return "all of it (direct)"
+        return (
+            f"{self.share.normalize():,f} of {self.shares.normalize() if self.shares else 0:,f} "
+            f"{self.driver or 'shares'} of {format_gbp(self.total)}"
+        )
+
+    @property
     def sentence(self) -> str:
         named = f"{self.cost_centre} {self.name}" if self.name else self.cost_centre
-        if self.share is None:
-            return (
-                f"{named}: {format_gbp(self.amount)}, all of it (direct), from {self.lines} lines"
-            )
-        return (
-            f"{named}: {format_gbp(self.amount)}, {self.share.normalize():,f} of "
-            f"{self.shares.normalize() if self.shares else 0:,f} {self.driver or 'shares'} of "
-            f"{format_gbp(self.total)}, from {self.lines} lines"
-        )
+        return f"{named}: {format_gbp(self.amount)}, {self.how}, from {self.lines} lines"
 
 
 @dataclass(frozen=True)
@@ -325,7 +328,7 @@ def approve_outturn(
         done = found[0]
         raise Refused(
             f"the outturn of {year} is already approved (by {done.approved_by} on "
-            f"{london_date(done.approved_at) if done.approved_at else ''})"
+            f"{_day(done.approved_at)})"
         )
     service_ids = dict(session.execute(select(Service.code, Service.id)).all())
     client_ids = dict(session.execute(select(Client.code, Client.id)).all())
@@ -381,6 +384,14 @@ def costed_months(session: Session, months: list[Month]) -> bool:
         .distinct()
     )
     return set(held) == {str(m) for m in months}
+
+
+def _day(moment: datetime | None) -> str:
+    """A London date as people write it: "1 December 2026"."""
+    if moment is None:
+        return "an unknown day"
+    day = london_date(moment)
+    return f"{day.day} {day:%B %Y}"
 
 
 def units_used(session: Session, year: FinancialYear) -> dict[str, Decimal]:

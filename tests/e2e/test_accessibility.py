@@ -48,6 +48,7 @@ STAFF_PAGES = [
     "/statements?month=2026-05&status=issued",
     "/adjustments",
     "/pack/2026-27-Q1",
+    "/year-end/2026-27/outturn",
 ]
 
 

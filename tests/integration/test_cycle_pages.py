@@ -304,6 +304,41 @@ def test_a_year_whose_march_is_issued_is_locked_by_the_officer(signed_in, app):
     assert ("finance@centre.gov.uk", "2026-27") in audit_entries(app, "billing lock-year")
 
 
+def test_the_outturn_of_a_service_funded_on_cost_is_checked_then_approved(signed_in, app, tmp_path):
+    cli = Cli()
+    book = {
+        "Services": [["code", "name", "unit", "funding"], ["PAY", "Payroll", "payslip", "cost"]],
+        "CostCentres": [["cost_centre", "service"], ["CC100", "PAY"]],
+    }
+    cli("setup", "load", write_book(tmp_path / "funding.xlsx", book))
+    for month in [f"2026-{m:02d}" for m in range(5, 13)] + ["2027-01", "2027-02", "2027-03"]:
+        cli("billing", "close", month)
+        cli("billing", "issue", month)
+    costs = [
+        {"cost_centre": "CC100", "subjective": "E1000", "month": m.first_day.isoformat()[:7],
+         "kind": "actual", "amount": "100.00"}
+        for m in Month.parse("2026-04").financial_year.months()
+    ]  # fmt: skip
+    cli("costs", "import", write_csv(tmp_path / "ledger.csv", costs))
+    [expected] = cli.json("billing", "outturn", "2026-27")
+
+    finance = signed_in("finance")
+    page = Page(finance.get("/year-end/2026-27/outturn").text)
+    assert "Payroll" in page.text and "Not approved" in page.text
+    assert "CC100" in page.text and "All of it (direct), from 12 ledger lines" in page.text
+    check = Page(finance.get("/year-end/2026-27/outturn/approve").text)
+    assert "Check before approving the outturn of 2026-27" in check.text
+    wyre = next(p for p in expected["partners"] if p["client"] == "WYR")
+    assert format_gbp(Decimal(wyre["amount"])) in check.text
+    assert confirm(finance, "/year-end/2026-27/outturn/approve").status_code == 303
+    assert ("finance@centre.gov.uk", "2026-27 PAY") in audit_entries(app, "billing outturn")
+    approved = Page(finance.get("/year-end/2026-27/outturn").text)
+    assert "Approved by finance@centre.gov.uk" in approved.text
+    assert finance.get("/year-end/2026-27/outturn/approve").status_code == 409  # once only
+    assert signed_in("manager").get("/year-end/2026-27/outturn").status_code == 200
+    assert signed_in("manager").get("/year-end/2026-27/outturn/approve").status_code == 403
+
+
 # -- the quarter end ------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from billing.close import close_month
 from billing.issue import issue_month
+from billing.outturn import approve_outturn, outturns
 from billing.reports import (
     REVIEW_WORKING_DAYS,
     client_waiting,
@@ -36,7 +37,7 @@ from billing.reports import (
 )
 from billing.yearend import lock_year
 from opsplatform.calendars import WorkingCalendar, load_calendars
-from opsplatform.entrypoints.access import COMMENTATORS, WRITERS, signed_in
+from opsplatform.entrypoints.access import COMMENTATORS, STAFF, WRITERS, signed_in
 from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import date_text, money_text, months_text, today
 from opsplatform.entrypoints.web.portal import latest_complete_quarter
@@ -353,6 +354,89 @@ def lock(year: str) -> ResponseReturnValue:
         "success",
     )
     return redirect(_back(parsed.last_month), 303)
+
+
+# -- the outturn of a year funded on cost ---------------------------------------------------------
+
+
+@cycle.get("/year-end/<year>/outturn")
+@signed_in(*STAFF)
+def outturn(year: str) -> ResponseReturnValue:
+    """Each service funded on cost against its actual cost for the year, and each partner's
+    share of the difference: approved, or what approving would raise."""
+    parsed = _year(year)
+    with database().reading() as session:
+        try:
+            found, error = outturns(session, parsed), None
+        except Refused as refusal:
+            found, error = [], str(refusal)
+        return render_template(
+            "cycle/outturn.html",
+            year=parsed,
+            outturns=found,
+            error=error,
+            may_approve=current_user.role in WRITERS,
+        )
+
+
+def _outturn_check(session: Session, year: FinancialYear, refusal: Refused | None) -> Check:
+    found = [o for o in outturns(session, year) if o.approved_by is None]
+    rows = [(o.cost.name, o.sentence) for o in found]
+    table = [
+        [p.name, o.cost.name, money_text(p.charged), money_text(p.amount, signed=True)]
+        for o in found
+        for p in o.partners
+    ]
+    return Check(
+        title=f"Approve the outturn of {year}",
+        caption="Year end",
+        heading=f"Check before approving the outturn of {year}",
+        action=url_for("cycle.approve_outturn_now", year=str(year)),
+        button=f"Approve the outturn of {year}",
+        cancel=url_for("cycle.outturn", year=str(year)),
+        cancel_text=f"Cancel and go back to the outturn of {year}",
+        rows=rows,
+        table=(
+            "What each partner pays (+) or is refunded (−) on its next statement",
+            ["Partner", "Service", "Charged for the year £", "Its share £"],
+            table,
+        )
+        if table
+        else None,
+        warning=(
+            "Approving is for good: each partner's share goes on its first statement after "
+            f"March as an outturn line, and {year}'s actual costs can no longer be imported."
+        ),
+        errors=_refusals(refusal) if refusal else (),
+    )
+
+
+@cycle.get("/year-end/<year>/outturn/approve")
+@signed_in(*WRITERS)
+def approve_outturn_check(year: str) -> ResponseReturnValue:
+    parsed = _year(year)
+    refusal = _refusal_of(lambda session: approve_outturn(session, parsed, current_user.email))
+    with database().reading() as session:
+        return _check_page(_outturn_check(session, parsed, refusal))
+
+
+@cycle.post("/year-end/<year>/outturn/approve")
+@signed_in(*WRITERS)
+def approve_outturn_now(year: str) -> ResponseReturnValue:
+    parsed = _year(year)
+    try:
+        with database().transaction() as session:
+            approved = approve_outturn(session, parsed, current_user.email)
+    except Refused as refusal:
+        with database().reading() as session:
+            return _check_page(_outturn_check(session, parsed, refusal))
+    lines = sum(1 for o in approved for p in o.partners if p.amount)
+    flash(
+        f"The outturn of {parsed} is approved: {_plural(lines, 'outturn line')} will go on "
+        "the partners' next statements",
+        "success",
+    )
+    return redirect(url_for("cycle.outturn", year=str(parsed)), 303)
 
 
 # -- the quarter end -----------------------------------------------------------------------------
