@@ -16,7 +16,15 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 STATEMENT_KEYS = {"number", "client", "month", "status", "net", "vat", "total", "lines"}
 LINE_KEYS = {"service", "kind", "description", "quantity", "amount", "vat"}
-KINDS = {"charge", "prior_period", "adjustment", "service_credit", "true_up", "carried_forward"}
+KINDS = {
+    "charge",
+    "prior_period",
+    "adjustment",
+    "service_credit",
+    "true_up",
+    "carried_forward",
+    "outturn",
+}
 
 
 def bearer(token: str) -> dict[str, str]:
