@@ -35,12 +35,22 @@ def services(n: int) -> list[str]:
     return [f"S{i:02d}" for i in range(n)]
 
 
+def cost_centres(n: int) -> list[str]:
+    return [f"CC{i:03d}" for i in range(n)]
+
+
 def setup_book(
-    path: Path, n_clients: int, n_services: int, start: date = date(2026, 4, 1), kpis: int = 0
+    path: Path,
+    n_clients: int,
+    n_services: int,
+    start: date = date(2026, 4, 1),
+    kpis: int = 0,
+    centres: int = 0,
 ) -> Path:
     """Every client subscribed to every service from `start` at a unit rate (in every
     financial year from `start`'s to 2026-27); the first `kpis` services each with a KPI
-    of events completed within 5 working days."""
+    of events completed within 5 working days; `centres` cost centres, each all of one
+    service's cost (the services in turn)."""
     years = [f"{y}-{(y + 1) % 100:02d}" for y in range(start.year - (start.month < 4), 2027)]
     sheets = {
         "Clients": [["code", "name"]] + [[c, f"Council {c}"] for c in clients(n_clients)],
@@ -57,6 +67,11 @@ def setup_book(
         ] + [
             [f"K-{s}", f"{s} within 5 working days", s, "percent", "higher", 95, 90, "within", 5]
             for s in services(n_services)[:kpis]
+        ]
+    if centres:
+        ss = services(n_services)
+        sheets["CostCentres"] = [["cost_centre", "service"]] + [
+            [c, ss[i % n_services]] for i, c in enumerate(cost_centres(centres))
         ]
     return write_sheets(path, sheets)
 
@@ -208,7 +223,7 @@ def loaded_database(
     folder: Path, n_clients: int, n_services: int, server: str | None = None, **centre
 ) -> Database:
     """`fresh_database` in `folder`, with `setup_book`'s centre loaded into it (`centre`:
-    setup_book's start and kpis)."""
+    setup_book's start, kpis and centres)."""
     folder.mkdir(parents=True, exist_ok=True)
     database = fresh_database(folder, server)
     with database.transaction() as session:
