@@ -66,11 +66,13 @@ def import_costs(
     actor: str,
     is_settled: Callable[[Session, FinancialYear], bool],
     dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> CostReport:
     """Load a cost ledger file into the session's transaction for `actor`; raise Refused
     naming every bad row. `is_settled(session, year)` says whether a year's outturn is
-    approved (billing's, which importers may not import). The caller commits (or, for a
-    dry run, rolls back; a dry run records nothing)."""
+    approved (billing's, which importers may not import); `progress`, if given, is told
+    the rows read every CHUNK rows. The caller commits (or, for a dry run, rolls back; a
+    dry run records nothing)."""
     if not path.is_file():
         raise Refused(f"{path}: no such file")
     report = CostReport(path.name, dry_run)
@@ -89,6 +91,8 @@ def import_costs(
             if line is not None:
                 line["source"] = f"{source} row {number}"
                 lines.append(line)
+            if progress is not None and report.rows % CHUNK == 0:
+                progress(report.rows)
     if report.rows == 0:
         raise Refused(f"{path.name}: the file holds no cost lines")
     held = sorted({(line["kind"], line["month"]) for line in lines})

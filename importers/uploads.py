@@ -1,4 +1,5 @@
-"""Uploads: usage files and setup workbooks waiting between their check and their import.
+"""Uploads: usage files, setup workbooks and cost ledgers waiting between their check and
+their import.
 
 Every import is checked first (a dry run) and made only when the officer confirms it.
 Between the two the file waits in the uploads folder (the instance folder's `uploads/`)
@@ -36,6 +37,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
+from importers.costs import import_costs
 from importers.setup import check_setup, load_setup
 from importers.setup_loader import Issued, LoadReport
 from importers.tables import estimate_rows
@@ -43,7 +45,7 @@ from importers.templates import write_error_report
 from importers.usage import UsageRefused, check_file, import_file
 from opsplatform.db import Database
 from opsplatform.errors import TARIFF_FROZEN, Problem, Refused
-from opsplatform.periods import Month
+from opsplatform.periods import FinancialYear, Month
 
 log = logging.getLogger("opsplatform.imports")
 
@@ -60,6 +62,7 @@ QUEUE_SECONDS = 60 * 60  # a job waiting this long for its turn was lost with it
 IssuedAmong = Callable[[Session, Collection[str]], set[str]]  # which of these are issued
 # a setup check made through it, and how it moves each client's charges (billing.effects)
 Measure = Callable[[Session, Callable[[], LoadReport]], tuple[LoadReport, dict[str, object]]]
+Settled = Callable[[Session, FinancialYear], bool]  # whether a year's outturn is approved
 
 
 def safe_name(name: str, kind: str) -> str:
@@ -218,16 +221,18 @@ class Uploads:
         issued: Issued,
         issued_among: IssuedAmong,
         measure: Measure,
+        settled: Settled,
     ) -> None:
         self.folder = folder
         self.db = db
         self.issued = issued
         self.issued_among = issued_among
         self.measure = measure
+        self.settled = settled
         self.jobs = ThreadPoolExecutor(max_workers=1, thread_name_prefix="opsplatform-import")
 
     def receive(self, kind: str, name: str, content: IO[bytes], user_id: int) -> Upload:
-        """Store a file of `kind` ("usage" or "setup") uploaded by `user_id` under a new
+        """Store a file of `kind` ("usage", "setup" or "costs") uploaded by `user_id` under a new
         token, named after `name` made safe."""
         self.sweep()
         upload = Upload(
@@ -277,8 +282,8 @@ class Uploads:
     def check(self, upload: Upload, wait: float) -> None:
         """Check the upload (its import as a dry run) as a job; wait up to `wait` seconds
         in case it is quick."""
-        work = self._check_usage if upload.meta["kind"] == "usage" else self._check_setup
-        self._start(upload, "checking", work, wait)
+        checks = {"usage": self._check_usage, "setup": self._check_setup}
+        self._start(upload, "checking", checks.get(upload.meta["kind"], self._check_costs), wait)
 
     def recheck_rerating(self, upload: Upload, wait: float) -> None:
         """Check a setup workbook refused for frozen tariffs again, re-rating issued months."""
@@ -291,7 +296,8 @@ class Uploads:
         up to `wait` seconds. False if another request already has it."""
         if not upload.claim():
             return False
-        work = self._import_usage if upload.meta["kind"] == "usage" else self._load_setup
+        imports = {"usage": self._import_usage, "setup": self._load_setup}
+        work = imports.get(upload.meta["kind"], self._import_costs)
         self._start(upload, "importing", functools.partial(work, email=email), wait)
         return True
 
@@ -404,4 +410,54 @@ class Uploads:
             f"Setup workbook {filename} loaded: {counts['created']:,} new, "
             f"{counts['updated']:,} changed, {counts['unchanged']:,} unchanged"
             + (" (issued months re-rated)" if rerate else "")
+        )
+
+    def _check_costs(self, upload: Upload) -> None:
+        try:
+            with self.db.transaction(dry_run=True) as session:
+                report = import_costs(
+                    session,
+                    upload.path,
+                    actor="",
+                    is_settled=self.settled,
+                    dry_run=True,
+                    progress=upload.progressed,
+                )
+        except Refused as refused:
+            upload.refused(refused, _rows(refused))
+            return
+        upload.meta.update(
+            state="checked",
+            rows=report.rows,
+            replaced=report.replaced,
+            held=[
+                {"kind": kind, "months": months, "total": str(report.totals[kind])}
+                for kind, months in report.months.items()
+            ],
+        )
+        upload.save()
+
+    def _import_costs(self, upload: Upload, email: str) -> None:
+        filename = upload.meta["filename"]
+        try:
+            with self.db.transaction() as session:
+                report = import_costs(
+                    session,
+                    upload.path,
+                    actor=email,
+                    is_settled=self.settled,
+                    progress=upload.progressed,
+                )
+        except Refused as refused:
+            upload.refused(refused, _rows(refused))
+            upload.release()
+            return
+        upload.finished(
+            f"Cost ledger imported: {report.rows:,} line{'' if report.rows == 1 else 's'} "
+            f"from {filename}"
+            + (
+                f", replacing {report.replaced:,} stored for the same months"
+                if report.replaced
+                else ""
+            )
         )

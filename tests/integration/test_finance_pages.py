@@ -5,12 +5,14 @@ jobs are importers/uploads.py, tested without pages in test_uploads.py)."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
 import threading
 import time
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -20,8 +22,17 @@ from sqlalchemy import func, select, update
 import importers.uploads
 import importers.usage
 from opsplatform.entrypoints.formats import date_text
-from opsplatform.models import AuditEvent, Client, ImportBatch, Service, Tariff, UsageEvent
+from opsplatform.models import (
+    AuditEvent,
+    Client,
+    CostLine,
+    ImportBatch,
+    Service,
+    Tariff,
+    UsageEvent,
+)
 from tests import crafted
+from tests.conftest import Cli
 from tests.pages import Page
 from tests.support import FY, write_book
 
@@ -1076,3 +1087,58 @@ def test_the_statement_page_wraps_its_lines_table_and_scopes_its_headers(coded):
         assert "<script" not in html and "style=" not in html, number
         headings = re.findall(r'<h([1-6]) class="govuk-heading', html)
         assert headings[0] == "1" and set(headings[1:]) == {"2"}, headings
+
+
+# -- the cost ledger: check, then import ----------------------------------------------------
+
+
+def cost_rows(month: str, amount: str, cost_centre: str = "CC100") -> list[dict]:
+    return [
+        {"cost_centre": cost_centre, "subjective": "E1000", "month": month, "kind": "actual",
+         "amount": amount},
+        {"cost_centre": cost_centre, "subjective": "E1000", "month": month, "kind": "budget",
+         "amount": "900.00"},
+    ]  # fmt: skip
+
+
+def test_a_cost_ledger_is_checked_then_imported_and_a_month_again_replaces_it(
+    app, finance, people, tmp_path
+):
+    book = {"CostCentres": [["cost_centre", "service"], ["CC100", "PAY"]]}
+    Cli()("setup", "load", write_book(tmp_path / "centres.xlsx", book))
+    page, token = checked(
+        finance, "/imports/costs", csv_bytes(cost_rows("2026-04", "1000.50")), "ledger.csv"
+    )
+    text = text_of(page.text)
+    assert "Check the cost ledger before you import it" in text
+    rows = Page(page.text).rows
+    assert ["Lines to import", "2"] in rows and ["Stored lines they replace", "0"] in rows
+    assert ["Actual", "April 2026 (1 month)", "£1,000.50"] in rows
+    assert "Import 2 lines" in page.text
+    response = post(finance, f"/imports/costs/{token}/commit")
+    assert response.status_code == 302 and response.headers["Location"] == "/imports"
+    assert "Cost ledger imported: 2 lines from ledger.csv" in finance.get("/imports").text
+
+    again, token = checked(
+        finance, "/imports/costs", csv_bytes(cost_rows("2026-04", "1200.00")), "ledger.csv"
+    )
+    replaced = dict(r for r in Page(again.text).rows if len(r) == 2)["Stored lines they replace"]
+    assert replaced.startswith("2The lines already stored")
+    post(finance, f"/imports/costs/{token}/commit")
+    with app.extensions["opsplatform.db"].transaction() as session:
+        stored = session.scalars(select(CostLine.amount).where(CostLine.kind == "actual")).all()
+        assert stored == [Decimal("1200.00")]  # replaced, never counted twice
+        entry = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+        assert (entry.actor, entry.action) == (people["finance"]["email"], "costs import")
+
+
+def test_a_bad_cost_ledger_is_refused_naming_every_row_and_nothing_is_written(app, finance):
+    rows = cost_rows("2026-04", "12.345", cost_centre="CC999")
+    page, token = checked(finance, "/imports/costs", csv_bytes(rows), "ledger.csv")
+    text = html.unescape(text_of(page.text))
+    assert "The cost ledger file cannot be imported" in text
+    assert "cost centre 'CC999' is not on the CostCentres sheet" in text
+    assert "'12.345' has more than 2 decimal places" in text
+    assert download(finance, f"/imports/costs/{token}/errors.xlsx").status_code == 200
+    with app.extensions["opsplatform.db"].transaction() as session:
+        assert session.scalar(select(func.count()).select_from(CostLine)) == 0

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from billing.effects import measured
 from billing.issue import ISSUED, IssuedFigures, issued_among
+from billing.outturn import outturn_is_settled
 from importers.uploads import QUEUE_SECONDS, STALE_SECONDS, STALL_SECONDS, Uploads, safe_name
 from opsplatform.models import AuditEvent, ImportBatch, UsageEvent
 from tests.support import FY, small_centre, write_book, write_csv
@@ -27,7 +28,9 @@ USAGE = [
 
 @pytest.fixture
 def uploads(instance, database):
-    found = Uploads(instance / "uploads", database, ISSUED, issued_among, measured)
+    found = Uploads(
+        instance / "uploads", database, ISSUED, issued_among, measured, outturn_is_settled
+    )
     yield found
     found.close()
 

@@ -34,6 +34,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from billing.effects import measured
 from billing.issue import ISSUED, issued_among
+from billing.outturn import outturn_is_settled
 from importers.setup_export import centre_codes, setup_rows
 from importers.templates import Codes, write_setup_template, write_usage_template
 from importers.uploads import Upload, Uploads, usage_months
@@ -43,10 +44,13 @@ from opsplatform.entrypoints.extensions import database
 from opsplatform.entrypoints.formats import XLSX, london_text, requested_page, written_workbook
 from opsplatform.errors import TARIFF_FROZEN, Refused
 from opsplatform.models import ImportBatch, UsageEvent
+from opsplatform.periods import Month
 
 finance = Blueprint("finance", __name__)
 
-SUFFIXES = {"usage": (".csv", ".xlsx"), "setup": (".xlsx",)}
+SUFFIXES = {"usage": (".csv", ".xlsx"), "setup": (".xlsx",), "costs": (".csv", ".xlsx")}
+# what each kind of upload is called on its pages
+WHAT = {"usage": "usage file", "setup": "setup workbook", "costs": "cost ledger file"}
 PER_PAGE = 50  # import batches per page of the history
 RERATE_CHOICE = (
     "re-rate the issued months to change them and bill the difference as prior-period lines"
@@ -69,6 +73,7 @@ def _uploads_of(state: BlueprintSetupState) -> None:
         ISSUED,
         issued_among,
         measured,
+        outturn_is_settled,
     )
     state.app.config.setdefault("IMPORT_WAIT_SECONDS", 2)
 
@@ -91,13 +96,12 @@ def _find(kind: str, token: str) -> Upload | None:
 def _received(kind: str) -> tuple[Upload | None, str | None]:
     """The upload of this request's form, or the message saying what is wrong with it."""
     storage = request.files.get("file")
-    what = "usage file" if kind == "usage" else "setup workbook"
     if storage is None or not storage.filename:
-        return None, f"Select a {what}"
+        return None, f"Select a {WHAT[kind]}"
     if Path(storage.filename).suffix.lower() not in SUFFIXES[kind]:
-        if kind == "usage":
-            return None, "The selected file must be a CSV or XLSX"
-        return None, "The selected file must be an XLSX workbook"
+        if kind == "setup":
+            return None, "The selected file must be an XLSX workbook"
+        return None, "The selected file must be a CSV or XLSX"
     upload = _uploads().receive(kind, storage.filename, storage.stream, current_user.id)
     if upload.path.stat().st_size == 0:
         upload.discard()
@@ -162,7 +166,7 @@ def _summary(meta: dict[str, Any], problems: list[dict[str, Any]]) -> list[tuple
     ]
     located = meta.get("problem_count", 0) - len(loose)
     if located > 0:
-        what = "file" if meta["kind"] == "usage" else "workbook"
+        what = "workbook" if meta["kind"] == "setup" else "file"
         items.append(
             (
                 f"{meta['filename']} has {located:,} problem{'' if located == 1 else 's'}: "
@@ -283,7 +287,7 @@ def usage_commit(token: str) -> ResponseReturnValue:
     return _committed("usage", token)
 
 
-@finance.get("/imports/<any(usage, setup):kind>/<token>/errors.xlsx")
+@finance.get("/imports/<any(usage, setup, costs):kind>/<token>/errors.xlsx")
 @signed_in(*WRITERS)
 def errors_workbook(kind: str, token: str) -> ResponseReturnValue:
     upload = _find(kind, token)
@@ -293,6 +297,48 @@ def errors_workbook(kind: str, token: str) -> ResponseReturnValue:
     return send_file(
         upload.errors_path, as_attachment=True, download_name=name, mimetype=XLSX, max_age=0
     )
+
+
+# -- the cost ledger ------------------------------------------------------------------------
+
+
+@finance.get("/imports/costs")
+@signed_in(*WRITERS)
+def costs_upload() -> ResponseReturnValue:
+    return _upload_page("costs")
+
+
+@finance.post("/imports/costs")
+@signed_in(*WRITERS)
+def costs_check() -> ResponseReturnValue:
+    return _checked("costs")
+
+
+@finance.get("/imports/costs/<token>")
+@signed_in(*WRITERS)
+def costs_result(token: str) -> ResponseReturnValue:
+    upload = _find("costs", token)
+    if upload is None or upload.meta["state"] == "new":
+        abort(404)
+    problems = upload.meta.get("problems", [])
+    held = [
+        {**h, "first": Month.parse(h["months"][0]), "last": Month.parse(h["months"][-1])}
+        for h in upload.meta.get("held", [])
+    ]
+    return _job_page(upload) or render_template(
+        "finance/costs_check.html",
+        upload=upload,
+        held=held,
+        meta=upload.meta,
+        problems=problems,
+        summary=_summary(upload.meta, problems),
+    )
+
+
+@finance.post("/imports/costs/<token>/commit")
+@signed_in(*WRITERS)
+def costs_commit(token: str) -> ResponseReturnValue:
+    return _committed("costs", token)
 
 
 # -- the setup workbook ---------------------------------------------------------------------
