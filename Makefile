@@ -78,4 +78,5 @@ bench: $(BIN)/.test-installed
 	PYTHONPATH=. $(BIN)/python -m bench.api_usage 100000
 	PYTHONPATH=. $(BIN)/python -m bench.export_statement 100000
 	PYTHONPATH=. $(BIN)/python -m bench.dashboard 100000
+	.ci/with-postgres env PYTHONPATH=. $(BIN)/python -m bench.cost_import 200000
 	PYTHONPATH=. $(BIN)/python -m bench.service_hours 200000

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import Table, delete, select, tuple_
 from sqlalchemy.orm import Session
 
 from importers import tables as cell
 from importers.tables import Spilled, check_header, missing, read_rows
+from importers.usage_rows import Memo
 from opsplatform.audit import record
 from opsplatform.errors import Problem, Problems, Refused
 from opsplatform.models import CostCentreShare, CostLine
@@ -31,6 +32,9 @@ from opsplatform.periods import FinancialYear, Month, PeriodError
 from opsplatform.vocabulary import CostKind
 
 COLUMNS = ["cost_centre", "subjective", "month", "kind", "amount"]
+WRITTEN = ("kind", "month", "cost_centre", "subjective", "amount", "source")  # the insert's order
+COST_LINES = cast(Table, CostLine.__table__)  # a mapped class's Table, typed as any FromClause
+KINDS = tuple(CostKind)
 CHUNK = 5000  # lines inserted a statement at a time
 _LONGEST = {"cost_centre": 40, "subjective": 40}
 SOURCE_LONGEST = 255
@@ -59,6 +63,10 @@ class CostReport:
         }
 
 
+# a cell's parsed value and, if it cannot be used, why not
+Checked = tuple[Any, str | None]
+
+
 def import_costs(
     session: Session,
     path: Path,
@@ -72,12 +80,17 @@ def import_costs(
     naming every bad row. `is_settled(session, year)` says whether a year's outturn is
     approved (billing's, which importers may not import); `progress`, if given, is told
     the rows read every CHUNK rows. The caller commits (or, for a dry run, rolls back; a
-    dry run records nothing)."""
+    dry run records nothing).
+
+    A year's ledger is hundreds of thousands of lines over a few dozen cost centres,
+    subjectives and months: each distinct cell of those is checked once (`Memo`), and the
+    lines are written with the driver's executemany (docs/PERFORMANCE.md)."""
     if not path.is_file():
         raise Refused(f"{path}: no such file")
     report = CostReport(path.name, dry_run)
-    centres = set(session.scalars(select(CostCentreShare.cost_centre)))
-    lines: list[dict[str, Any]] = []
+    rows_of = _RowChecker(set(session.scalars(select(CostCentreShare.cost_centre))), path.name)
+    lines: list[tuple[Any, ...]] = []
+    totals: dict[str, Decimal] = {}
     source = path.name[: SOURCE_LONGEST - 16]
     with read_rows(path) as (header, rows):
         problems = check_header(header, set(COLUMNS), set(COLUMNS), path.name)
@@ -87,15 +100,15 @@ def import_costs(
             report.rows += 1
             if raw.__class__ is Spilled:
                 report.errors.append(raw.problem(path.name, number))
-            line = _validate(number, raw, path.name, centres, report.errors)
+            line = rows_of.check(number, raw, report.errors)
             if line is not None:
-                line["source"] = f"{source} row {number}"
-                lines.append(line)
+                totals[line[0]] = totals.get(line[0], ZERO) + line[4]
+                lines.append((*line, f"{source} row {number}"))
             if progress is not None and report.rows % CHUNK == 0:
                 progress(report.rows)
     if report.rows == 0:
         raise Refused(f"{path.name}: the file holds no cost lines")
-    held = sorted({(line["kind"], line["month"]) for line in lines})
+    held = sorted({(line[0], line[1]) for line in lines})
     years = sorted({FinancialYear.of(Month.parse(m).first_day) for k, m in held if k == "actual"})
     for year in years:
         if is_settled(session, year):
@@ -112,12 +125,10 @@ def import_costs(
         raise Refused(report.errors)
     for kind, month in held:
         report.months.setdefault(kind, []).append(month)
-    for line in lines:
-        report.totals[line["kind"]] = report.totals.get(line["kind"], ZERO) + line["amount"]
+    report.totals = totals
     replaced = delete(CostLine).where(tuple_(CostLine.kind, CostLine.month).in_(held))
     report.replaced = session.execute(replaced).rowcount  # type: ignore[attr-defined]
-    for start in range(0, len(lines), CHUNK):
-        session.execute(insert(CostLine), lines[start : start + CHUNK])
+    _write(session, lines)
     if not dry_run:
         record(
             session,
@@ -131,46 +142,91 @@ def import_costs(
     return report
 
 
-def _validate(
-    number: int,
-    raw: dict[str, object],
-    source: str,
-    centres: set[str],
-    problems: Problems,
-) -> dict[str, Any] | None:
-    """A row as CostLine's values, or None (its problems added to `problems`)."""
-    bad = problems.total
+def _write(session: Session, lines: list[tuple[Any, ...]]) -> None:
+    """Insert the lines (in WRITTEN's order, amounts in pounds) with the driver's
+    executemany, CHUNK at a time, their amounts stored as the Money column stores them."""
+    connection = session.connection()
+    dialect = connection.dialect
+    stored = COST_LINES.c.amount.type._cached_bind_processor(dialect)
+    pence = cast(Callable[[Decimal], object], stored or (lambda v: v))
+    marker = "?" if dialect.paramstyle == "qmark" else "%s"
+    sql = (
+        f"INSERT INTO {COST_LINES.name} ({', '.join(WRITTEN)}) "
+        f"VALUES ({', '.join([marker] * len(WRITTEN))})"
+    )
+    for start in range(0, len(lines), CHUNK):
+        chunk = [(*line[:4], pence(line[4]), line[5]) for line in lines[start : start + CHUNK]]
+        connection.exec_driver_sql(sql, chunk)
 
-    def problem(column: str, message: str) -> None:
-        problems.append(Problem(message, source, number, column))
 
-    if missing(raw, COLUMNS, problem):
-        return None
-    values: dict[str, Any] = {}
-    for column, longest in _LONGEST.items():
-        values[column] = text = cell.text(raw[column])
-        unstorable = cell.unstorable(column, text, longest)
-        if unstorable:
-            problem(column, unstorable)
-    if values["cost_centre"] not in centres and problems.total == bad:
-        problem(
-            "cost_centre",
-            f"cost centre '{values['cost_centre']}' is not on the CostCentres sheet: say "
-            "which service its costs go to",
-        )
-    try:
-        month = raw["month"]
-        values["month"] = str(
-            Month.of(month) if isinstance(month, date) else Month.parse(cell.text(month))
-        )
-    except PeriodError as error:
-        problem("month", str(error))
-    kind = cell.text(raw["kind"]).lower()
-    if kind not in set(CostKind):
-        problem("kind", f"'{cell.text(raw['kind'])}' is not one of {', '.join(CostKind)}")
-    values["kind"] = kind
-    try:
-        values["amount"] = cell.money(raw["amount"])
-    except ValueError as error:
-        problem("amount", str(error))
-    return values if problems.total == bad else None
+class _RowChecker:
+    """A file's rows checked into CostLine's values (kind, month, cost_centre, subjective,
+    amount), each distinct cell of the first four checked once."""
+
+    def __init__(self, centres: set[str], source: str) -> None:
+        self.centres = centres
+        self.source = source
+        self.memos: dict[str, Memo[object, Checked]] = {
+            "cost_centre": Memo(self._cost_centre),
+            "subjective": Memo(self._subjective),
+            "month": Memo(self._month),
+            "kind": Memo(self._kind),
+        }
+
+    def check(
+        self, number: int, raw: dict[str, object], problems: Problems
+    ) -> tuple[Any, ...] | None:
+        """The row's values, or None (its problems added to `problems`)."""
+        bad = problems.total
+
+        def problem(column: str, message: str) -> None:
+            problems.append(Problem(message, self.source, number, column))
+
+        if missing(raw, COLUMNS, problem):
+            return None
+        values = {}
+        for column, memo in self.memos.items():
+            cell_value = raw[column]
+            try:
+                values[column], why = memo[cell_value]
+            except TypeError:  # a value no dict holds: checked afresh
+                values[column], why = memo.work(cell_value)
+            if why is not None:
+                problem(column, why)
+        try:
+            amount = cell.money(raw["amount"])
+        except ValueError as error:
+            problem("amount", str(error))
+        if problems.total > bad:
+            return None
+        return values["kind"], values["month"], values["cost_centre"], values["subjective"], amount
+
+    def _cost_centre(self, value: object) -> Checked:
+        text = cell.text(value)
+        why = cell.unstorable("cost_centre", text, _LONGEST["cost_centre"])
+        if why is None and text not in self.centres:
+            why = (
+                f"cost centre '{text}' is not on the CostCentres sheet: say which service "
+                "its costs go to"
+            )
+        return text, why
+
+    @staticmethod
+    def _subjective(value: object) -> Checked:
+        text = cell.text(value)
+        return text, cell.unstorable("subjective", text, _LONGEST["subjective"])
+
+    @staticmethod
+    def _month(value: object) -> Checked:
+        try:
+            month = Month.of(value) if isinstance(value, date) else Month.parse(cell.text(value))
+        except PeriodError as error:
+            return None, str(error)
+        return str(month), None
+
+    @staticmethod
+    def _kind(value: object) -> Checked:
+        kind = cell.text(value).lower()
+        if kind not in KINDS:
+            return kind, f"'{cell.text(value)}' is not one of {', '.join(KINDS)}"
+        return kind, None

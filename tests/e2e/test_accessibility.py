@@ -49,6 +49,7 @@ STAFF_PAGES = [
     "/adjustments",
     "/pack/2026-27-Q1",
     "/year-end/2026-27/outturn",
+    "/imports/costs",
 ]
 
 
