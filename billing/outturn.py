@@ -16,7 +16,7 @@ service's cost rests on, each with the file and row it came from.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -274,6 +274,8 @@ def outturns(
             )
             for client, amount in share_difference(difference, charged).items()
         ]
+        if done is not None:  # the lines as raised, whatever the charges say since
+            partners = _raised(session, year, s.id, partners)
         found_outturns.append(
             ServiceOutturn(
                 year,
@@ -286,6 +288,29 @@ def outturns(
             )
         )
     return found_outturns
+
+
+def _raised(
+    session: Session, year: FinancialYear, service_id: int, worked: list[PartnerShare]
+) -> list[PartnerShare]:
+    """An approved outturn's partners as their lines were raised: each amount and sentence
+    from its pending line (a partner whose share was £0.00 had none raised)."""
+    lines = session.execute(
+        select(Client.code, PendingLine.amount, PendingLine.reason)
+        .join(Client, PendingLine.client_id == Client.id)
+        .where(
+            PendingLine.kind == LineKind.OUTTURN,
+            PendingLine.service_id == service_id,
+            PendingLine.corrects == f"outturn {year}",
+        )
+    )
+    raised = {code: (amount, reason) for code, amount, reason in lines}
+    return [
+        replace(p, amount=raised[p.client][0], sentence=raised[p.client][1])
+        if p.client in raised
+        else replace(p, amount=ZERO)
+        for p in worked
+    ]
 
 
 def outturn_is_settled(session: Session, year: FinancialYear) -> bool:
